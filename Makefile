@@ -1,0 +1,139 @@
+# pmemd — persistent memory as a schedulable, self-resizing Kubernetes node resource.
+# Plain make, no autotools. `make` builds ./pmemd; `make check` runs every test suite.
+
+VERSION    := 0.1.0
+PREFIX     ?= /usr/local
+DESTDIR    ?=
+BINDIR     ?= $(PREFIX)/bin
+SYSCONFDIR ?= /etc
+UNITDIR    ?= $(PREFIX)/lib/systemd/system
+MANDIR     ?= $(PREFIX)/share/man
+
+CC         ?= cc
+PKGS       := libmicrohttpd jansson libndctl libdaxctl numa yaml-0.1 libsystemd libcurl gnutls
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread -lm
+
+WARNINGS := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+	    -Wformat=2 -Wundef -Wwrite-strings -Wimplicit-fallthrough -Wno-format-nonliteral
+BASE_CFLAGS := -std=gnu11 -g $(WARNINGS) -fno-common -fstack-protector-strong \
+	       -D_GNU_SOURCE -I. -Ibuild -MMD -MP $(PKG_CFLAGS)
+OPT_CFLAGS  := -O2 -D_FORTIFY_SOURCE=2
+SAN_CFLAGS  := -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
+CFLAGS      ?=
+LDFLAGS     ?=
+
+# The product library: every room but pmemd.c, so tests and fuzzers drive the same code.
+LIB_SRCS := $(sort $(wildcard util/*.c config/*.c api/*.c topology/*.c quota/*.c sched/*.c \
+			      resize/*.c kube/*.c))
+LIB_ASM  := $(wildcard api/*.S)
+TEST_SRCS := $(sort $(wildcard test/unit/test-*.c))
+TEST_HELPERS := $(filter-out $(TEST_SRCS),$(sort $(wildcard test/unit/*.c)))
+
+OBJ_DIR  := build/obj
+SAN_DIR  := build/san
+LIB_OBJS := $(LIB_SRCS:%.c=$(OBJ_DIR)/%.o) $(LIB_ASM:%.S=$(OBJ_DIR)/%.o)
+SAN_OBJS := $(LIB_SRCS:%.c=$(SAN_DIR)/%.o) $(LIB_ASM:%.S=$(SAN_DIR)/%.o)
+TESTS     := $(TEST_SRCS:test/unit/%.c=build/test/%)
+SAN_TESTS := $(TEST_SRCS:test/unit/%.c=build/test-san/%)
+TEST_LIBS := $(shell pkg-config --libs cmocka 2>/dev/null)
+
+GIT_COMMIT := $(shell git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
+GIT_DIRTY  := $(shell test -n "$$(git status --porcelain --untracked-files=no 2>/dev/null)" && echo -dirty)
+
+.PHONY: all deps check check-unit check-asan check-system install clean format format-check bench
+
+all: pmemd
+
+# build/version.h changes only when the version, commit or flags change, so a
+# new commit rebuilds one object, not the tree.
+build/version.h: FORCE
+	@mkdir -p build
+	@printf '#define PMEMD_VERSION "%s"\n#define PMEMD_GIT_COMMIT "%s"\n#define PMEMD_BUILD_FLAGS "%s"\n' \
+		'$(VERSION)' '$(GIT_COMMIT)$(GIT_DIRTY)' '$(strip $(OPT_CFLAGS) $(CFLAGS))' > $@.tmp
+	@printf '#define PMEMD_LIBNDCTL_VERSION "%s"\n#define PMEMD_LIBDAXCTL_VERSION "%s"\n#define PMEMD_LIBNUMA_VERSION "%s"\n' \
+		'$(shell pkg-config --modversion libndctl 2>/dev/null)' \
+		'$(shell pkg-config --modversion libdaxctl 2>/dev/null)' \
+		'$(shell pkg-config --modversion numa 2>/dev/null)' >> $@.tmp
+	@cmp -s $@.tmp $@ && rm -f $@.tmp || mv $@.tmp $@
+FORCE:
+
+$(OBJ_DIR)/%.o: %.c | build/version.h
+	@mkdir -p $(dir $@)
+	$(CC) $(BASE_CFLAGS) $(OPT_CFLAGS) $(CFLAGS) -c $< -o $@
+
+$(OBJ_DIR)/%.o: %.S docs/openapi.json
+	@mkdir -p $(dir $@)
+	$(CC) -I. -c $< -o $@
+
+$(SAN_DIR)/%.o: %.c | build/version.h
+	@mkdir -p $(dir $@)
+	$(CC) $(BASE_CFLAGS) $(SAN_CFLAGS) $(CFLAGS) -c $< -o $@
+
+$(SAN_DIR)/%.o: %.S docs/openapi.json
+	@mkdir -p $(dir $@)
+	$(CC) -I. -c $< -o $@
+
+build/libpmemd.a: $(LIB_OBJS)
+	@rm -f $@
+	ar rcs $@ $^
+
+build/libpmemd-san.a: $(SAN_OBJS)
+	@rm -f $@
+	ar rcs $@ $^
+
+pmemd: $(OBJ_DIR)/pmemd.o build/libpmemd.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
+build/test/%: test/unit/%.c $(TEST_HELPERS) build/libpmemd.a
+	@mkdir -p $(dir $@)
+	$(CC) $(BASE_CFLAGS) $(OPT_CFLAGS) $(CFLAGS) -Itest/unit -o $@ $< $(TEST_HELPERS) \
+		build/libpmemd.a $(PKG_LIBS) $(TEST_LIBS)
+
+build/test-san/%: test/unit/%.c $(TEST_HELPERS) build/libpmemd-san.a
+	@mkdir -p $(dir $@)
+	$(CC) $(BASE_CFLAGS) $(SAN_CFLAGS) $(CFLAGS) -Itest/unit -o $@ $< $(TEST_HELPERS) \
+		build/libpmemd-san.a $(PKG_LIBS) $(TEST_LIBS)
+
+# Installs every Debian package the build, the tests, the demo and the benchmarks need,
+# only when missing.
+deps:
+	bash scripts/deps
+
+# Every suite (unit, unit under ASan+UBSan, system tests on the emulated PMEM node),
+# one closing line "N passed, N failed".
+check: pmemd $(TESTS) $(SAN_TESTS)
+	bash test/check all
+
+check-unit: $(TESTS)
+	bash test/check unit
+
+check-asan: $(SAN_TESTS)
+	bash test/check asan
+
+check-system: pmemd
+	bash test/check system
+
+bench: pmemd
+	bash bench/http
+
+install: pmemd
+	install -D -m 0755 pmemd $(DESTDIR)$(BINDIR)/pmemd
+	install -D -m 0644 deploy/pmemd.service $(DESTDIR)$(UNITDIR)/pmemd.service
+	sed -i 's|/usr/local/bin/pmemd|$(BINDIR)/pmemd|g' $(DESTDIR)$(UNITDIR)/pmemd.service
+	install -D -m 0644 deploy/pmemd.example.yaml $(DESTDIR)$(SYSCONFDIR)/pmemd/pmemd.example.yaml
+	install -D -m 0644 docs/pmemd.8 $(DESTDIR)$(MANDIR)/man8/pmemd.8
+
+C_FILES = $(shell git ls-files '*.c' '*.h' 2>/dev/null) $(wildcard *.c */*.c */*.h */*/*.c */*/*.h)
+
+format:
+	clang-format -i $(sort $(C_FILES))
+
+format-check:
+	clang-format --dry-run --Werror $(sort $(C_FILES))
+
+clean:
+	rm -rf build pmemd
+
+-include test/node/node.mk
+-include $(shell find build -name '*.d' 2>/dev/null)

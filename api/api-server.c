@@ -1,0 +1,631 @@
+/* api-server: libmicrohttpd daemons (one per listener), request lifecycle, auth and limits. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <gnutls/gnutls.h>
+#include <microhttpd.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "api/api-internal.h"
+#include "util/log.h"
+
+struct listener {
+	struct api_server *srv;
+	struct MHD_Daemon *daemon;
+	size_t index;
+	int fd;
+	bool tcp;
+	bool mtls;
+	uint16_t port;
+	char *unix_path; /* to remove on stop, if still ours */
+	dev_t unix_dev;
+	ino_t unix_ino;
+	char *token;			   /* bearer token, or NULL; guarded by srv->lock */
+	char *tls_key, *tls_cert, *tls_ca; /* kept until the daemon stops */
+	char name[300];
+};
+
+struct api_server {
+	pthread_rwlock_t lock; /* guards cfg, tokens */
+	const struct config *cfg;
+	struct api_route *routes;
+	size_t n_routes;
+	struct listener *listeners;
+	size_t n_listeners;
+	struct api_metrics *metrics;
+	atomic_bool ready;
+	atomic_bool stopping;
+	atomic_long inflight;
+	struct timespec started;
+};
+
+/* Per-request state, from the first call of the access handler to NOTIFY_COMPLETED. */
+struct request {
+	struct timespec started;
+	size_t route; /* index into routes, or n_routes when unmatched */
+	struct api_params params;
+	char *body;
+	size_t len, cap;
+	uint64_t max_body;
+	bool too_large;
+	bool answered;
+};
+
+static double elapsed_since(const struct timespec *t0)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (double)(now.tv_sec - t0->tv_sec) + (double)(now.tv_nsec - t0->tv_nsec) / 1e9;
+}
+
+static void response_clear(struct api_response *resp)
+{
+	json_decref(resp->json);
+	free(resp->text);
+	memset(resp, 0, sizeof(*resp));
+}
+
+/* Turns an api_response into an MHD response and queues it; records metrics. */
+static enum MHD_Result send_response(struct listener *l, struct MHD_Connection *conn,
+				     struct request *rq, const char *method,
+				     struct api_response *resp, const char *allow)
+{
+	struct MHD_Response *r;
+	enum MHD_Result ret;
+	const char *ctype = resp->content_type;
+
+	if (resp->json) {
+		char *s = json_dumps(resp->json, JSON_COMPACT);
+		size_t n = s ? strlen(s) : 0;
+		if (!s) {
+			response_clear(resp);
+			return MHD_NO;
+		}
+		/* A trailing newline keeps curl output tidy in a terminal. */
+		char *t = realloc(s, n + 2);
+		if (t) {
+			s = t;
+			s[n++] = '\n';
+			s[n] = '\0';
+		}
+		r = MHD_create_response_from_buffer(n, s, MHD_RESPMEM_MUST_FREE);
+		if (!ctype)
+			ctype = "application/json";
+	} else if (resp->text) {
+		r = MHD_create_response_from_buffer(resp->text_len, resp->text,
+						    MHD_RESPMEM_MUST_FREE);
+		resp->text = NULL; /* MHD owns it now */
+		if (!ctype)
+			ctype = "text/plain; charset=utf-8";
+	} else {
+		r = MHD_create_response_from_buffer(resp->static_len, (void *)resp->static_body,
+						    MHD_RESPMEM_PERSISTENT);
+		if (!ctype)
+			ctype = "application/octet-stream";
+	}
+	if (!r) {
+		response_clear(resp);
+		return MHD_NO;
+	}
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
+	MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
+	if (resp->status == 405 && allow && *allow)
+		MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, allow);
+	if (resp->status == 401)
+		MHD_add_response_header(r, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer");
+	if (atomic_load(&l->srv->stopping))
+		MHD_add_response_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
+	ret = MHD_queue_response(conn, resp->status, r);
+	MHD_destroy_response(r);
+	api_metrics_observe(l->srv->metrics, rq->route, method, resp->status,
+			    elapsed_since(&rq->started));
+	rq->answered = true;
+	response_clear(resp);
+	return ret;
+}
+
+static enum MHD_Result send_error(struct listener *l, struct MHD_Connection *conn,
+				  struct request *rq, const char *method, unsigned status,
+				  const char *code, const char *msg, const char *allow)
+{
+	struct api_response resp = {0};
+
+	api_reply_error(&resp, status, code, "%s", msg);
+	return send_response(l, conn, rq, method, &resp, allow);
+}
+
+/* Is the client allowed in? Bearer token and/or a verified client certificate. */
+static bool authorized(struct listener *l, struct MHD_Connection *conn)
+{
+	bool ok = true;
+
+	if (l->mtls) {
+		const union MHD_ConnectionInfo *ci =
+			MHD_get_connection_info(conn, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+		unsigned int status = 0, n_peers = 0;
+		gnutls_session_t s = ci ? (gnutls_session_t)ci->tls_session : NULL;
+
+		if (!s || !gnutls_certificate_get_peers(s, &n_peers) || n_peers == 0 ||
+		    gnutls_certificate_verify_peers2(s, &status) != GNUTLS_E_SUCCESS || status != 0)
+			ok = false;
+	}
+	pthread_rwlock_rdlock(&l->srv->lock);
+	if (ok && l->token) {
+		const char *h = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+							    MHD_HTTP_HEADER_AUTHORIZATION);
+		ok = api_auth_bearer_ok(h, l->token);
+	}
+	pthread_rwlock_unlock(&l->srv->lock);
+	return ok;
+}
+
+static bool is_json_type(const char *ct)
+{
+	size_t n = strlen("application/json");
+
+	if (!ct)
+		return false;
+	while (*ct == ' ')
+		ct++;
+	return strncasecmp(ct, "application/json", n) == 0 &&
+	       (ct[n] == '\0' || ct[n] == ';' || ct[n] == ' ');
+}
+
+/* First call of a request: route, authenticate, check the declared body. */
+static enum MHD_Result on_first_call(struct listener *l, struct MHD_Connection *conn,
+				     struct request *rq, const char *url, const char *method)
+{
+	struct api_server *srv = l->srv;
+	char allow[128];
+	size_t idx = 0;
+	const char *clen, *te;
+
+	switch (api_router_match(srv->routes, srv->n_routes, method, url, &idx, &rq->params, allow,
+				 sizeof(allow))) {
+	case API_MATCH_NOT_FOUND:
+		return send_error(l, conn, rq, method, 404, "not_found", "no such route", NULL);
+	case API_MATCH_BAD_METHOD: {
+		char msg[200];
+		snprintf(msg, sizeof(msg), "method %.16s not allowed here; allowed: %s", method,
+			 allow);
+		return send_error(l, conn, rq, method, 405, "method_not_allowed", msg, allow);
+	}
+	case API_MATCH_OK:
+		break;
+	}
+	rq->route = idx;
+	if (!(srv->routes[idx].flags & API_ROUTE_OPEN) && !authorized(l, conn))
+		return send_error(l, conn, rq, method, 401, "unauthorized", "unauthorized", NULL);
+
+	clen = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+	te = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_TRANSFER_ENCODING);
+	if ((clen && strcmp(clen, "0") != 0) || te) {
+		const char *ct = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+							     MHD_HTTP_HEADER_CONTENT_TYPE);
+		if (clen) {
+			char *end;
+			unsigned long long n = strtoull(clen, &end, 10);
+			/* Refuse before reading a byte of it. */
+			if (*end == '\0' && n > rq->max_body) {
+				char msg[128];
+				snprintf(msg, sizeof(msg),
+					 "request body of %llu bytes exceeds the limit of %llu", n,
+					 (unsigned long long)rq->max_body);
+				return send_error(l, conn, rq, method, 413, "payload_too_large",
+						  msg, NULL);
+			}
+		}
+		if (!is_json_type(ct))
+			return send_error(l, conn, rq, method, 415, "unsupported_media_type",
+					  "request bodies must be Content-Type: application/json",
+					  NULL);
+	}
+	return MHD_YES;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
+				  const char *method, const char *version, const char *upload_data,
+				  size_t *upload_data_size, void **con_cls)
+{
+	struct listener *l = cls;
+	struct api_server *srv = l->srv;
+	struct request *rq = *con_cls;
+	(void)version;
+
+	if (!rq) {
+		rq = calloc(1, sizeof(*rq));
+		if (!rq)
+			return MHD_NO;
+		clock_gettime(CLOCK_MONOTONIC, &rq->started);
+		rq->route = srv->n_routes;
+		pthread_rwlock_rdlock(&srv->lock);
+		rq->max_body = srv->cfg->limits.max_body_bytes;
+		pthread_rwlock_unlock(&srv->lock);
+		atomic_fetch_add(&srv->inflight, 1);
+		*con_cls = rq;
+		return on_first_call(l, conn, rq, url, method);
+	}
+	if (rq->answered) {
+		/* An error was queued already; what else arrives is discarded. */
+		*upload_data_size = 0;
+		return MHD_YES;
+	}
+	if (*upload_data_size > 0) {
+		size_t n = *upload_data_size;
+		*upload_data_size = 0;
+		if (rq->too_large || rq->len + n > rq->max_body) {
+			/* Chunked bodies have no length up front: stop keeping them at the limit.
+			 */
+			rq->too_large = true;
+			free(rq->body);
+			rq->body = NULL;
+			rq->len = rq->cap = 0;
+			return MHD_YES;
+		}
+		if (rq->len + n + 1 > rq->cap) {
+			size_t cap = rq->cap ? rq->cap : 4096;
+			while (cap < rq->len + n + 1)
+				cap *= 2;
+			char *b = realloc(rq->body, cap);
+			if (!b)
+				return MHD_NO;
+			rq->body = b;
+			rq->cap = cap;
+		}
+		memcpy(rq->body + rq->len, upload_data, n);
+		rq->len += n;
+		rq->body[rq->len] = '\0';
+		return MHD_YES;
+	}
+
+	/* The whole request is in: parse, call the handler, answer. */
+	if (rq->too_large) {
+		char msg[128];
+		snprintf(msg, sizeof(msg), "request body exceeds the limit of %llu bytes",
+			 (unsigned long long)rq->max_body);
+		return send_error(l, conn, rq, method, 413, "payload_too_large", msg, NULL);
+	}
+
+	const struct api_route *route = &srv->routes[rq->route];
+	struct api_response resp = {.status = 200};
+	struct api_request req = {
+		.server = srv,
+		.method = method,
+		.path = url,
+		.params = &rq->params,
+		.conn = conn,
+	};
+	if (rq->len > 0) {
+		char msg[300];
+		req.body = api_json_parse_body(rq->body, rq->len, msg, sizeof(msg));
+		if (!req.body)
+			return send_error(l, conn, rq, method, 400, "invalid_json", msg, NULL);
+	} else if (route->flags & API_ROUTE_BODY) {
+		return send_error(l, conn, rq, method, 400, "bad_request",
+				  "this route needs a JSON object body", NULL);
+	}
+	pthread_rwlock_rdlock(&srv->lock);
+	req.cfg = srv->cfg;
+	route->handler(&req, &resp);
+	pthread_rwlock_unlock(&srv->lock);
+	json_decref(req.body);
+	return send_response(l, conn, rq, method, &resp, NULL);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+			 enum MHD_RequestTerminationCode toe)
+{
+	struct listener *l = cls;
+	struct request *rq = *con_cls;
+	(void)conn;
+	(void)toe;
+
+	if (!rq)
+		return;
+	free(rq->body);
+	free(rq);
+	*con_cls = NULL;
+	atomic_fetch_sub(&l->srv->inflight, 1);
+}
+
+/* libmicrohttpd's own messages go through pmemd's logger. */
+static void mhd_logger(void *cls, const char *fmt, va_list ap)
+{
+	struct listener *l = cls;
+	char msg[512], q[600];
+	size_t n;
+
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	n = strlen(msg);
+	while (n > 0 && (msg[n - 1] == '\n' || msg[n - 1] == ' '))
+		msg[--n] = '\0';
+	log_warn("http_library", "listener=%s message=%s", l->name, log_quote(q, sizeof(q), msg));
+}
+
+static void listener_close(struct listener *l)
+{
+	struct stat st;
+
+	if (l->daemon) {
+		MHD_stop_daemon(l->daemon);
+		l->daemon = NULL;
+	}
+	if (l->fd >= 0)
+		close(l->fd);
+	l->fd = -1;
+	/* Remove the socket file only if it is still the one we made. */
+	if (l->unix_path && lstat(l->unix_path, &st) == 0 && S_ISSOCK(st.st_mode) &&
+	    st.st_ino == l->unix_ino && st.st_dev == l->unix_dev)
+		unlink(l->unix_path);
+	free(l->unix_path);
+	l->unix_path = NULL;
+	l->token = api_auth_secret_free(l->token);
+	l->tls_key = api_auth_secret_free(l->tls_key);
+	free(l->tls_cert);
+	free(l->tls_ca);
+	l->tls_cert = l->tls_ca = NULL;
+}
+
+static int listener_open(struct api_server *srv, struct listener *l, const struct config_listen *c,
+			 char *err, size_t err_len)
+{
+	const struct config *cfg = srv->cfg;
+	unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ITC | MHD_USE_ERROR_LOG;
+	struct MHD_OptionItem opts[16];
+	size_t n = 0;
+	unsigned timeout_s = (unsigned)(cfg->limits.request_timeout_ms / 1000);
+	char e[256];
+	int r;
+
+	l->srv = srv;
+	l->fd = -1;
+	if (c->kind == CONFIG_LISTEN_TCP) {
+		snprintf(l->name, sizeof(l->name), strchr(c->host, ':') ? "[%s]:%u" : "%s:%u",
+			 c->host, c->port);
+		l->tcp = true;
+		r = api_listen_tcp(c->host, c->port, e, sizeof(e));
+	} else {
+		snprintf(l->name, sizeof(l->name), "unix:%s", c->path);
+		r = api_listen_unix(c->path, c->mode, c->owner, c->group, e, sizeof(e));
+	}
+	if (r < 0) {
+		snprintf(err, err_len, "listener %s: %s", l->name, e);
+		return r;
+	}
+	l->fd = r;
+	if (l->tcp) {
+		struct sockaddr_storage ss;
+		socklen_t sl = sizeof(ss);
+		if (getsockname(l->fd, (struct sockaddr *)&ss, &sl) == 0)
+			l->port = ntohs(ss.ss_family == AF_INET6
+						? ((struct sockaddr_in6 *)&ss)->sin6_port
+						: ((struct sockaddr_in *)&ss)->sin_port);
+	} else {
+		struct stat st;
+		l->unix_path = strdup(c->path);
+		if (!l->unix_path)
+			return -ENOMEM;
+		if (lstat(c->path, &st) == 0) {
+			l->unix_dev = st.st_dev;
+			l->unix_ino = st.st_ino;
+		}
+	}
+
+	if (l->tcp && !api_listen_is_loopback(c->host) && !c->auth.token_file &&
+	    !c->auth.tls_cert) {
+		/* config/ refuses this too; checked again here because it guards the door. */
+		snprintf(err, err_len, "listener %s: not loopback and no token or TLS configured",
+			 l->name);
+		return -EPERM;
+	}
+	if (c->auth.token_file) {
+		r = api_auth_read_token(c->auth.token_file, &l->token, e, sizeof(e));
+		if (r < 0) {
+			snprintf(err, err_len, "listener %s: %s", l->name, e);
+			return r;
+		}
+	}
+	if (c->auth.tls_cert) {
+		if ((r = api_auth_read_file(c->auth.tls_cert, &l->tls_cert, e, sizeof(e))) < 0 ||
+		    (r = api_auth_read_file(c->auth.tls_key, &l->tls_key, e, sizeof(e))) < 0 ||
+		    (c->auth.client_ca &&
+		     (r = api_auth_read_file(c->auth.client_ca, &l->tls_ca, e, sizeof(e))) < 0)) {
+			snprintf(err, err_len, "listener %s: %s", l->name, e);
+			return r;
+		}
+		flags |= MHD_USE_TLS;
+		opts[n++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_CERT, 0, l->tls_cert};
+		opts[n++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_KEY, 0, l->tls_key};
+		if (l->tls_ca) {
+			opts[n++] =
+				(struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_TRUST, 0, l->tls_ca};
+			l->mtls = true;
+		}
+	}
+	opts[n++] = (struct MHD_OptionItem){MHD_OPTION_LISTEN_SOCKET, l->fd, NULL};
+	opts[n++] = (struct MHD_OptionItem){MHD_OPTION_THREAD_POOL_SIZE, cfg->threads, NULL};
+	opts[n++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_LIMIT,
+					    cfg->limits.max_connections, NULL};
+	if (l->tcp)
+		opts[n++] = (struct MHD_OptionItem){MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+						    cfg->limits.per_client_connections, NULL};
+	opts[n++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_TIMEOUT,
+					    timeout_s ? timeout_s : 1, NULL};
+	opts[n++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_MEMORY_LIMIT, 64 * 1024, NULL};
+	opts[n++] = (struct MHD_OptionItem){MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)mhd_logger, l};
+	opts[n++] = (struct MHD_OptionItem){MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, l};
+	opts[n++] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
+
+	l->daemon = MHD_start_daemon(flags, 0, NULL, NULL, on_request, l, MHD_OPTION_ARRAY, opts,
+				     MHD_OPTION_END);
+	if (!l->daemon) {
+		snprintf(err, err_len, "listener %s: libmicrohttpd failed to start (see log)",
+			 l->name);
+		return -EIO;
+	}
+	/* MHD took the socket; it closes it in MHD_stop_daemon unless quiesced first. */
+	log_info("listening", "listener=%s tls=%s mtls=%s token=%s threads=%u", l->name,
+		 c->auth.tls_cert ? "yes" : "no", l->mtls ? "yes" : "no", l->token ? "yes" : "no",
+		 cfg->threads);
+	return 0;
+}
+
+int api_server_start(struct api_server **out, const struct config *cfg,
+		     const struct api_hooks *hooks, char *err, size_t err_len)
+{
+	struct api_server *srv = calloc(1, sizeof(*srv));
+	size_t extra = hooks ? hooks->n_routes : 0;
+	int r;
+
+	if (!srv)
+		return -ENOMEM;
+	pthread_rwlock_init(&srv->lock, NULL);
+	clock_gettime(CLOCK_MONOTONIC, &srv->started);
+	srv->cfg = cfg;
+	srv->n_routes = api_core_routes_count + extra;
+	srv->routes = calloc(srv->n_routes, sizeof(*srv->routes));
+	srv->listeners = calloc(cfg->n_listen ? cfg->n_listen : 1, sizeof(*srv->listeners));
+	if (!srv->routes || !srv->listeners) {
+		api_server_stop(srv, 0);
+		return -ENOMEM;
+	}
+	memcpy(srv->routes, api_core_routes, api_core_routes_count * sizeof(*srv->routes));
+	if (extra)
+		memcpy(srv->routes + api_core_routes_count, hooks->routes,
+		       extra * sizeof(*srv->routes));
+	srv->metrics = api_metrics_new(srv->routes, srv->n_routes);
+	if (!srv->metrics) {
+		api_server_stop(srv, 0);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < cfg->n_listen; i++) {
+		srv->listeners[i].index = i;
+		srv->n_listeners = i + 1;
+		r = listener_open(srv, &srv->listeners[i], &cfg->listen[i], err, err_len);
+		if (r < 0) {
+			api_server_stop(srv, 0);
+			return r;
+		}
+	}
+	*out = srv;
+	return 0;
+}
+
+void api_server_set_ready(struct api_server *srv, bool ready)
+{
+	atomic_store(&srv->ready, ready);
+}
+
+bool api_server_is_ready(const struct api_server *srv)
+{
+	return atomic_load(&srv->ready) && !atomic_load(&srv->stopping);
+}
+
+double api_server_uptime(const struct api_server *srv)
+{
+	return elapsed_since(&srv->started);
+}
+
+struct api_metrics *api_server_metrics(const struct api_server *srv)
+{
+	return srv->metrics;
+}
+
+uint64_t api_server_requests_total(const struct api_server *srv)
+{
+	return api_metrics_total(srv->metrics);
+}
+
+uint16_t api_server_port(const struct api_server *srv, size_t n)
+{
+	return n < srv->n_listeners ? srv->listeners[n].port : 0;
+}
+
+const char *api_request_query(const struct api_request *req, const char *key)
+{
+	return MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND, key);
+}
+
+int api_server_set_config(struct api_server *srv, const struct config *cfg, char *err,
+			  size_t err_len)
+{
+	char **tokens = calloc(srv->n_listeners + 1, sizeof(*tokens));
+	int r = 0;
+
+	if (!tokens)
+		return -ENOMEM;
+	/* Read every new token first, so a bad file changes nothing. */
+	for (size_t i = 0; i < srv->n_listeners && i < cfg->n_listen; i++) {
+		const char *tf = cfg->listen[i].auth.token_file;
+		if (!tf || !srv->listeners[i].tcp)
+			continue;
+		char e[256];
+		r = api_auth_read_token(tf, &tokens[i], e, sizeof(e));
+		if (r < 0) {
+			snprintf(err, err_len, "listener %s: %s", srv->listeners[i].name, e);
+			goto out;
+		}
+	}
+	pthread_rwlock_wrlock(&srv->lock);
+	srv->cfg = cfg;
+	for (size_t i = 0; i < srv->n_listeners; i++) {
+		/* A listener keeps requiring a token unless the new config names one. */
+		if (tokens[i]) {
+			api_auth_secret_free(srv->listeners[i].token);
+			srv->listeners[i].token = tokens[i];
+			tokens[i] = NULL;
+		}
+	}
+	pthread_rwlock_unlock(&srv->lock);
+out:
+	for (size_t i = 0; i < srv->n_listeners; i++)
+		api_auth_secret_free(tokens[i]);
+	free(tokens);
+	return r;
+}
+
+void api_server_stop(struct api_server *srv, unsigned grace_ms)
+{
+	struct timespec t0;
+
+	if (!srv)
+		return;
+	atomic_store(&srv->stopping, true);
+	/* Stop accepting: hand the listening sockets back and close them. */
+	for (size_t i = 0; i < srv->n_listeners; i++) {
+		struct listener *l = &srv->listeners[i];
+		if (l->daemon) {
+			MHD_socket fd = MHD_quiesce_daemon(l->daemon);
+			if (fd != MHD_INVALID_SOCKET) {
+				close(fd);
+				l->fd = -1;
+			}
+		}
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	while (atomic_load(&srv->inflight) > 0 && elapsed_since(&t0) * 1000 < grace_ms)
+		usleep(10 * 1000);
+	if (atomic_load(&srv->inflight) > 0)
+		log_warn("shutdown_timeout", "inflight=%ld grace_ms=%u",
+			 (long)atomic_load(&srv->inflight), grace_ms);
+	for (size_t i = 0; i < srv->n_listeners; i++) {
+		/* A started daemon owns its socket: quiesced and closed above, or MHD closes it. */
+		if (srv->listeners[i].daemon)
+			srv->listeners[i].fd = -1;
+		listener_close(&srv->listeners[i]);
+	}
+	api_metrics_free(srv->metrics);
+	pthread_rwlock_destroy(&srv->lock);
+	free(srv->listeners);
+	free(srv->routes);
+	free(srv);
+}

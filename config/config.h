@@ -1,0 +1,180 @@
+/* config: the YAML file (libyaml) turned into validated structs, with defaults and positioned errors. */
+#ifndef PMEMD_CONFIG_H
+#define PMEMD_CONFIG_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "util/log.h"
+
+#define CONFIG_DEFAULT_PATH	  "/etc/pmemd/pmemd.yaml"
+#define CONFIG_DEFAULT_SOCKET	  "/run/pmemd/pmemd.sock"
+#define CONFIG_DEFAULT_TCP_HOST	  "127.0.0.1"
+#define CONFIG_DEFAULT_TCP_PORT	  8080
+#define CONFIG_DEFAULT_MAX_BODY	  (1024 * 1024)
+#define CONFIG_DEFAULT_MAX_CONN	  1024
+#define CONFIG_DEFAULT_PER_CLIENT 64
+#define CONFIG_DEFAULT_TIMEOUT_MS 30000
+
+/* A position in the config file, 1-based, for error messages. */
+struct config_pos {
+	unsigned line;
+	unsigned col;
+};
+
+/* One error: "file:line:col: message". */
+struct config_error {
+	struct config_pos pos;
+	char *message;
+	char *file; /* when not errs->file: "<command line>" for --node-label; else NULL */
+};
+
+/* Every error found in one parse, in file order. */
+struct config_errors {
+	char *file;
+	struct config_error *items;
+	size_t count;
+};
+
+enum config_listen_kind {
+	CONFIG_LISTEN_TCP,
+	CONFIG_LISTEN_UNIX,
+};
+
+/* Per-TCP-endpoint authentication. All paths; the secrets stay in the files. */
+struct config_auth {
+	char *token_file; /* bearer token file, or NULL */
+	char *tls_cert;	  /* PEM certificate chain, or NULL */
+	char *tls_key;	  /* PEM private key, or NULL */
+	char *client_ca;  /* PEM CA bundle for mTLS, or NULL */
+};
+
+struct config_listen {
+	enum config_listen_kind kind;
+	/* tcp */
+	char *host; /* literal address: "127.0.0.1", "::1", "0.0.0.0", "::" */
+	uint16_t port;
+	struct config_auth auth;
+	/* unix */
+	char *path;
+	mode_t mode;
+	char *owner; /* user name or numeric id; NULL = the running user */
+	char *group; /* group name or numeric id; NULL = the running group */
+	struct config_pos pos;
+};
+
+struct config_limits {
+	uint64_t max_body_bytes;
+	unsigned max_connections;
+	unsigned per_client_connections;
+	uint64_t request_timeout_ms;
+};
+
+enum config_match_op {
+	CONFIG_OP_IN,
+	CONFIG_OP_NOT_IN,
+	CONFIG_OP_EXISTS,
+	CONFIG_OP_DOES_NOT_EXIST,
+};
+
+enum config_pool_type {
+	CONFIG_POOL_PMEM, /* fsdax namespace + filesystem */
+	CONFIG_POOL_KMEM, /* devdax namespace onlined as system RAM (memory mode) */
+};
+
+enum config_fstype {
+	CONFIG_FS_EXT4,
+	CONFIG_FS_XFS,
+};
+
+/* A pool, in the seed talk's "node resource topology" format. */
+struct config_pool {
+	char *name; /* the mount path, absolute and normalised */
+	char *key;  /* node label key for matching; NULL = every node */
+	enum config_match_op op;
+	char **values; /* NULL-terminated; `value:` becomes a one-element list */
+	size_t n_values;
+	enum config_pool_type type;
+	char *options; /* extra mount options, comma-separated, as written */
+	enum config_fstype fstype;
+	char **regions; /* NULL-terminated region device names ("region0") */
+	size_t n_regions;
+	struct config_pos pos;
+};
+
+struct config_label {
+	char *key;
+	char *value;
+};
+
+struct config {
+	char *source; /* the file it came from */
+	char *node_name;
+	enum log_level log_level;
+	unsigned threads; /* HTTP worker threads; 0 in the file means "number of cores" */
+	struct config_listen *listen;
+	size_t n_listen;
+	struct config_limits limits;
+	struct config_label *labels;
+	size_t n_labels;
+	struct config_pool *pools;
+	size_t n_pools;
+};
+
+/*
+ * Parses and validates the YAML file at `path`. On success returns 0 and a new
+ * config in *out (defaults filled in: node_name from the host name, threads
+ * from the core count). On failure returns -EINVAL (invalid content: every
+ * error found, not just the first, in *errs) or -errno (the file cannot be
+ * read: one error in *errs). *errs is always set and must be freed.
+ * `extra_labels` are "k=v" strings from the command line (may be NULL); they
+ * override the file's `labels:`.
+ */
+int config_load(const char *path, char *const *extra_labels, struct config **out,
+		struct config_errors **errs);
+
+/* Same as config_load, from a buffer; `name` is used in error positions. */
+int config_parse(const char *name, const char *buf, size_t len, char *const *extra_labels,
+		 struct config **out, struct config_errors **errs);
+
+/* Frees; accepts NULL, returns NULL. */
+struct config *config_free(struct config *cfg);
+struct config_errors *config_errors_free(struct config_errors *errs);
+
+/*
+ * Prints every error as "file:line:col: message\n" to `f`; an error with no
+ * position (line 0: the file as a whole, or the command line) as "file: message\n".
+ */
+void config_errors_print(const struct config_errors *errs, FILE *f);
+
+/* The effective config as JSON (secrets are paths only, never file contents). */
+json_t *config_to_json(const struct config *cfg);
+
+/* Writes the effective config as YAML (libyaml emitter) to `f`; 0 or -errno. */
+int config_write_yaml(const struct config *cfg, FILE *f);
+
+/* Does pool `p` select a node with these labels? (node_name is matched as kubernetes.io/hostname too.) */
+bool config_pool_matches(const struct config_pool *p, const struct config *cfg);
+
+/* Looks up a label value of this node; NULL when absent. */
+const char *config_label_get(const struct config *cfg, const char *key);
+
+/*
+ * Compares two configs for a SIGHUP reload. Writes into `buf` a comma-separated
+ * list of the keys that differ and can only take effect after a restart
+ * (listen, threads, limits.max_connections, limits.per_client_connections,
+ * limits.request_timeout, listen[].auth TLS files) and returns how many there
+ * are. Keys that apply live (log_level, labels, node_name, limits.max_body,
+ * token files which are re-read, pools) are not listed.
+ */
+int config_restart_keys(const struct config *old_cfg, const struct config *new_cfg, char *buf,
+			size_t len);
+
+const char *config_pool_type_name(enum config_pool_type t);
+const char *config_fstype_name(enum config_fstype t);
+const char *config_match_op_name(enum config_match_op op);
+
+#endif
