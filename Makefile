@@ -124,7 +124,7 @@ install: pmemd
 	install -D -m 0644 deploy/pmemd.example.yaml $(DESTDIR)$(SYSCONFDIR)/pmemd/pmemd.example.yaml
 	install -D -m 0644 docs/pmemd.8 $(DESTDIR)$(MANDIR)/man8/pmemd.8
 
-C_FILES = $(shell git ls-files '*.c' '*.h' 2>/dev/null) $(wildcard *.c */*.c */*.h */*/*.c */*/*.h)
+C_FILES = $(shell git ls-files --cached --others --exclude-standard '*.c' '*.h' 2>/dev/null)
 
 format:
 	clang-format -i $(sort $(C_FILES))

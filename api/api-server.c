@@ -388,6 +388,8 @@ static int listener_open(struct api_server *srv, struct listener *l, const struc
 
 	l->srv = srv;
 	l->fd = -1;
+	/* First, so that libmicrohttpd's own start-up messages come through it too. */
+	opts[n++] = (struct MHD_OptionItem){MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)mhd_logger, l};
 	if (c->kind == CONFIG_LISTEN_TCP) {
 		snprintf(l->name, sizeof(l->name), strchr(c->host, ':') ? "[%s]:%u" : "%s:%u",
 			 c->host, c->port);
@@ -461,7 +463,6 @@ static int listener_open(struct api_server *srv, struct listener *l, const struc
 	opts[n++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_TIMEOUT,
 					    timeout_s ? timeout_s : 1, NULL};
 	opts[n++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_MEMORY_LIMIT, 64 * 1024, NULL};
-	opts[n++] = (struct MHD_OptionItem){MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)mhd_logger, l};
 	opts[n++] = (struct MHD_OptionItem){MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, l};
 	opts[n++] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
 

@@ -1,4 +1,5 @@
-/* config: the YAML file (libyaml) turned into validated structs, with defaults and positioned errors. */
+/* config: the YAML file (libyaml) turned into validated structs, with defaults and positioned
+ * errors. */
 #ifndef PMEMD_CONFIG_H
 #define PMEMD_CONFIG_H
 
@@ -156,7 +157,8 @@ json_t *config_to_json(const struct config *cfg);
 /* Writes the effective config as YAML (libyaml emitter) to `f`; 0 or -errno. */
 int config_write_yaml(const struct config *cfg, FILE *f);
 
-/* Does pool `p` select a node with these labels? (node_name is matched as kubernetes.io/hostname too.) */
+/* Does pool `p` select a node with these labels? (node_name is matched as kubernetes.io/hostname
+ * too.) */
 bool config_pool_matches(const struct config_pool *p, const struct config *cfg);
 
 /* Looks up a label value of this node; NULL when absent. */

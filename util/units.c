@@ -31,7 +31,7 @@ static const struct suffix duration_suffixes[] = {
 	{"", 1000ULL}, {"ms", 1ULL}, {"s", 1000ULL}, {"m", 60ULL * 1000}, {"h", 3600ULL * 1000},
 };
 
-/* Reads the digits of s into *val; returns the rest or NULL on overflow/no digits. */
+/* Reads the digits of s into *val and the rest into *rest; 0, -EINVAL or -ERANGE. */
 static int parse_digits(const char *s, uint64_t *val, const char **rest, const char **why)
 {
 	uint64_t v = 0;

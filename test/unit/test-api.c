@@ -108,10 +108,12 @@ static void fx_start(struct fx *fx, const char *yaml_fmt, const char *extra)
 	api_server_set_ready(fx->srv, true);
 }
 
-static const char *base_yaml = "log_level: error\n"
+static const char *base_yaml = "# test dir %3$s\n"
+			       "log_level: error\n"
 			       "threads: 2\n"
 			       "limits:\n"
 			       "  max_body: 4Ki\n"
+			       "  per_client_connections: 256\n"
 			       "listen:\n"
 			       "  - unix: %1$s\n"
 			       "    mode: \"0660\"\n"
@@ -318,7 +320,7 @@ static void test_core_endpoints_tcp_and_unix(void **state)
 	assert_int_equal(r->status, 200);
 	v = body_json(r);
 	assert_int_equal(
-		json_integer_value(json_object_get(json_object_get(v, "limits"), "max_body")),
+		json_integer_value(json_object_get(json_object_get(v, "limits"), "max_body_bytes")),
 		4096);
 	assert_int_equal(json_array_size(json_object_get(v, "listen")), 2);
 	json_decref(v);
@@ -490,7 +492,7 @@ static void *slow_client(void *p)
 	struct slow_arg *a = p;
 	struct reply *r = request(a->fx, "/v1/slow", NULL);
 	a->status = r->status;
-	snprintf(a->body, sizeof(a->body), "%s", r->body);
+	snprintf(a->body, sizeof(a->body), "%.200s", r->body);
 	return NULL;
 }
 
@@ -739,6 +741,7 @@ int main(void)
 	};
 	int r;
 
+	log_set_level(LOG_LVL_WARN);
 	curl_global_init(CURL_GLOBAL_ALL);
 	r = cmocka_run_group_tests_name("api", tests, NULL, NULL);
 	curl_global_cleanup();

@@ -1,0 +1,403 @@
+/* config-dump: the effective config out again, as JSON (jansson) and as YAML (libyaml emitter). */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <yaml.h>
+
+#include "config/config.h"
+#include "util/units.h"
+
+#define HOSTNAME_LABEL "kubernetes.io/hostname"
+
+/* ---- shared ------------------------------------------------------------- */
+
+static void format_endpoint(char *buf, size_t len, const struct config_listen *l)
+{
+	if (strchr(l->host, ':'))
+		snprintf(buf, len, "[%s]:%u", l->host, l->port);
+	else
+		snprintf(buf, len, "%s:%u", l->host, l->port);
+}
+
+/* The largest unit that keeps the value exact, so "30s" comes back as 30s. */
+static void format_duration(uint64_t ms, char *buf, size_t len)
+{
+	static const struct {
+		uint64_t ms;
+		const char *unit;
+	} units[] = {{3600 * 1000, "h"}, {60 * 1000, "m"}, {1000, "s"}};
+
+	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+		if (ms != 0 && ms % units[i].ms == 0) {
+			snprintf(buf, len, "%llu%s", (unsigned long long)(ms / units[i].ms),
+				 units[i].unit);
+			return;
+		}
+	}
+	snprintf(buf, len, "%llums", (unsigned long long)ms);
+}
+
+/* ---- JSON --------------------------------------------------------------- */
+
+static json_t *jstr(const char *s)
+{
+	return s ? json_string(s) : json_null();
+}
+
+/* Sets o[key] = v, stealing v; a failure (NULL o or v, no memory) poisons *ok. */
+static void jset(json_t *o, const char *key, json_t *v, bool *ok)
+{
+	if (json_object_set_new(o, key, v) != 0)
+		*ok = false;
+}
+
+static void jappend(json_t *a, json_t *v, bool *ok)
+{
+	if (json_array_append_new(a, v) != 0)
+		*ok = false;
+}
+
+static json_t *jstrv(char *const *v, size_t n, bool *ok)
+{
+	json_t *a = json_array();
+
+	for (size_t i = 0; i < n; i++)
+		jappend(a, json_string(v[i]), ok);
+	return a;
+}
+
+/* Effective labels: kubernetes.io/hostname is the node name unless labels set it. */
+static json_t *labels_json(const struct config *cfg, bool *ok)
+{
+	json_t *o = json_object();
+
+	for (size_t i = 0; i < cfg->n_labels; i++)
+		jset(o, cfg->labels[i].key, json_string(cfg->labels[i].value), ok);
+	if (cfg->node_name && !json_object_get(o, HOSTNAME_LABEL))
+		jset(o, HOSTNAME_LABEL, json_string(cfg->node_name), ok);
+	return o;
+}
+
+static json_t *listen_json(const struct config_listen *l, bool *ok)
+{
+	json_t *o = json_object();
+	char buf[128];
+
+	if (l->kind == CONFIG_LISTEN_TCP) {
+		json_t *auth = json_object();
+
+		format_endpoint(buf, sizeof(buf), l);
+		jset(o, "tcp", json_string(buf), ok);
+		jset(o, "host", jstr(l->host), ok);
+		jset(o, "port", json_integer(l->port), ok);
+		jset(auth, "token_file", jstr(l->auth.token_file), ok);
+		jset(auth, "tls_cert", jstr(l->auth.tls_cert), ok);
+		jset(auth, "tls_key", jstr(l->auth.tls_key), ok);
+		jset(auth, "client_ca", jstr(l->auth.client_ca), ok);
+		jset(o, "auth", auth, ok);
+	} else {
+		snprintf(buf, sizeof(buf), "%04o", (unsigned)l->mode);
+		jset(o, "unix", jstr(l->path), ok);
+		jset(o, "mode", json_string(buf), ok);
+		jset(o, "owner", jstr(l->owner), ok);
+		jset(o, "group", jstr(l->group), ok);
+	}
+	return o;
+}
+
+static json_t *pool_json(const struct config_pool *p, bool *ok)
+{
+	json_t *o = json_object(), *topo = json_object();
+	bool pmem = p->type == CONFIG_POOL_PMEM;
+
+	jset(o, "name", jstr(p->name), ok);
+	jset(o, "key", jstr(p->key), ok);
+	jset(o, "operator", p->key ? json_string(config_match_op_name(p->op)) : json_null(), ok);
+	jset(o, "values", jstrv(p->values, p->n_values, ok), ok);
+	jset(topo, "type", json_string(config_pool_type_name(p->type)), ok);
+	jset(topo, "options", jstr(p->options), ok);
+	jset(topo, "fstype", pmem ? json_string(config_fstype_name(p->fstype)) : json_null(), ok);
+	jset(o, "topology", topo, ok);
+	jset(o, "regions", jstrv(p->regions, p->n_regions, ok), ok);
+	return o;
+}
+
+json_t *config_to_json(const struct config *cfg)
+{
+	json_t *root, *listen, *limits, *pools;
+	bool ok = true;
+
+	if (!cfg)
+		return NULL;
+	root = json_object();
+	jset(root, "source", jstr(cfg->source), &ok);
+	jset(root, "node_name", jstr(cfg->node_name), &ok);
+	jset(root, "log_level", json_string(log_level_name(cfg->log_level)), &ok);
+	jset(root, "threads", json_integer(cfg->threads), &ok);
+	jset(root, "labels", labels_json(cfg, &ok), &ok);
+
+	listen = json_array();
+	for (size_t i = 0; i < cfg->n_listen; i++)
+		jappend(listen, listen_json(&cfg->listen[i], &ok), &ok);
+	jset(root, "listen", listen, &ok);
+
+	limits = json_object();
+	jset(limits, "max_body_bytes", json_integer((json_int_t)cfg->limits.max_body_bytes), &ok);
+	jset(limits, "max_connections", json_integer(cfg->limits.max_connections), &ok);
+	jset(limits, "per_client_connections", json_integer(cfg->limits.per_client_connections),
+	     &ok);
+	jset(limits, "request_timeout_ms", json_integer((json_int_t)cfg->limits.request_timeout_ms),
+	     &ok);
+	jset(root, "limits", limits, &ok);
+
+	pools = json_array();
+	for (size_t i = 0; i < cfg->n_pools; i++)
+		jappend(pools, pool_json(&cfg->pools[i], &ok), &ok);
+	jset(root, "pools", pools, &ok);
+	jset(root, "placement", json_object(), &ok);
+	jset(root, "resize", json_object(), &ok);
+	if (!ok) {
+		json_decref(root);
+		return NULL;
+	}
+	return root;
+}
+
+/* ---- YAML --------------------------------------------------------------- */
+
+/* The emitter and the first error; every helper is a no-op once an error is set. */
+struct out {
+	yaml_emitter_t em;
+	int err;
+};
+
+static void put(struct out *o, yaml_event_t *ev, int made)
+{
+	if (o->err) {
+		if (made)
+			yaml_event_delete(ev);
+		return;
+	}
+	if (!made) {
+		o->err = -ENOMEM;
+		return;
+	}
+	/* yaml_emitter_emit owns the event from here, on success and failure alike. */
+	if (!yaml_emitter_emit(&o->em, ev))
+		o->err = o->em.error == YAML_MEMORY_ERROR ? -ENOMEM : -EIO;
+}
+
+/*
+ * Strings a YAML reader would take for null, a boolean or a number are
+ * double-quoted; libyaml chooses plain or quoted for everything else itself.
+ * Erring towards quotes is harmless: "127.0.0.1:8080" is quoted, 64Gi is not.
+ */
+static bool looks_typed(const char *s)
+{
+	static const char *const words[] = {"~",    "null",  "true",  "false", "yes",
+					    "no",   "on",    "off",   "y",     "n",
+					    ".inf", "-.inf", "+.inf", ".nan"};
+
+	if (!*s)
+		return true;
+	for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++)
+		if (strcasecmp(s, words[i]) == 0)
+			return true;
+	/* Anything a number parser could eat: 12, -1.5e3, 0x1f, 0o17, 1:30 (YAML 1.1). */
+	return strchr("0123456789+-.", *s) &&
+	       strspn(s, "0123456789+-.:_eExXoOabcdefABCDEF") == strlen(s);
+}
+
+static void put_scalar(struct out *o, const char *s, yaml_scalar_style_t style)
+{
+	yaml_event_t ev;
+
+	put(o, &ev,
+	    yaml_scalar_event_initialize(&ev, NULL, NULL, (yaml_char_t *)s, (int)strlen(s), 1, 1,
+					 style));
+}
+
+static void put_str(struct out *o, const char *s)
+{
+	put_scalar(o, s, looks_typed(s) ? YAML_DOUBLE_QUOTED_SCALAR_STYLE : YAML_ANY_SCALAR_STYLE);
+}
+
+static void put_kv(struct out *o, const char *key, const char *value)
+{
+	put_str(o, key);
+	put_str(o, value);
+}
+
+static void put_kv_opt(struct out *o, const char *key, const char *value)
+{
+	if (value)
+		put_kv(o, key, value);
+}
+
+static void put_kuint(struct out *o, const char *key, unsigned long long v)
+{
+	char buf[32];
+
+	snprintf(buf, sizeof(buf), "%llu", v);
+	put_str(o, key);
+	put_scalar(o, buf, YAML_PLAIN_SCALAR_STYLE);
+}
+
+static void map_start(struct out *o, bool flow)
+{
+	yaml_event_t ev;
+
+	put(o, &ev,
+	    yaml_mapping_start_event_initialize(
+		    &ev, NULL, NULL, 1, flow ? YAML_FLOW_MAPPING_STYLE : YAML_BLOCK_MAPPING_STYLE));
+}
+
+static void map_end(struct out *o)
+{
+	yaml_event_t ev;
+
+	put(o, &ev, yaml_mapping_end_event_initialize(&ev));
+}
+
+static void seq_start(struct out *o, bool flow)
+{
+	yaml_event_t ev;
+
+	put(o, &ev,
+	    yaml_sequence_start_event_initialize(&ev, NULL, NULL, 1,
+						 flow ? YAML_FLOW_SEQUENCE_STYLE
+						      : YAML_BLOCK_SEQUENCE_STYLE));
+}
+
+static void seq_end(struct out *o)
+{
+	yaml_event_t ev;
+
+	put(o, &ev, yaml_sequence_end_event_initialize(&ev));
+}
+
+static void put_strv(struct out *o, const char *key, char *const *v, size_t n)
+{
+	put_str(o, key);
+	seq_start(o, false);
+	for (size_t i = 0; i < n; i++)
+		put_str(o, v[i]);
+	seq_end(o);
+}
+
+static void put_listen(struct out *o, const struct config_listen *l)
+{
+	const struct config_auth *a = &l->auth;
+	char buf[128];
+
+	map_start(o, false);
+	if (l->kind == CONFIG_LISTEN_UNIX) {
+		put_kv(o, "unix", l->path);
+		snprintf(buf, sizeof(buf), "%04o", (unsigned)l->mode);
+		put_str(o, "mode");
+		put_scalar(o, buf, YAML_DOUBLE_QUOTED_SCALAR_STYLE);
+		put_kv_opt(o, "owner", l->owner);
+		put_kv_opt(o, "group", l->group);
+	} else {
+		format_endpoint(buf, sizeof(buf), l);
+		put_kv(o, "tcp", buf);
+		if (a->token_file || a->tls_cert || a->tls_key || a->client_ca) {
+			put_str(o, "auth");
+			map_start(o, false);
+			put_kv_opt(o, "token_file", a->token_file);
+			put_kv_opt(o, "tls_cert", a->tls_cert);
+			put_kv_opt(o, "tls_key", a->tls_key);
+			put_kv_opt(o, "client_ca", a->client_ca);
+			map_end(o);
+		}
+	}
+	map_end(o);
+}
+
+/* Only what the parser accepts back: no fstype/options for kmem, no operator without key. */
+static void put_pool(struct out *o, const struct config_pool *p)
+{
+	map_start(o, false);
+	put_kv(o, "name", p->name);
+	if (p->key) {
+		put_kv(o, "key", p->key);
+		put_kv(o, "operator", config_match_op_name(p->op));
+		if (p->n_values)
+			put_strv(o, "values", p->values, p->n_values);
+	}
+	put_str(o, "topology");
+	map_start(o, false);
+	put_kv(o, "type", config_pool_type_name(p->type));
+	if (p->type == CONFIG_POOL_PMEM) {
+		put_kv_opt(o, "options", p->options);
+		put_kv(o, "fstype", config_fstype_name(p->fstype));
+	}
+	map_end(o);
+	put_strv(o, "regions", p->regions, p->n_regions);
+	map_end(o);
+}
+
+static void put_config(struct out *o, const struct config *cfg)
+{
+	char buf[64];
+
+	map_start(o, false);
+	put_kv_opt(o, "node_name", cfg->node_name);
+	put_kv(o, "log_level", log_level_name(cfg->log_level));
+	put_kuint(o, "threads", cfg->threads);
+
+	put_str(o, "labels");
+	map_start(o, cfg->n_labels == 0);
+	for (size_t i = 0; i < cfg->n_labels; i++)
+		put_kv(o, cfg->labels[i].key, cfg->labels[i].value);
+	map_end(o);
+
+	put_str(o, "listen");
+	seq_start(o, false);
+	for (size_t i = 0; i < cfg->n_listen; i++)
+		put_listen(o, &cfg->listen[i]);
+	seq_end(o);
+
+	put_str(o, "limits");
+	map_start(o, false);
+	units_size_format(cfg->limits.max_body_bytes, buf, sizeof(buf));
+	put_kv(o, "max_body", buf);
+	put_kuint(o, "max_connections", cfg->limits.max_connections);
+	put_kuint(o, "per_client_connections", cfg->limits.per_client_connections);
+	format_duration(cfg->limits.request_timeout_ms, buf, sizeof(buf));
+	put_kv(o, "request_timeout", buf);
+	map_end(o);
+
+	put_str(o, "pools");
+	seq_start(o, cfg->n_pools == 0);
+	for (size_t i = 0; i < cfg->n_pools; i++)
+		put_pool(o, &cfg->pools[i]);
+	seq_end(o);
+	map_end(o);
+}
+
+int config_write_yaml(const struct config *cfg, FILE *f)
+{
+	struct out o = {.err = 0};
+	yaml_event_t ev;
+
+	if (!cfg || !f)
+		return -EINVAL;
+	if (!yaml_emitter_initialize(&o.em))
+		return -ENOMEM;
+	yaml_emitter_set_output_file(&o.em, f);
+	yaml_emitter_set_unicode(&o.em, 1);
+	yaml_emitter_set_width(&o.em, -1); /* never fold a long path onto two lines */
+	put(&o, &ev, yaml_stream_start_event_initialize(&ev, YAML_UTF8_ENCODING));
+	put(&o, &ev, yaml_document_start_event_initialize(&ev, NULL, NULL, NULL, 1));
+	put_config(&o, cfg);
+	put(&o, &ev, yaml_document_end_event_initialize(&ev, 1));
+	put(&o, &ev, yaml_stream_end_event_initialize(&ev));
+	if (!o.err && !yaml_emitter_flush(&o.em))
+		o.err = -EIO;
+	yaml_emitter_delete(&o.em);
+	if (!o.err && (fflush(f) != 0 || ferror(f)))
+		o.err = -EIO;
+	return o.err;
+}

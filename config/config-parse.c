@@ -1,0 +1,1952 @@
+/* config-parse: YAML (libyaml events) -> node tree -> validated struct config, errors positioned.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <yaml.h>
+
+#include "config/config.h"
+#include "util/units.h"
+
+#define CONFIG_MAX_BYTES (1024 * 1024) /* a config is a page of text; more is a mistake */
+#define MAX_DEPTH	 64  /* the schema is 4 levels deep; this bounds the builder's stack */
+#define MAX_ERRORS	 100 /* enough to fix a file in one go, bounded for hostile input */
+#define MAX_FIELDS	 16  /* keys in the largest section */
+#define PATH_LEN	 512 /* a key path in a message: label keys are <= 317 chars */
+#define QUOTE_LEN	 80  /* user text quoted in a message is cut after this many bytes */
+#define CMDLINE		 "<command line>"
+
+/*
+ * Caps on what one file may list. Far above any real node, they keep every
+ * check linear or small-quadratic and bound the memory a hostile file can take.
+ */
+#define MAX_NODES   100000 /* YAML nodes in the tree */
+#define MAX_LABELS  1024
+#define MAX_LISTEN  64
+#define MAX_POOLS   256
+#define MAX_REGIONS 64	/* per pool */
+#define MAX_VALUES  256 /* per pool selector */
+
+/* ---- the node tree ------------------------------------------------------ */
+
+/*
+ * libyaml's own document API silently resolves aliases, so an alias cannot be
+ * reported where it is and a crafted file can make a naive walk exponential.
+ * We build our own small tree from events instead, refusing anchors, aliases
+ * and tags as they come, with the position of every node kept for messages.
+ */
+enum node_kind {
+	NODE_SCALAR,
+	NODE_SEQ,
+	NODE_MAP,
+	NODE_BAD, /* already reported (alias, NUL byte): every check skips it silently */
+};
+
+struct node {
+	enum node_kind kind;
+	struct config_pos pos;
+	bool plain; /* scalar written without quotes: only those can be null or an integer */
+	bool dup;   /* a mapping key repeating an earlier one: reported once, then skipped */
+	char *text; /* scalar text, NUL-terminated */
+	size_t len;
+	struct node **kids; /* sequence items, or mapping key, value, key, value, ... */
+	size_t n;
+	size_t cap;
+};
+
+/* ---- error collection --------------------------------------------------- */
+
+struct ctx {
+	struct config_errors *errs;
+	size_t cap;	/* allocated errs->items */
+	size_t dropped; /* errors past MAX_ERRORS, counted only */
+	bool uncapped;	/* the closing "too many errors" line goes past the cap */
+	bool oom;
+};
+
+static size_t nerrors(const struct ctx *c)
+{
+	return c->errs->count + c->dropped;
+}
+
+static char *xstrdup(struct ctx *c, const char *s)
+{
+	char *d = strdup(s);
+
+	if (!d)
+		c->oom = true;
+	return d;
+}
+
+static void add_error(struct ctx *c, const char *file, struct config_pos pos, char *msg)
+{
+	struct config_error *e;
+
+	if (!msg) {
+		c->oom = true;
+		return;
+	}
+	if (c->errs->count >= MAX_ERRORS && !c->uncapped) {
+		c->dropped++;
+		free(msg);
+		return;
+	}
+	if (c->errs->count == c->cap) {
+		size_t cap = c->cap ? c->cap * 2 : 8;
+		struct config_error *items = realloc(c->errs->items, cap * sizeof(*items));
+
+		if (!items) {
+			c->oom = true;
+			free(msg);
+			return;
+		}
+		c->errs->items = items;
+		c->cap = cap;
+	}
+	e = &c->errs->items[c->errs->count++];
+	e->pos = pos;
+	e->message = msg;
+	e->file = file ? xstrdup(c, file) : NULL;
+}
+
+static char *vformat(const char *fmt, va_list ap)
+{
+	char *s;
+
+	if (vasprintf(&s, fmt, ap) < 0)
+		return NULL;
+	return s;
+}
+
+static __attribute__((format(printf, 4, 5))) void
+error_in(struct ctx *c, const char *file, struct config_pos pos, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	add_error(c, file, pos, vformat(fmt, ap));
+	va_end(ap);
+}
+
+/* Records "path: message" at node `at` (a whole-file error when `at` is NULL). */
+static __attribute__((format(printf, 4, 5))) void errorf(struct ctx *c, const struct node *at,
+							 const char *path, const char *fmt, ...)
+{
+	struct config_pos pos = {0, 0};
+	char *tail;
+	va_list ap;
+
+	va_start(ap, fmt);
+	tail = vformat(fmt, ap);
+	va_end(ap);
+	if (!tail) {
+		c->oom = true;
+		return;
+	}
+	if (at)
+		pos = at->pos;
+	if (path && *path)
+		error_in(c, NULL, pos, "%s: %s", path, tail);
+	else
+		error_in(c, NULL, pos, "%s", tail);
+	free(tail);
+}
+
+static void errors_clear(struct ctx *c)
+{
+	for (size_t i = 0; i < c->errs->count; i++) {
+		free(c->errs->items[i].message);
+		free(c->errs->items[i].file);
+	}
+	c->errs->count = 0;
+	c->dropped = 0;
+}
+
+/* Stable insertion sort into file order: there are at most MAX_ERRORS. */
+static void errors_sort(struct config_errors *errs)
+{
+	for (size_t i = 1; i < errs->count; i++) {
+		struct config_error e = errs->items[i];
+		size_t j = i;
+
+		while (j > 0 && (errs->items[j - 1].pos.line > e.pos.line ||
+				 (errs->items[j - 1].pos.line == e.pos.line &&
+				  errs->items[j - 1].pos.col > e.pos.col))) {
+			errs->items[j] = errs->items[j - 1];
+			j--;
+		}
+		errs->items[j] = e;
+	}
+}
+
+/* ---- message helpers ---------------------------------------------------- */
+
+struct qbuf {
+	char s[QUOTE_LEN * 4 + 8];
+};
+
+/* User text for a message: double-quoted, escaped, cut at QUOTE_LEN bytes on a UTF-8 boundary. */
+static const char *quote(struct qbuf *q, const char *s)
+{
+	size_t o = 0, i;
+
+	q->s[o++] = '"';
+	for (i = 0; s[i] && i < QUOTE_LEN; i++) {
+		unsigned char ch = (unsigned char)s[i];
+
+		if (ch == '"' || ch == '\\') {
+			q->s[o++] = '\\';
+			q->s[o++] = (char)ch;
+		} else if (ch < 0x20 || ch == 0x7f) {
+			o += (size_t)snprintf(q->s + o, sizeof(q->s) - o, "\\x%02x", ch);
+		} else {
+			q->s[o++] = (char)ch;
+		}
+	}
+	if (s[i]) {
+		/* Do not leave half a UTF-8 character before the ellipsis. */
+		while (o > 1 && ((unsigned char)q->s[o - 1] & 0xc0) == 0x80)
+			o--;
+		if (o > 1 && ((unsigned char)q->s[o - 1] & 0xc0) == 0xc0)
+			o--;
+		memcpy(q->s + o, "...", 3);
+		o += 3;
+	}
+	q->s[o++] = '"';
+	q->s[o] = '\0';
+	return q->s;
+}
+
+/* Appends to a path; a path cut by PATH_LEN ends in "..." rather than silently. */
+static const char *path_fmt(char *buf, int n)
+{
+	if (n >= PATH_LEN)
+		memcpy(buf + PATH_LEN - 4, "...", 4);
+	return buf;
+}
+
+static const char *path_key(char *buf, const char *parent, const char *key)
+{
+	return path_fmt(buf, snprintf(buf, PATH_LEN, "%s%s%s", parent, *parent ? "." : "", key));
+}
+
+static const char *path_index(char *buf, const char *parent, size_t i)
+{
+	return path_fmt(buf, snprintf(buf, PATH_LEN, "%s[%zu]", parent, i));
+}
+
+/* ---- tree building ------------------------------------------------------ */
+
+static void node_free(struct node *n)
+{
+	if (!n)
+		return;
+	for (size_t i = 0; i < n->n; i++)
+		node_free(n->kids[i]);
+	free(n->kids);
+	free(n->text);
+	free(n);
+}
+
+struct builder {
+	struct ctx *c;
+	struct node *root;
+	struct node *stack[MAX_DEPTH];
+	int depth;
+	int docs;
+	size_t nodes;
+};
+
+static struct config_pos mark_pos(yaml_mark_t m)
+{
+	return (struct config_pos){(unsigned)m.line + 1, (unsigned)m.column + 1};
+}
+
+static int attach(struct builder *b, struct node *n)
+{
+	struct node *parent;
+
+	if (b->depth == 0) {
+		b->root = n;
+		return 0;
+	}
+	parent = b->stack[b->depth - 1];
+	if (parent->n == parent->cap) {
+		size_t cap = parent->cap ? parent->cap * 2 : 4;
+		struct node **kids = realloc(parent->kids, cap * sizeof(*kids));
+
+		if (!kids) {
+			node_free(n);
+			return -ENOMEM;
+		}
+		parent->kids = kids;
+		parent->cap = cap;
+	}
+	parent->kids[parent->n++] = n;
+	return 0;
+}
+
+/*
+ * Anchors only matter through aliases, but refusing both keeps the rule simple
+ * to state and to document: a config file never shares or repeats nodes.
+ */
+static void check_props(struct builder *b, yaml_mark_t m, const yaml_char_t *anchor,
+			const yaml_char_t *tag)
+{
+	struct qbuf q;
+
+	if (anchor)
+		error_in(b->c, NULL, mark_pos(m),
+			 "anchors and aliases are not allowed (anchor &%.64s): write the value out",
+			 (const char *)anchor);
+	if (tag)
+		error_in(b->c, NULL, mark_pos(m), "YAML tags are not allowed (%s)",
+			 quote(&q, (const char *)tag));
+}
+
+static struct node *node_new(enum node_kind kind, yaml_mark_t m)
+{
+	struct node *n = calloc(1, sizeof(*n));
+
+	if (n) {
+		n->kind = kind;
+		n->pos = mark_pos(m);
+	}
+	return n;
+}
+
+static bool too_many_nodes(struct builder *b, yaml_mark_t m)
+{
+	if (++b->nodes <= MAX_NODES)
+		return false;
+	error_in(b->c, NULL, mark_pos(m), "more than %d YAML nodes: this is not a config file",
+		 MAX_NODES);
+	return true;
+}
+
+static int on_scalar(struct builder *b, const yaml_event_t *ev)
+{
+	size_t len = ev->data.scalar.length;
+	struct node *n;
+
+	if (too_many_nodes(b, ev->start_mark))
+		return 1;
+	n = node_new(NODE_SCALAR, ev->start_mark);
+	if (!n)
+		return -ENOMEM;
+	check_props(b, ev->start_mark, ev->data.scalar.anchor, ev->data.scalar.tag);
+	n->text = malloc(len + 1);
+	if (!n->text) {
+		free(n);
+		return -ENOMEM;
+	}
+	memcpy(n->text, ev->data.scalar.value, len);
+	n->text[len] = '\0';
+	n->len = len;
+	n->plain = ev->data.scalar.style == YAML_PLAIN_SCALAR_STYLE;
+	/* A "\0" escape would silently cut every string we copy later. */
+	if (memchr(n->text, '\0', len)) {
+		error_in(b->c, NULL, n->pos, "a NUL character (\\0) is not allowed in a value");
+		n->kind = NODE_BAD;
+	}
+	return attach(b, n);
+}
+
+static int on_start(struct builder *b, const yaml_event_t *ev, enum node_kind kind,
+		    const yaml_char_t *anchor, const yaml_char_t *tag)
+{
+	struct node *n;
+	int r;
+
+	check_props(b, ev->start_mark, anchor, tag);
+	if (too_many_nodes(b, ev->start_mark))
+		return 1;
+	if (b->depth == MAX_DEPTH) {
+		error_in(b->c, NULL, mark_pos(ev->start_mark), "nesting deeper than %d levels",
+			 MAX_DEPTH);
+		return 1;
+	}
+	n = node_new(kind, ev->start_mark);
+	if (!n)
+		return -ENOMEM;
+	r = attach(b, n);
+	if (r < 0)
+		return r;
+	b->stack[b->depth++] = n;
+	return 0;
+}
+
+/* Returns 0 to go on, 1 to stop (an error that ends the parse), or -ENOMEM. */
+static int on_event(struct builder *b, const yaml_event_t *ev)
+{
+	struct node *n;
+
+	switch (ev->type) {
+	case YAML_DOCUMENT_START_EVENT:
+		if (++b->docs == 1)
+			return 0;
+		error_in(b->c, NULL, mark_pos(ev->start_mark),
+			 "a second YAML document: the config file must hold exactly one");
+		return 1;
+	case YAML_ALIAS_EVENT:
+		error_in(b->c, NULL, mark_pos(ev->start_mark),
+			 "anchors and aliases are not allowed (alias *%.64s): write the value out",
+			 (const char *)ev->data.alias.anchor);
+		n = node_new(NODE_BAD, ev->start_mark);
+		return n ? attach(b, n) : -ENOMEM;
+	case YAML_SCALAR_EVENT:
+		return on_scalar(b, ev);
+	case YAML_SEQUENCE_START_EVENT:
+		return on_start(b, ev, NODE_SEQ, ev->data.sequence_start.anchor,
+				ev->data.sequence_start.tag);
+	case YAML_MAPPING_START_EVENT:
+		return on_start(b, ev, NODE_MAP, ev->data.mapping_start.anchor,
+				ev->data.mapping_start.tag);
+	case YAML_SEQUENCE_END_EVENT:
+	case YAML_MAPPING_END_EVENT:
+		b->depth--;
+		return 0;
+	default:
+		return 0;
+	}
+}
+
+/* Where a reader error's byte offset falls, since libyaml gives no mark for those. */
+static struct config_pos offset_pos(const char *buf, size_t len, size_t off)
+{
+	struct config_pos pos = {1, 1};
+
+	for (size_t i = 0; i < off && i < len; i++) {
+		if (buf[i] == '\n') {
+			pos.line++;
+			pos.col = 1;
+		} else if (((unsigned char)buf[i] & 0xc0) != 0x80) {
+			pos.col++;
+		}
+	}
+	return pos;
+}
+
+/* A syntax error ends the parse: it is the only error reported. */
+static int syntax_error(struct ctx *c, const yaml_parser_t *p, const char *buf, size_t len)
+{
+	const char *problem = p->problem ? p->problem : "unknown error";
+
+	if (p->error == YAML_MEMORY_ERROR)
+		return -ENOMEM;
+	errors_clear(c);
+	if (p->error == YAML_READER_ERROR) {
+		error_in(c, NULL, offset_pos(buf, len, p->problem_offset),
+			 "YAML syntax error: %s (byte 0x%02x)", problem,
+			 (unsigned)p->problem_value);
+	} else if (p->context) {
+		error_in(c, NULL, mark_pos(p->problem_mark),
+			 "YAML syntax error: %s (%s at line %zu, column %zu)", problem, p->context,
+			 p->context_mark.line + 1, p->context_mark.column + 1);
+	} else {
+		error_in(c, NULL, mark_pos(p->problem_mark), "YAML syntax error: %s", problem);
+	}
+	return 1;
+}
+
+/* Builds the tree of the (only) document; *root is NULL for an empty file. 0, 1 (stop) or -ENOMEM.
+ */
+static int tree_build(struct ctx *c, const char *buf, size_t len, struct node **root)
+{
+	struct builder b = {.c = c};
+	yaml_parser_t p;
+	yaml_event_t ev;
+	int r = 0;
+
+	if (!yaml_parser_initialize(&p))
+		return -ENOMEM;
+	yaml_parser_set_input_string(&p, (const unsigned char *)buf, len);
+	for (;;) {
+		bool end;
+
+		if (!yaml_parser_parse(&p, &ev)) {
+			r = syntax_error(c, &p, buf, len);
+			break;
+		}
+		end = ev.type == YAML_STREAM_END_EVENT;
+		r = on_event(&b, &ev);
+		yaml_event_delete(&ev);
+		if (r || end)
+			break;
+	}
+	yaml_parser_delete(&p);
+	*root = b.root;
+	return r;
+}
+
+/* ---- node checks -------------------------------------------------------- */
+
+static bool is_null(const struct node *n)
+{
+	static const char *const nulls[] = {"~", "null", "Null", "NULL"};
+
+	if (n->kind != NODE_SCALAR || !n->plain)
+		return false;
+	if (n->len == 0)
+		return true;
+	for (size_t i = 0; i < sizeof(nulls) / sizeof(nulls[0]); i++)
+		if (strcmp(n->text, nulls[i]) == 0)
+			return true;
+	return false;
+}
+
+static const char *describe(const struct node *n, struct qbuf *q)
+{
+	switch (n->kind) {
+	case NODE_MAP:
+		return "a mapping";
+	case NODE_SEQ:
+		return "a sequence";
+	default:
+		return is_null(n) ? "null" : quote(q, n->text);
+	}
+}
+
+/* Is `n` a node of `kind` (a non-null one for scalars)? If not, says so at n. */
+static bool expect(struct ctx *c, const struct node *n, enum node_kind kind, const char *path,
+		   const char *what)
+{
+	struct qbuf q;
+
+	if (n->kind == NODE_BAD)
+		return false;
+	if (n->kind == kind && !is_null(n))
+		return true;
+	errorf(c, n, path, "expected %s, got %s", what, describe(n, &q));
+	return false;
+}
+
+/* Of two nodes, the one written later: a conflict is reported where it is completed. */
+static struct node *later(struct node *a, struct node *b)
+{
+	if (a->pos.line != b->pos.line)
+		return a->pos.line > b->pos.line ? a : b;
+	return a->pos.col > b->pos.col ? a : b;
+}
+
+/* Refuses a sequence or mapping with more than `max` entries, at the first one too many. */
+static bool within(struct ctx *c, const struct node *v, const char *path, size_t max,
+		   const char *what)
+{
+	size_t n = v->kind == NODE_MAP ? v->n / 2 : v->n;
+
+	if (n <= max)
+		return true;
+	errorf(c, v->kids[v->kind == NODE_MAP ? 2 * max : max], path, "more than %zu %s", max,
+	       what);
+	return false;
+}
+
+static bool key_ok(struct ctx *c, const struct node *k, const char *path)
+{
+	return expect(c, k, NODE_SCALAR, path, "a string key");
+}
+
+static int cmp_keys(const void *a, const void *b)
+{
+	const struct node *x = *(const struct node *const *)a;
+	const struct node *y = *(const struct node *const *)b;
+	int r = strcmp(x->text, y->text);
+
+	if (r)
+		return r;
+	if (x->pos.line != y->pos.line)
+		return x->pos.line < y->pos.line ? -1 : 1;
+	return x->pos.col < y->pos.col ? -1 : (x->pos.col > y->pos.col);
+}
+
+/* Marks and reports every repeated key of `map`; sorting keeps huge mappings O(n log n). */
+static void check_dups(struct ctx *c, struct node *map, const char *path)
+{
+	struct node **keys = malloc((map->n / 2 + 1) * sizeof(*keys));
+	size_t n = 0;
+
+	if (!keys) {
+		c->oom = true;
+		return;
+	}
+	for (size_t i = 0; i + 1 < map->n; i += 2)
+		if (map->kids[i]->kind == NODE_SCALAR)
+			keys[n++] = map->kids[i];
+	qsort(keys, n, sizeof(*keys), cmp_keys);
+	for (size_t i = 1, first = 0; i < n; i++) {
+		char p[PATH_LEN];
+
+		if (strcmp(keys[i]->text, keys[first]->text) != 0) {
+			first = i;
+			continue;
+		}
+		keys[i]->dup = true;
+		errorf(c, keys[i], path_key(p, path, keys[i]->text),
+		       "duplicate key (first at line %u, column %u)", keys[first]->pos.line,
+		       keys[first]->pos.col);
+	}
+	free(keys);
+}
+
+/* ---- value syntax: each returns NULL when fine, else why not ------------- */
+
+static bool is_alnum(char ch)
+{
+	return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9');
+}
+
+static bool has_control(const char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			return true;
+	return false;
+}
+
+/* RFC 1123 subdomain as Kubernetes checks it: lowercase labels of 1..63, dot-separated. */
+static bool is_dns_subdomain(const char *s, size_t len)
+{
+	size_t label = 0;
+
+	if (len == 0 || len > 253)
+		return false;
+	for (size_t i = 0; i < len; i++) {
+		char ch = s[i];
+
+		if (ch == '.') {
+			if (label == 0 || s[i - 1] == '-')
+				return false;
+			label = 0;
+			continue;
+		}
+		if (!((ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '-'))
+			return false;
+		if (label == 0 && ch == '-')
+			return false;
+		if (++label > 63)
+			return false;
+	}
+	return s[len - 1] != '-' && s[len - 1] != '.';
+}
+
+static const char *check_node_name(const char *s)
+{
+	if (!is_dns_subdomain(s, strlen(s)))
+		return "must be a DNS subdomain (lowercase letters, digits, '-' and '.', "
+		       "at most 253 characters)";
+	return NULL;
+}
+
+/* The name part of a label key, and a non-empty label value, share one rule. */
+static const char *check_label_word(const char *s, size_t len)
+{
+	if (len > 63)
+		return "longer than 63 characters";
+	if (!is_alnum(s[0]) || !is_alnum(s[len - 1]))
+		return "must begin and end with a letter or digit";
+	for (size_t i = 0; i < len; i++)
+		if (!is_alnum(s[i]) && s[i] != '-' && s[i] != '_' && s[i] != '.')
+			return "may hold only letters, digits, '-', '_' and '.'";
+	return NULL;
+}
+
+static const char *check_label_key(const char *s)
+{
+	const char *slash = strchr(s, '/');
+	const char *name = slash ? slash + 1 : s;
+
+	if (slash && !is_dns_subdomain(s, (size_t)(slash - s)))
+		return "the prefix before '/' must be a DNS subdomain (lowercase, at most 253 "
+		       "characters)";
+	if (!*name)
+		return "the name must not be empty";
+	return check_label_word(name, strlen(name));
+}
+
+static const char *check_label_value(const char *s)
+{
+	return *s ? check_label_word(s, strlen(s)) : NULL;
+}
+
+static const char *check_abs_path(const char *s)
+{
+	if (s[0] != '/')
+		return "must be an absolute path";
+	if (strlen(s) > PATH_MAX - 1)
+		return "longer than 4095 characters";
+	if (has_control(s))
+		return "must not contain control characters";
+	return NULL;
+}
+
+static const char *check_socket_path(const char *s)
+{
+	const char *why = check_abs_path(s);
+
+	/* sizeof(sockaddr_un.sun_path) is 108 with the NUL; say so now, not at bind time. */
+	if (!why && strlen(s) > 107)
+		why = "longer than 107 bytes, the limit of a unix socket address";
+	return why;
+}
+
+/* A pool's name is its mount path, so it must be one canonical spelling of it. */
+static const char *check_pool_path(const char *s)
+{
+	const char *why = check_abs_path(s);
+	const char *comp;
+
+	if (why)
+		return why;
+	if (strcmp(s, "/") == 0)
+		return "must not be /";
+	for (comp = s + 1;;) {
+		size_t n = strcspn(comp, "/");
+
+		if (n == 0)
+			return comp[0] ? "must be normalised (no \"//\")"
+				       : "must be normalised (no trailing \"/\")";
+		if ((n == 1 && comp[0] == '.') || (n == 2 && comp[0] == '.' && comp[1] == '.'))
+			return "must be normalised (no \".\" or \"..\" components)";
+		if (n > NAME_MAX)
+			return "has a component longer than 255 characters";
+		if (!comp[n])
+			return NULL;
+		comp += n + 1;
+	}
+}
+
+static const char *check_mount_options(const char *s)
+{
+	size_t tok = 0;
+
+	if (strlen(s) > 1024)
+		return "longer than 1024 characters";
+	for (const char *p = s;; p++) {
+		if (*p == ',' || !*p) {
+			if (tok == 0)
+				return "must be comma-separated options, none empty";
+			if (!*p)
+				return NULL;
+			tok = 0;
+			continue;
+		}
+		if (!is_alnum(*p) && !strchr("_=.-", *p))
+			return "each option may hold only letters, digits, '_', '=', '.' and '-'";
+		tok++;
+	}
+}
+
+/* Syntax only: the api resolves names when it binds, so a config stays checkable anywhere. */
+static const char *check_user(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n > 32)
+		return "must be a user or group name of 1..32 characters, or a numeric id";
+	if (strspn(s, "0123456789") == n)
+		return n <= 10 && strtoull(s, NULL, 10) < UINT32_MAX ? NULL : "id out of range";
+	if (!((s[0] >= 'a' && s[0] <= 'z') || (s[0] >= 'A' && s[0] <= 'Z') || s[0] == '_'))
+		return "a name must begin with a letter or '_'";
+	for (size_t i = 0; i < n; i++)
+		if (!is_alnum(s[i]) && !strchr("_.-", s[i]))
+			return "a name may hold only letters, digits, '_', '.' and '-'";
+	return NULL;
+}
+
+/* "region<N>" exactly as the kernel names it (no leading zeros, so one spelling per region). */
+static const char *check_region(const char *s)
+{
+	size_t n;
+
+	if (strncmp(s, "region", 6) != 0)
+		return "expected a region device name like \"region0\"";
+	s += 6;
+	n = strlen(s);
+	if (n == 0 || n > 6 || strspn(s, "0123456789") != n || (s[0] == '0' && n > 1))
+		return "expected a region device name like \"region0\"";
+	return NULL;
+}
+
+/* Plain decimal: no sign, no leading zeros (YAML 1.1 would read 010 as octal 8). */
+static const char *parse_uint(const char *s, uint64_t *out)
+{
+	uint64_t v = 0;
+
+	if (*s < '0' || *s > '9' || strspn(s, "0123456789") != strlen(s))
+		return "expected a non-negative integer";
+	if (s[0] == '0' && s[1])
+		return "leading zeros are ambiguous (YAML 1.1 reads them as octal)";
+	for (; *s; s++) {
+		unsigned d = (unsigned)(*s - '0');
+
+		if (v > (UINT64_MAX - d) / 10)
+			return "too large";
+		v = v * 10 + d;
+	}
+	*out = v;
+	return NULL;
+}
+
+/* "host:port", IPv6 as "[::1]:8080"; the host must be a literal address. */
+static const char *parse_hostport(const char *s, char *host, size_t hostlen, uint16_t *port)
+{
+	const char *colon, *h = s;
+	size_t hl;
+	uint64_t p;
+	unsigned char addr[16];
+	int af = AF_INET;
+
+	if (s[0] == '[') {
+		const char *close = strchr(s, ']');
+
+		if (!close || close[1] != ':')
+			return "expected [IPv6]:port";
+		h = s + 1;
+		hl = (size_t)(close - h);
+		colon = close + 1;
+		af = AF_INET6;
+	} else {
+		colon = strrchr(s, ':');
+		if (!colon)
+			return "missing :port";
+		hl = (size_t)(colon - s);
+		if (memchr(s, ':', hl))
+			return "IPv6 addresses go in brackets, like [::1]:8080";
+	}
+	if (hl == 0 || hl >= hostlen)
+		return "host must be a literal IP address";
+	memcpy(host, h, hl);
+	host[hl] = '\0';
+	if (inet_pton(af, host, addr) != 1)
+		return af == AF_INET6 ? "not an IPv6 address"
+				      : "host must be a literal IP address (no host names)";
+	if (parse_uint(colon + 1, &p) || p < 1 || p > 65535)
+		return "port must be 1..65535";
+	*port = (uint16_t)p;
+	return NULL;
+}
+
+/* 127.0.0.0/8, ::1, and IPv4-mapped ::ffff:127.0.0.0/104, which is the same loopback. */
+static bool is_loopback(const char *host)
+{
+	static const unsigned char v6_loop[16] = {[15] = 1};
+	static const unsigned char v4_mapped[12] = {[10] = 0xff, [11] = 0xff};
+	unsigned char a[16];
+
+	if (inet_pton(AF_INET, host, a) == 1)
+		return a[0] == 127;
+	if (inet_pton(AF_INET6, host, a) != 1)
+		return false;
+	return memcmp(a, v6_loop, 16) == 0 || (memcmp(a, v4_mapped, 12) == 0 && a[12] == 127);
+}
+
+/* ---- the schema tables -------------------------------------------------- */
+
+/*
+ * One line per key, in the spirit of redis's standardConfig: the generic walker
+ * finds the field, the field's parser checks the node and stores the value at
+ * `off` in the struct being filled. Cross-field rules run after the walk, from
+ * the key and value nodes it recorded in a `struct seen`.
+ */
+struct ctx;
+struct field;
+typedef void field_fn(struct ctx *c, struct node *v, const char *path, void *base,
+		      const struct field *f);
+
+struct field {
+	const char *name;
+	field_fn *parse;
+	size_t off;
+	uint64_t min;
+	uint64_t max;
+	const char *range;		     /* sizes and durations: bounds as written */
+	const char *const *names;	     /* enums: NULL-terminated, indexed by value */
+	const char *(*check)(const char *s); /* strings: NULL when valid, else why not */
+};
+
+struct section {
+	const struct field *fields;
+	size_t n;
+	const char *note; /* replaces the list of keys in "unknown key" errors */
+};
+
+/* The key and value node of each field of a section, NULL when absent. */
+struct seen {
+	struct node *key[MAX_FIELDS];
+	struct node *val[MAX_FIELDS];
+};
+
+static void *at(void *base, size_t off)
+{
+	return (char *)base + off;
+}
+
+static void set_str(struct ctx *c, char **dst, const char *s)
+{
+	free(*dst);
+	*dst = xstrdup(c, s);
+}
+
+static void unknown_key(struct ctx *c, const struct node *k, const char *path,
+			const struct section *sec)
+{
+	char list[512] = "";
+	size_t o = 0;
+	struct qbuf q;
+
+	for (size_t i = 0; i < sec->n && o < sizeof(list); i++)
+		o += (size_t)snprintf(list + o, sizeof(list) - o, "%s%s", i ? ", " : "",
+				      sec->fields[i].name);
+	if (sec->note)
+		errorf(c, k, path, "unknown key %s (%s)", quote(&q, k->text), sec->note);
+	else
+		errorf(c, k, path, "unknown key %s (expected one of %s)", quote(&q, k->text), list);
+}
+
+/* Walks mapping `map` against `sec`, filling `base`; records what it saw in *seen. */
+static bool walk_map(struct ctx *c, struct node *map, const char *path, void *base,
+		     const struct section *sec, struct seen *seen)
+{
+	memset(seen, 0, sizeof(*seen));
+	if (!expect(c, map, NODE_MAP, path, "a mapping"))
+		return false;
+	check_dups(c, map, path);
+	for (size_t i = 0; i + 1 < map->n; i += 2) {
+		struct node *k = map->kids[i], *v = map->kids[i + 1];
+		const struct field *f = NULL;
+		char p[PATH_LEN];
+
+		if (!key_ok(c, k, path) || k->dup)
+			continue;
+		for (size_t j = 0; j < sec->n && !f; j++)
+			if (strcmp(sec->fields[j].name, k->text) == 0)
+				f = &sec->fields[j];
+		if (!f) {
+			unknown_key(c, k, path, sec);
+			continue;
+		}
+		seen->key[f - sec->fields] = k;
+		seen->val[f - sec->fields] = v;
+		f->parse(c, v, path_key(p, path, f->name), base, f);
+	}
+	return true;
+}
+
+static void f_string(struct ctx *c, struct node *v, const char *path, void *base,
+		     const struct field *f)
+{
+	const char *why;
+	struct qbuf q;
+
+	if (!expect(c, v, NODE_SCALAR, path, "a string"))
+		return;
+	if (f->check && (why = f->check(v->text))) {
+		errorf(c, v, path, "%s, got %s", why, quote(&q, v->text));
+		return;
+	}
+	set_str(c, at(base, f->off), v->text);
+}
+
+static void f_enum(struct ctx *c, struct node *v, const char *path, void *base,
+		   const struct field *f)
+{
+	char what[128] = "one of ";
+	struct qbuf q;
+
+	for (size_t i = 0; f->names[i]; i++) {
+		if (v->kind == NODE_SCALAR && strcmp(v->text, f->names[i]) == 0) {
+			*(unsigned *)at(base, f->off) = (unsigned)i;
+			return;
+		}
+		snprintf(what + strlen(what), sizeof(what) - strlen(what), "%s%s", i ? ", " : "",
+			 f->names[i]);
+	}
+	if (expect(c, v, NODE_SCALAR, path, what))
+		errorf(c, v, path, "expected %s, got %s", what, quote(&q, v->text));
+}
+
+static void f_uint(struct ctx *c, struct node *v, const char *path, void *base,
+		   const struct field *f)
+{
+	const char *why;
+	uint64_t n = 0;
+	struct qbuf q;
+
+	if (!expect(c, v, NODE_SCALAR, path, "an integer"))
+		return;
+	if (!v->plain) {
+		errorf(c, v, path, "expected an integer, got a quoted string %s",
+		       quote(&q, v->text));
+		return;
+	}
+	why = parse_uint(v->text, &n);
+	if (why && strcmp(why, "too large") != 0) {
+		errorf(c, v, path, "%s, got %s", why, quote(&q, v->text));
+		return;
+	}
+	if (why || n < f->min || n > f->max) {
+		errorf(c, v, path, "out of range: %s (must be %llu..%llu)", v->text,
+		       (unsigned long long)f->min, (unsigned long long)f->max);
+		return;
+	}
+	*(unsigned *)at(base, f->off) = (unsigned)n;
+}
+
+typedef int units_fn(const char *s, uint64_t *out, const char **why);
+
+static void units_field(struct ctx *c, struct node *v, const char *path, void *base,
+			const struct field *f, units_fn *parse, const char *what)
+{
+	const char *why = NULL;
+	uint64_t n = 0;
+	struct qbuf q;
+	int r;
+
+	if (!expect(c, v, NODE_SCALAR, path, what))
+		return;
+	r = parse(v->text, &n, &why);
+	if (r == -EINVAL) {
+		errorf(c, v, path, "expected %s, got %s: %s", what, quote(&q, v->text), why);
+		return;
+	}
+	if (r == -ERANGE) {
+		errorf(c, v, path, "out of range: %s does not fit in 64 bits (must be %s)",
+		       quote(&q, v->text), f->range);
+		return;
+	}
+	if (r < 0 || n < f->min || n > f->max) {
+		errorf(c, v, path, "out of range: %s (must be %s)", quote(&q, v->text), f->range);
+		return;
+	}
+	*(uint64_t *)at(base, f->off) = n;
+}
+
+static void f_size(struct ctx *c, struct node *v, const char *path, void *base,
+		   const struct field *f)
+{
+	units_field(c, v, path, base, f, units_size_parse, "a size like 64Gi, 500M or 1048576");
+}
+
+static void f_duration(struct ctx *c, struct node *v, const char *path, void *base,
+		       const struct field *f)
+{
+	units_field(c, v, path, base, f, units_duration_parse, "a duration like 30s, 500ms or 2m");
+}
+
+/* Fields whose owner parses them after the walk, because their rules span several keys. */
+static void f_later(struct ctx *c, struct node *v, const char *path, void *base,
+		    const struct field *f)
+{
+	(void)c, (void)v, (void)path, (void)base, (void)f;
+}
+
+/* placement: and resize: belong to later issues; accepted empty so configs can be written ahead. */
+static const struct section reserved_section = {NULL, 0, "section reserved, no keys yet"};
+
+static void f_reserved(struct ctx *c, struct node *v, const char *path, void *base,
+		       const struct field *f)
+{
+	struct seen s;
+
+	(void)f;
+	if (!is_null(v))
+		walk_map(c, v, path, base, &reserved_section, &s);
+}
+
+static const char *const log_level_names[] = {
+	[LOG_LVL_ERROR] = "error", [LOG_LVL_WARN] = "warn",    [LOG_LVL_INFO] = "info",
+	[LOG_LVL_DEBUG] = "debug", [LOG_LVL_DEBUG + 1] = NULL,
+};
+
+static const char *const pool_type_names[] = {
+	[CONFIG_POOL_PMEM] = "pmem",
+	[CONFIG_POOL_KMEM] = "kmem",
+	[CONFIG_POOL_KMEM + 1] = NULL,
+};
+
+static const char *const fstype_names[] = {
+	[CONFIG_FS_EXT4] = "ext4",
+	[CONFIG_FS_XFS] = "xfs",
+	[CONFIG_FS_XFS + 1] = NULL,
+};
+
+static const char *const match_op_names[] = {
+	[CONFIG_OP_IN] = "In",
+	[CONFIG_OP_NOT_IN] = "NotIn",
+	[CONFIG_OP_EXISTS] = "Exists",
+	[CONFIG_OP_DOES_NOT_EXIST] = "DoesNotExist",
+	[CONFIG_OP_DOES_NOT_EXIST + 1] = NULL,
+};
+
+static const char *name_of(const char *const *names, size_t n, unsigned v)
+{
+	return v < n - 1 ? names[v] : "unknown";
+}
+
+#define NAME_OF(tab, v) name_of(tab, sizeof(tab) / sizeof(tab[0]), (unsigned)(v))
+
+const char *config_pool_type_name(enum config_pool_type t)
+{
+	return NAME_OF(pool_type_names, t);
+}
+
+const char *config_fstype_name(enum config_fstype t)
+{
+	return NAME_OF(fstype_names, t);
+}
+
+const char *config_match_op_name(enum config_match_op op)
+{
+	return NAME_OF(match_op_names, op);
+}
+
+#define N_OF(tab) (sizeof(tab) / sizeof((tab)[0]))
+
+/* limits: */
+enum { LIM_MAX_BODY, LIM_MAX_CONN, LIM_PER_CLIENT, LIM_TIMEOUT };
+static const struct field limits_fields[] = {
+	[LIM_MAX_BODY] = {"max_body", f_size, offsetof(struct config_limits, max_body_bytes), 1,
+			  1ULL << 30, .range = "1..1Gi"},
+	[LIM_MAX_CONN] = {"max_connections", f_uint,
+			  offsetof(struct config_limits, max_connections), 1, 1000000},
+	[LIM_PER_CLIENT] = {"per_client_connections", f_uint,
+			    offsetof(struct config_limits, per_client_connections), 1, 1000000},
+	[LIM_TIMEOUT] = {"request_timeout", f_duration,
+			 offsetof(struct config_limits, request_timeout_ms), 1000, 3600 * 1000,
+			 .range = "1s..1h"},
+};
+static const struct section limits_section = {limits_fields, N_OF(limits_fields), NULL};
+
+/* listen[].auth: */
+enum { AUTH_TOKEN, AUTH_CERT, AUTH_KEY, AUTH_CA };
+static const struct field auth_fields[] = {
+	[AUTH_TOKEN] = {"token_file", f_string, offsetof(struct config_auth, token_file),
+			.check = check_abs_path},
+	[AUTH_CERT] = {"tls_cert", f_string, offsetof(struct config_auth, tls_cert),
+		       .check = check_abs_path},
+	[AUTH_KEY] = {"tls_key", f_string, offsetof(struct config_auth, tls_key),
+		      .check = check_abs_path},
+	[AUTH_CA] = {"client_ca", f_string, offsetof(struct config_auth, client_ca),
+		     .check = check_abs_path},
+};
+static const struct section auth_section = {auth_fields, N_OF(auth_fields), NULL};
+
+static void f_tcp(struct ctx *c, struct node *v, const char *path, void *base,
+		  const struct field *f);
+static void f_mode(struct ctx *c, struct node *v, const char *path, void *base,
+		   const struct field *f);
+
+/* listen[]: */
+enum { L_TCP, L_UNIX, L_MODE, L_OWNER, L_GROUP, L_AUTH };
+static const struct field listen_fields[] = {
+	[L_TCP] = {"tcp", f_tcp},
+	[L_UNIX] = {"unix", f_string, offsetof(struct config_listen, path),
+		    .check = check_socket_path},
+	[L_MODE] = {"mode", f_mode, offsetof(struct config_listen, mode)},
+	[L_OWNER] = {"owner", f_string, offsetof(struct config_listen, owner), .check = check_user},
+	[L_GROUP] = {"group", f_string, offsetof(struct config_listen, group), .check = check_user},
+	[L_AUTH] = {"auth", f_later},
+};
+static const struct section listen_section = {listen_fields, N_OF(listen_fields), NULL};
+
+/* pools[].topology: */
+enum { T_TYPE, T_OPTIONS, T_FSTYPE };
+static const struct field topology_fields[] = {
+	[T_TYPE] = {"type", f_enum, offsetof(struct config_pool, type), .names = pool_type_names},
+	[T_OPTIONS] = {"options", f_string, offsetof(struct config_pool, options),
+		       .check = check_mount_options},
+	[T_FSTYPE] = {"fstype", f_enum, offsetof(struct config_pool, fstype),
+		      .names = fstype_names},
+};
+static const struct section topology_section = {topology_fields, N_OF(topology_fields), NULL};
+
+static void f_value(struct ctx *c, struct node *v, const char *path, void *base,
+		    const struct field *f);
+static void f_values(struct ctx *c, struct node *v, const char *path, void *base,
+		     const struct field *f);
+
+/* pools[]: */
+enum { P_NAME, P_KEY, P_OPERATOR, P_VALUE, P_VALUES, P_TOPOLOGY, P_REGIONS };
+static const struct field pool_fields[] = {
+	[P_NAME] = {"name", f_string, offsetof(struct config_pool, name), .check = check_pool_path},
+	[P_KEY] = {"key", f_string, offsetof(struct config_pool, key), .check = check_label_key},
+	[P_OPERATOR] = {"operator", f_enum, offsetof(struct config_pool, op),
+			.names = match_op_names},
+	[P_VALUE] = {"value", f_value},
+	[P_VALUES] = {"values", f_values},
+	[P_TOPOLOGY] = {"topology", f_later},
+	[P_REGIONS] = {"regions", f_later},
+};
+static const struct section pool_section = {pool_fields, N_OF(pool_fields), NULL};
+
+static void f_labels(struct ctx *c, struct node *v, const char *path, void *base,
+		     const struct field *f);
+static void f_listen(struct ctx *c, struct node *v, const char *path, void *base,
+		     const struct field *f);
+static void f_limits(struct ctx *c, struct node *v, const char *path, void *base,
+		     const struct field *f);
+static void f_pools(struct ctx *c, struct node *v, const char *path, void *base,
+		    const struct field *f);
+
+/* The top level. */
+enum { TOP_NODE_NAME, TOP_LOG_LEVEL, TOP_THREADS, TOP_LABELS, TOP_LISTEN, TOP_LIMITS, TOP_POOLS };
+static const struct field top_fields[] = {
+	[TOP_NODE_NAME] = {"node_name", f_string, offsetof(struct config, node_name),
+			   .check = check_node_name},
+	[TOP_LOG_LEVEL] = {"log_level", f_enum, offsetof(struct config, log_level),
+			   .names = log_level_names},
+	[TOP_THREADS] = {"threads", f_uint, offsetof(struct config, threads), 0, 256},
+	[TOP_LABELS] = {"labels", f_labels},
+	[TOP_LISTEN] = {"listen", f_listen},
+	[TOP_LIMITS] = {"limits", f_limits, offsetof(struct config, limits)},
+	[TOP_POOLS] = {"pools", f_pools},
+	{"placement", f_reserved},
+	{"resize", f_reserved},
+};
+static const struct section top_section = {top_fields, N_OF(top_fields), NULL};
+
+_Static_assert(N_OF(top_fields) <= MAX_FIELDS && N_OF(pool_fields) <= MAX_FIELDS &&
+		       N_OF(listen_fields) <= MAX_FIELDS,
+	       "struct seen needs a larger MAX_FIELDS");
+
+/* ---- section parsers ---------------------------------------------------- */
+
+static void f_limits(struct ctx *c, struct node *v, const char *path, void *base,
+		     const struct field *f)
+{
+	struct config_limits *lim = at(base, f->off);
+	char p[PATH_LEN];
+	struct seen s;
+
+	if (is_null(v) || !walk_map(c, v, path, lim, &limits_section, &s))
+		return;
+	/* An unset per-client cap follows a lowered total rather than contradicting it. */
+	if (!s.val[LIM_PER_CLIENT] && lim->per_client_connections > lim->max_connections)
+		lim->per_client_connections = lim->max_connections;
+	if (lim->per_client_connections > lim->max_connections)
+		errorf(c, s.val[LIM_PER_CLIENT], path_key(p, path, "per_client_connections"),
+		       "out of range: %u is more than limits.max_connections (%u)",
+		       lim->per_client_connections, lim->max_connections);
+}
+
+static int label_set(struct ctx *c, struct config *cfg, const char *key, const char *value)
+{
+	struct config_label *l;
+
+	for (size_t i = 0; i < cfg->n_labels; i++) {
+		if (strcmp(cfg->labels[i].key, key) == 0) {
+			set_str(c, &cfg->labels[i].value, value);
+			return 0;
+		}
+	}
+	l = realloc(cfg->labels, (cfg->n_labels + 1) * sizeof(*l));
+	if (!l) {
+		c->oom = true;
+		return -ENOMEM;
+	}
+	cfg->labels = l;
+	l = &cfg->labels[cfg->n_labels];
+	l->key = xstrdup(c, key);
+	l->value = xstrdup(c, value);
+	if (!l->key || !l->value) {
+		free(l->key);
+		free(l->value);
+		return -ENOMEM;
+	}
+	cfg->n_labels++;
+	return 0;
+}
+
+static void f_labels(struct ctx *c, struct node *v, const char *path, void *base,
+		     const struct field *f)
+{
+	struct config *cfg = base;
+	struct qbuf q;
+
+	(void)f;
+	if (is_null(v) || !expect(c, v, NODE_MAP, path, "a mapping of label keys to values") ||
+	    !within(c, v, path, MAX_LABELS, "labels"))
+		return;
+	check_dups(c, v, path);
+	for (size_t i = 0; i + 1 < v->n; i += 2) {
+		struct node *k = v->kids[i], *val = v->kids[i + 1];
+		const char *why;
+		char p[PATH_LEN];
+
+		if (!key_ok(c, k, path) || k->dup)
+			continue;
+		path_key(p, path, k->text);
+		if ((why = check_label_key(k->text))) {
+			errorf(c, k, p, "invalid label key %s: %s", quote(&q, k->text), why);
+			continue;
+		}
+		if (is_null(val)) {
+			errorf(c, val, p,
+			       "expected a string, got null (write \"\" for an empty value)");
+			continue;
+		}
+		if (!expect(c, val, NODE_SCALAR, p, "a string"))
+			continue;
+		if ((why = check_label_value(val->text))) {
+			errorf(c, val, p, "invalid label value %s: %s", quote(&q, val->text), why);
+			continue;
+		}
+		label_set(c, cfg, k->text, val->text);
+	}
+}
+
+static void f_tcp(struct ctx *c, struct node *v, const char *path, void *base,
+		  const struct field *f)
+{
+	struct config_listen *l = base;
+	char host[INET6_ADDRSTRLEN + 1];
+	const char *why;
+	struct qbuf q;
+
+	(void)f;
+	if (!expect(c, v, NODE_SCALAR, path, "host:port"))
+		return;
+	why = parse_hostport(v->text, host, sizeof(host), &l->port);
+	if (why) {
+		errorf(c, v, path, "expected host:port with a literal IP address: %s, got %s", why,
+		       quote(&q, v->text));
+		return;
+	}
+	set_str(c, &l->host, host);
+}
+
+/* Octal whether written 0660 or "0660": the digits are read as a mode, never as decimal. */
+static void f_mode(struct ctx *c, struct node *v, const char *path, void *base,
+		   const struct field *f)
+{
+	const char *s = v->text;
+	unsigned long m;
+	struct qbuf q;
+
+	if (!expect(c, v, NODE_SCALAR, path, "an octal mode like \"0660\""))
+		return;
+	if (strncmp(s, "0o", 2) == 0)
+		s += 2;
+	m = strtoul(s, NULL, 8);
+	if (!*s || strlen(s) > 4 || strspn(s, "01234567") != strlen(s) || m > 0777) {
+		errorf(c, v, path, "expected an octal mode like \"0660\" (at most 0777), got %s",
+		       quote(&q, v->text));
+		return;
+	}
+	*(mode_t *)at(base, f->off) = (mode_t)m;
+}
+
+static void parse_auth(struct ctx *c, struct node *v, const char *path, struct config_auth *a)
+{
+	char p[PATH_LEN];
+	struct seen s;
+
+	if (is_null(v) || !walk_map(c, v, path, a, &auth_section, &s))
+		return;
+	if (s.val[AUTH_CERT] && !s.val[AUTH_KEY])
+		errorf(c, s.val[AUTH_CERT], path_key(p, path, "tls_cert"),
+		       "tls_key is missing (tls_cert and tls_key go together)");
+	if (s.val[AUTH_KEY] && !s.val[AUTH_CERT])
+		errorf(c, s.val[AUTH_KEY], path_key(p, path, "tls_key"),
+		       "tls_cert is missing (tls_cert and tls_key go together)");
+	if (s.val[AUTH_CA] && !s.val[AUTH_CERT] && !s.val[AUTH_KEY])
+		errorf(c, s.val[AUTH_CA], path_key(p, path, "client_ca"),
+		       "needs tls_cert and tls_key (client_ca is for mutual TLS)");
+}
+
+static void format_endpoint(char *buf, size_t len, const struct config_listen *l)
+{
+	if (l->kind == CONFIG_LISTEN_UNIX)
+		snprintf(buf, len, "%s", l->path);
+	else if (strchr(l->host, ':'))
+		snprintf(buf, len, "[%s]:%u", l->host, l->port);
+	else
+		snprintf(buf, len, "%s:%u", l->host, l->port);
+}
+
+/* One listen entry; true when it is valid (so it can take part in cross-entry checks). */
+static bool parse_listen(struct ctx *c, struct node *item, const char *path,
+			 struct config_listen *l)
+{
+	static const int unix_only[] = {L_MODE, L_OWNER, L_GROUP};
+	size_t before = nerrors(c);
+	char p[PATH_LEN], ep[PATH_LEN];
+	struct seen s;
+
+	if (!walk_map(c, item, path, l, &listen_section, &s))
+		return false;
+	if (s.val[L_TCP] && s.val[L_UNIX]) {
+		errorf(c, later(s.key[L_TCP], s.key[L_UNIX]), path,
+		       "an endpoint is either tcp: or unix:, not both");
+		return false;
+	}
+	if (!s.val[L_TCP] && !s.val[L_UNIX]) {
+		errorf(c, item, path, "needs tcp: host:port or unix: /path");
+		return false;
+	}
+	l->kind = s.val[L_TCP] ? CONFIG_LISTEN_TCP : CONFIG_LISTEN_UNIX;
+	if (l->kind == CONFIG_LISTEN_UNIX) {
+		if (s.key[L_AUTH])
+			errorf(c, s.key[L_AUTH], path_key(p, path, "auth"),
+			       "auth is only for tcp endpoints: a unix socket is protected by its "
+			       "mode, owner and group");
+		return nerrors(c) == before && l->path;
+	}
+	for (size_t i = 0; i < sizeof(unix_only) / sizeof(unix_only[0]); i++)
+		if (s.key[unix_only[i]])
+			errorf(c, s.key[unix_only[i]],
+			       path_key(p, path, listen_fields[unix_only[i]].name),
+			       "only for unix endpoints");
+	if (s.val[L_AUTH])
+		parse_auth(c, s.val[L_AUTH], path_key(p, path, "auth"), &l->auth);
+	if (!l->host)
+		return false;
+	/* Off-loopback, anyone who can route to the node could provision its memory. */
+	if (!is_loopback(l->host) && !l->auth.token_file && !l->auth.tls_cert && !l->auth.tls_key) {
+		format_endpoint(ep, sizeof(ep), l);
+		errorf(c, item, path,
+		       "tcp endpoint %s is not loopback: configure auth.token_file or "
+		       "auth.tls_cert/tls_key",
+		       ep);
+	}
+	return nerrors(c) == before;
+}
+
+static bool same_endpoint(const struct config_listen *a, const struct config_listen *b)
+{
+	if (a->kind != b->kind)
+		return false;
+	if (a->kind == CONFIG_LISTEN_UNIX)
+		return strcmp(a->path, b->path) == 0;
+	return a->port == b->port && strcmp(a->host, b->host) == 0;
+}
+
+static void f_listen(struct ctx *c, struct node *v, const char *path, void *base,
+		     const struct field *f)
+{
+	struct config *cfg = base;
+	bool *ok;
+
+	(void)f;
+	if (is_null(v) || (v->kind == NODE_SEQ && v->n == 0)) {
+		errorf(c, v, path,
+		       "must list at least one endpoint (leave listen: out for the defaults)");
+		return;
+	}
+	if (!expect(c, v, NODE_SEQ, path, "a sequence of endpoints") ||
+	    !within(c, v, path, MAX_LISTEN, "endpoints"))
+		return;
+	cfg->listen = calloc(v->n, sizeof(*cfg->listen));
+	ok = calloc(v->n, sizeof(*ok));
+	if (!cfg->listen || !ok) {
+		c->oom = true;
+		free(ok);
+		return;
+	}
+	for (size_t i = 0; i < v->n; i++) {
+		struct config_listen *l = &cfg->listen[cfg->n_listen++];
+		char p[PATH_LEN];
+
+		l->mode = 0660;
+		l->pos = v->kids[i]->pos;
+		ok[i] = parse_listen(c, v->kids[i], path_index(p, path, i), l);
+		for (size_t j = 0; ok[i] && j < i; j++) {
+			if (ok[j] && same_endpoint(&cfg->listen[j], l)) {
+				errorf(c, v->kids[i], p, "the same endpoint as %s[%zu]", path, j);
+				break;
+			}
+		}
+	}
+	free(ok);
+}
+
+static char **strv_new(struct ctx *c, size_t n)
+{
+	char **v = calloc(n + 1, sizeof(*v));
+
+	if (!v)
+		c->oom = true;
+	return v;
+}
+
+static void strv_free(char **v)
+{
+	for (char **p = v; p && *p; p++)
+		free(*p);
+	free(v);
+}
+
+static bool label_value_ok(struct ctx *c, struct node *v, const char *path)
+{
+	const char *why;
+	struct qbuf q;
+
+	if (is_null(v)) {
+		errorf(c, v, path,
+		       "expected a label value, got null (write \"\" for an empty one)");
+		return false;
+	}
+	if (!expect(c, v, NODE_SCALAR, path, "a label value"))
+		return false;
+	if ((why = check_label_value(v->text))) {
+		errorf(c, v, path, "invalid label value %s: %s", quote(&q, v->text), why);
+		return false;
+	}
+	return true;
+}
+
+static void f_value(struct ctx *c, struct node *v, const char *path, void *base,
+		    const struct field *f)
+{
+	struct config_pool *pl = base;
+
+	(void)f;
+	if (!label_value_ok(c, v, path))
+		return;
+	strv_free(pl->values);
+	pl->n_values = 0;
+	pl->values = strv_new(c, 1);
+	if (pl->values && (pl->values[0] = xstrdup(c, v->text)))
+		pl->n_values = 1;
+}
+
+static void f_values(struct ctx *c, struct node *v, const char *path, void *base,
+		     const struct field *f)
+{
+	struct config_pool *pl = base;
+
+	(void)f;
+	if (!expect(c, v, NODE_SEQ, path, "a sequence of label values"))
+		return;
+	if (v->n == 0) {
+		errorf(c, v, path, "must not be empty");
+		return;
+	}
+	if (!within(c, v, path, MAX_VALUES, "values"))
+		return;
+	strv_free(pl->values);
+	pl->n_values = 0;
+	pl->values = strv_new(c, v->n);
+	for (size_t i = 0; pl->values && i < v->n; i++) {
+		char p[PATH_LEN];
+
+		if (label_value_ok(c, v->kids[i], path_index(p, path, i)) &&
+		    (pl->values[pl->n_values] = xstrdup(c, v->kids[i]->text)))
+			pl->n_values++;
+	}
+}
+
+static void parse_topology(struct ctx *c, struct node *v, const char *path, struct config_pool *pl)
+{
+	static const int fs_only[] = {T_OPTIONS, T_FSTYPE};
+	struct seen s;
+
+	if (!v || is_null(v) || !walk_map(c, v, path, pl, &topology_section, &s))
+		return;
+	if (pl->type != CONFIG_POOL_KMEM)
+		return;
+	for (size_t i = 0; i < sizeof(fs_only) / sizeof(fs_only[0]); i++) {
+		char p[PATH_LEN];
+
+		if (s.key[fs_only[i]])
+			errorf(c, s.key[fs_only[i]],
+			       path_key(p, path, topology_fields[fs_only[i]].name),
+			       "not used by kmem pools (their memory is onlined as RAM, not "
+			       "mounted)");
+	}
+}
+
+static bool strv_has(char *const *v, size_t n, const char *s)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(v[i], s) == 0)
+			return true;
+	return false;
+}
+
+/* Regions of pools[idx]: each is a device of exactly one pool, so also checked against earlier
+ * pools. */
+static void parse_regions(struct ctx *c, struct node *v, const char *path, struct config *cfg,
+			  size_t idx)
+{
+	struct config_pool *pl = &cfg->pools[idx];
+
+	if (!expect(c, v, NODE_SEQ, path, "a sequence of region names"))
+		return;
+	if (v->n == 0) {
+		errorf(c, v, path, "must list at least one region");
+		return;
+	}
+	if (!within(c, v, path, MAX_REGIONS, "regions"))
+		return;
+	pl->regions = strv_new(c, v->n);
+	for (size_t i = 0; pl->regions && i < v->n; i++) {
+		struct node *r = v->kids[i];
+		const char *why = NULL;
+		char p[PATH_LEN];
+		struct qbuf q;
+		bool taken = false;
+
+		path_index(p, path, i);
+		if (!expect(c, r, NODE_SCALAR, p, "a region name"))
+			continue;
+		if ((why = check_region(r->text))) {
+			errorf(c, r, p, "%s, got %s", why, quote(&q, r->text));
+			continue;
+		}
+		if (strv_has(pl->regions, pl->n_regions, r->text)) {
+			errorf(c, r, p, "%s is listed twice", r->text);
+			continue;
+		}
+		for (size_t j = 0; j < idx && !taken; j++) {
+			if (!strv_has(cfg->pools[j].regions, cfg->pools[j].n_regions, r->text))
+				continue;
+			if (cfg->pools[j].name)
+				errorf(c, r, p, "%s already belongs to pools[%zu] (%s)", r->text, j,
+				       cfg->pools[j].name);
+			else
+				errorf(c, r, p, "%s already belongs to pools[%zu]", r->text, j);
+			taken = true;
+		}
+		if (!taken && (pl->regions[pl->n_regions] = xstrdup(c, r->text)))
+			pl->n_regions++;
+	}
+}
+
+/* Node selection: a key alone says nothing, so it needs an operator or values. */
+static void check_selector(struct ctx *c, const char *path, const struct config_pool *pl,
+			   const struct seen *s)
+{
+	struct node *vals = s->val[P_VALUE] ? s->val[P_VALUE] : s->val[P_VALUES];
+	bool need_values = pl->op == CONFIG_OP_IN || pl->op == CONFIG_OP_NOT_IN;
+	char p[PATH_LEN];
+
+	if (s->val[P_VALUE] && s->val[P_VALUES]) {
+		errorf(c, later(s->key[P_VALUE], s->key[P_VALUES]), path,
+		       "value and values are exclusive: use one");
+		return;
+	}
+	if (!s->val[P_KEY]) {
+		if (s->val[P_OPERATOR])
+			errorf(c, s->key[P_OPERATOR], path_key(p, path, "operator"),
+			       "needs key (the label to match)");
+		else if (vals)
+			errorf(c, s->key[s->val[P_VALUE] ? P_VALUE : P_VALUES],
+			       path_key(p, path, s->val[P_VALUE] ? "value" : "values"),
+			       "needs key (the label to match)");
+		return;
+	}
+	if (!pl->key)
+		return; /* the key was invalid, already reported */
+	if (need_values && !vals)
+		errorf(c, s->val[P_OPERATOR] ? s->val[P_OPERATOR] : s->val[P_KEY],
+		       path_key(p, path, s->val[P_OPERATOR] ? "operator" : "key"),
+		       "operator %s needs value or values", config_match_op_name(pl->op));
+	else if (!need_values && vals)
+		errorf(c, vals, path_key(p, path, s->val[P_VALUE] ? "value" : "values"),
+		       "operator %s takes no value", config_match_op_name(pl->op));
+}
+
+static void parse_pool(struct ctx *c, struct node *item, const char *path, struct config *cfg,
+		       size_t idx)
+{
+	struct config_pool *pl = &cfg->pools[idx];
+	char p[PATH_LEN];
+	struct seen s;
+
+	if (!walk_map(c, item, path, pl, &pool_section, &s))
+		return;
+	if (!s.val[P_NAME])
+		errorf(c, item, path, "name is required (the pool's mount path)");
+	if (!s.val[P_REGIONS])
+		errorf(c, item, path, "regions is required (the regions this pool is built on)");
+	check_selector(c, path, pl, &s);
+	parse_topology(c, s.val[P_TOPOLOGY], path_key(p, path, "topology"), pl);
+	if (s.val[P_REGIONS])
+		parse_regions(c, s.val[P_REGIONS], path_key(p, path, "regions"), cfg, idx);
+	for (size_t j = 0; pl->name && j < idx; j++) {
+		if (cfg->pools[j].name && strcmp(cfg->pools[j].name, pl->name) == 0) {
+			errorf(c, s.val[P_NAME], path_key(p, path, "name"),
+			       "duplicate pool %s (also pools[%zu])", pl->name, j);
+			break;
+		}
+	}
+}
+
+static void f_pools(struct ctx *c, struct node *v, const char *path, void *base,
+		    const struct field *f)
+{
+	struct config *cfg = base;
+
+	(void)f;
+	if (is_null(v) || !expect(c, v, NODE_SEQ, path, "a sequence of pools") || v->n == 0 ||
+	    !within(c, v, path, MAX_POOLS, "pools"))
+		return;
+	cfg->pools = calloc(v->n, sizeof(*cfg->pools));
+	if (!cfg->pools) {
+		c->oom = true;
+		return;
+	}
+	for (size_t i = 0; i < v->n; i++) {
+		struct config_pool *pl = &cfg->pools[cfg->n_pools++];
+		char p[PATH_LEN];
+
+		pl->op = CONFIG_OP_IN;
+		pl->type = CONFIG_POOL_PMEM;
+		pl->fstype = CONFIG_FS_EXT4;
+		pl->pos = v->kids[i]->pos;
+		parse_pool(c, v->kids[i], path_index(p, path, i), cfg, i);
+	}
+}
+
+/* ---- defaults and the command line -------------------------------------- */
+
+static int add_listen(struct ctx *c, struct config *cfg, enum config_listen_kind kind,
+		      const char *where, uint16_t port)
+{
+	struct config_listen *l = realloc(cfg->listen, (cfg->n_listen + 1) * sizeof(*l));
+
+	if (!l) {
+		c->oom = true;
+		return -ENOMEM;
+	}
+	cfg->listen = l;
+	l = &cfg->listen[cfg->n_listen++];
+	memset(l, 0, sizeof(*l));
+	l->kind = kind;
+	if (kind == CONFIG_LISTEN_UNIX) {
+		l->path = xstrdup(c, where);
+		l->mode = 0660;
+	} else {
+		l->host = xstrdup(c, where);
+		l->port = port;
+	}
+	return 0;
+}
+
+/* kubelet lowercases the host name into the node name; do the same so they agree. */
+static void default_node_name(struct ctx *c, struct config *cfg)
+{
+	char host[HOST_NAME_MAX + 1] = "";
+	struct qbuf q;
+
+	if (gethostname(host, sizeof(host) - 1) < 0) {
+		errorf(c, NULL, "node_name", "not set, and the host name is unknown (%s)",
+		       strerror(errno));
+		return;
+	}
+	for (char *p = host; *p; p++)
+		if (*p >= 'A' && *p <= 'Z')
+			*p = (char)(*p - 'A' + 'a');
+	if (check_node_name(host)) {
+		errorf(c, NULL, "node_name",
+		       "not set, and the host name %s is not a valid node name: set node_name",
+		       quote(&q, host));
+		return;
+	}
+	cfg->node_name = xstrdup(c, host);
+}
+
+static unsigned default_threads(void)
+{
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+
+	return n < 1 ? 1 : n > 256 ? 256 : (unsigned)n;
+}
+
+static void apply_extra_labels(struct ctx *c, struct config *cfg, char *const *extra)
+{
+	for (; extra && *extra; extra++) {
+		const char *eq = strchr(*extra, '=');
+		struct config_pos none = {0, 0};
+		const char *why;
+		struct qbuf q;
+		char *key;
+
+		if (!eq) {
+			error_in(c, CMDLINE, none, "--node-label %s: expected key=value",
+				 quote(&q, *extra));
+			continue;
+		}
+		key = strndup(*extra, (size_t)(eq - *extra));
+		if (!key) {
+			c->oom = true;
+			return;
+		}
+		if ((why = check_label_key(key)))
+			error_in(c, CMDLINE, none, "--node-label %s: invalid label key: %s",
+				 quote(&q, *extra), why);
+		else if ((why = check_label_value(eq + 1)))
+			error_in(c, CMDLINE, none, "--node-label %s: invalid label value: %s",
+				 quote(&q, *extra), why);
+		else
+			label_set(c, cfg, key, eq + 1);
+		free(key);
+	}
+}
+
+/* ---- entry points ------------------------------------------------------- */
+
+static struct config_errors *errors_new(const char *name)
+{
+	struct config_errors *errs = calloc(1, sizeof(*errs));
+
+	if (errs && !(errs->file = strdup(name))) {
+		free(errs);
+		errs = NULL;
+	}
+	return errs;
+}
+
+static void finish_errors(struct ctx *c)
+{
+	errors_sort(c->errs);
+	if (c->dropped) {
+		struct config_pos last = c->errs->items[c->errs->count - 1].pos;
+		size_t n = c->dropped;
+
+		c->dropped = 0;
+		c->uncapped = true;
+		error_in(c, NULL, last, "too many errors: %zu more not shown", n);
+	}
+}
+
+static void validate(struct ctx *c, struct node *root, struct config *cfg, char *const *extra)
+{
+	struct seen s;
+
+	memset(&s, 0, sizeof(s));
+	if (root && !is_null(root))
+		walk_map(c, root, "", cfg, &top_section, &s);
+	if (!s.val[TOP_LISTEN]) {
+		add_listen(c, cfg, CONFIG_LISTEN_UNIX, CONFIG_DEFAULT_SOCKET, 0);
+		add_listen(c, cfg, CONFIG_LISTEN_TCP, CONFIG_DEFAULT_TCP_HOST,
+			   CONFIG_DEFAULT_TCP_PORT);
+	}
+	apply_extra_labels(c, cfg, extra);
+	if (!cfg->node_name && !s.val[TOP_NODE_NAME])
+		default_node_name(c, cfg);
+	if (cfg->threads == 0)
+		cfg->threads = default_threads();
+}
+
+int config_parse(const char *name, const char *buf, size_t len, char *const *extra_labels,
+		 struct config **out, struct config_errors **errs)
+{
+	struct ctx c = {0};
+	struct node *root = NULL;
+	struct config *cfg = NULL;
+	int r;
+
+	*out = NULL;
+	*errs = c.errs = errors_new(name ? name : "<config>");
+	if (!c.errs)
+		return -ENOMEM;
+	if (len > CONFIG_MAX_BYTES) {
+		errorf(&c, NULL, NULL, "file is larger than 1 MiB (%zu bytes)", len);
+		return c.oom ? -ENOMEM : -EFBIG;
+	}
+	cfg = calloc(1, sizeof(*cfg));
+	if (!cfg || !(cfg->source = strdup(name ? name : "<config>")))
+		goto oom;
+	cfg->log_level = LOG_LVL_INFO;
+	cfg->limits = (struct config_limits){CONFIG_DEFAULT_MAX_BODY, CONFIG_DEFAULT_MAX_CONN,
+					     CONFIG_DEFAULT_PER_CLIENT, CONFIG_DEFAULT_TIMEOUT_MS};
+
+	r = tree_build(&c, buf ? buf : "", buf ? len : 0, &root);
+	if (r < 0)
+		goto oom;
+	if (r == 0)
+		validate(&c, root, cfg, extra_labels);
+	node_free(root);
+	root = NULL;
+	if (c.oom)
+		goto oom;
+	finish_errors(&c);
+	if (c.errs->count) {
+		config_free(cfg);
+		return c.oom ? -ENOMEM : -EINVAL;
+	}
+	*out = cfg;
+	return 0;
+oom:
+	node_free(root);
+	config_free(cfg);
+	errors_clear(&c);
+	errorf(&c, NULL, NULL, "out of memory");
+	return -ENOMEM;
+}
+
+/* Reads at most CONFIG_MAX_BYTES + 1 so an oversized file is seen without reading it all. */
+static int read_file(const char *path, char **out, size_t *len)
+{
+	size_t cap = CONFIG_MAX_BYTES + 1, n = 0;
+	char *buf;
+	int fd, r = 0;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0)
+		return -errno;
+	buf = malloc(cap);
+	if (!buf) {
+		close(fd);
+		return -ENOMEM;
+	}
+	while (n < cap) {
+		ssize_t got = read(fd, buf + n, cap - n);
+
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got < 0) {
+			r = -errno;
+			break;
+		}
+		if (got == 0)
+			break;
+		n += (size_t)got;
+	}
+	close(fd);
+	if (!r && n > CONFIG_MAX_BYTES)
+		r = -EFBIG;
+	if (r) {
+		free(buf);
+		return r;
+	}
+	*out = buf;
+	*len = n;
+	return 0;
+}
+
+int config_load(const char *path, char *const *extra_labels, struct config **out,
+		struct config_errors **errs)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	int r;
+
+	r = read_file(path, &buf, &len);
+	if (r < 0) {
+		struct ctx c = {0};
+
+		*out = NULL;
+		*errs = c.errs = errors_new(path);
+		if (!c.errs)
+			return -ENOMEM;
+		if (r == -EFBIG)
+			errorf(&c, NULL, NULL, "file is larger than 1 MiB");
+		else
+			errorf(&c, NULL, NULL, "cannot read: %s", strerror(-r));
+		return r;
+	}
+	r = config_parse(path, buf, len, extra_labels, out, errs);
+	free(buf);
+	return r;
+}

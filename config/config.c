@@ -1,0 +1,212 @@
+/* config: the lifetime of a config and its errors, label lookup, pool matching and reload diffs. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config/config.h"
+
+#define HOSTNAME_LABEL "kubernetes.io/hostname"
+
+static void strv_free(char **v)
+{
+	for (char **p = v; p && *p; p++)
+		free(*p);
+	free(v);
+}
+
+static void listen_clear(struct config_listen *l)
+{
+	free(l->host);
+	free(l->auth.token_file);
+	free(l->auth.tls_cert);
+	free(l->auth.tls_key);
+	free(l->auth.client_ca);
+	free(l->path);
+	free(l->owner);
+	free(l->group);
+}
+
+static void pool_clear(struct config_pool *p)
+{
+	free(p->name);
+	free(p->key);
+	strv_free(p->values);
+	free(p->options);
+	strv_free(p->regions);
+}
+
+struct config *config_free(struct config *cfg)
+{
+	if (!cfg)
+		return NULL;
+	free(cfg->source);
+	free(cfg->node_name);
+	for (size_t i = 0; i < cfg->n_listen; i++)
+		listen_clear(&cfg->listen[i]);
+	free(cfg->listen);
+	for (size_t i = 0; i < cfg->n_labels; i++) {
+		free(cfg->labels[i].key);
+		free(cfg->labels[i].value);
+	}
+	free(cfg->labels);
+	for (size_t i = 0; i < cfg->n_pools; i++)
+		pool_clear(&cfg->pools[i]);
+	free(cfg->pools);
+	free(cfg);
+	return NULL;
+}
+
+struct config_errors *config_errors_free(struct config_errors *errs)
+{
+	if (!errs)
+		return NULL;
+	for (size_t i = 0; i < errs->count; i++) {
+		free(errs->items[i].message);
+		free(errs->items[i].file);
+	}
+	free(errs->items);
+	free(errs->file);
+	free(errs);
+	return NULL;
+}
+
+void config_errors_print(const struct config_errors *errs, FILE *f)
+{
+	if (!errs || !f)
+		return;
+	for (size_t i = 0; i < errs->count; i++) {
+		const struct config_error *e = &errs->items[i];
+		const char *file = e->file ? e->file : errs->file ? errs->file : "<config>";
+
+		if (e->pos.line)
+			fprintf(f, "%s:%u:%u: %s\n", file, e->pos.line, e->pos.col, e->message);
+		else
+			fprintf(f, "%s: %s\n", file, e->message);
+	}
+}
+
+const char *config_label_get(const struct config *cfg, const char *key)
+{
+	if (!cfg || !key)
+		return NULL;
+	for (size_t i = 0; i < cfg->n_labels; i++)
+		if (strcmp(cfg->labels[i].key, key) == 0)
+			return cfg->labels[i].value;
+	/* Kubernetes sets this label on every node; we are that node unless labels say otherwise.
+	 */
+	if (strcmp(key, HOSTNAME_LABEL) == 0)
+		return cfg->node_name;
+	return NULL;
+}
+
+static bool has_value(const struct config_pool *p, const char *v)
+{
+	for (size_t i = 0; i < p->n_values; i++)
+		if (strcmp(p->values[i], v) == 0)
+			return true;
+	return false;
+}
+
+/* Kubernetes node-selector semantics: NotIn also matches a node without the label. */
+bool config_pool_matches(const struct config_pool *p, const struct config *cfg)
+{
+	const char *v;
+
+	if (!p)
+		return false;
+	if (!p->key)
+		return true;
+	v = config_label_get(cfg, p->key);
+	switch (p->op) {
+	case CONFIG_OP_IN:
+		return v && has_value(p, v);
+	case CONFIG_OP_NOT_IN:
+		return !v || !has_value(p, v);
+	case CONFIG_OP_EXISTS:
+		return v != NULL;
+	case CONFIG_OP_DOES_NOT_EXIST:
+		return v == NULL;
+	}
+	return false;
+}
+
+static bool str_eq(const char *a, const char *b)
+{
+	return a == b || (a && b && strcmp(a, b) == 0);
+}
+
+/* Everything a bound socket depends on; auth is compared separately. */
+static bool endpoint_eq(const struct config_listen *a, const struct config_listen *b)
+{
+	if (a->kind != b->kind)
+		return false;
+	if (a->kind == CONFIG_LISTEN_TCP)
+		return a->port == b->port && str_eq(a->host, b->host);
+	return a->mode == b->mode && str_eq(a->path, b->path) && str_eq(a->owner, b->owner) &&
+	       str_eq(a->group, b->group);
+}
+
+struct keylist {
+	char *buf;
+	size_t len;
+	size_t used;
+	int count;
+};
+
+/* Appends "key" comma-separated; the list is cut to fit but every key is still counted. */
+static void keylist_add(struct keylist *k, const char *key)
+{
+	int n;
+
+	k->count++;
+	if (!k->buf || k->len == 0 || k->used >= k->len - 1)
+		return;
+	n = snprintf(k->buf + k->used, k->len - k->used, "%s%s", k->count > 1 ? "," : "", key);
+	if (n > 0)
+		k->used += (size_t)n < k->len - k->used ? (size_t)n : k->len - k->used - 1;
+}
+
+int config_restart_keys(const struct config *old_cfg, const struct config *new_cfg, char *buf,
+			size_t len)
+{
+	struct keylist k = {buf, len, 0, 0};
+	bool listen_same;
+
+	if (buf && len)
+		buf[0] = '\0';
+	if (!old_cfg || !new_cfg)
+		return -EINVAL;
+	listen_same = old_cfg->n_listen == new_cfg->n_listen;
+	for (size_t i = 0; listen_same && i < old_cfg->n_listen; i++)
+		listen_same = endpoint_eq(&old_cfg->listen[i], &new_cfg->listen[i]);
+	if (!listen_same)
+		keylist_add(&k, "listen");
+	if (old_cfg->threads != new_cfg->threads)
+		keylist_add(&k, "threads");
+	if (old_cfg->limits.max_connections != new_cfg->limits.max_connections)
+		keylist_add(&k, "limits.max_connections");
+	if (old_cfg->limits.per_client_connections != new_cfg->limits.per_client_connections)
+		keylist_add(&k, "limits.per_client_connections");
+	if (old_cfg->limits.request_timeout_ms != new_cfg->limits.request_timeout_ms)
+		keylist_add(&k, "limits.request_timeout");
+	/* TLS material is loaded into the server at start; token files are re-read per reload. */
+	for (size_t i = 0; listen_same && i < old_cfg->n_listen; i++) {
+		const struct config_auth *a = &old_cfg->listen[i].auth,
+					 *b = &new_cfg->listen[i].auth;
+		char key[64];
+
+		if (!str_eq(a->tls_cert, b->tls_cert)) {
+			snprintf(key, sizeof(key), "listen[%zu].auth.tls_cert", i);
+			keylist_add(&k, key);
+		}
+		if (!str_eq(a->tls_key, b->tls_key)) {
+			snprintf(key, sizeof(key), "listen[%zu].auth.tls_key", i);
+			keylist_add(&k, key);
+		}
+		if (!str_eq(a->client_ca, b->client_ca)) {
+			snprintf(key, sizeof(key), "listen[%zu].auth.client_ca", i);
+			keylist_add(&k, key);
+		}
+	}
+	return k.count;
+}
