@@ -10,7 +10,7 @@ UNITDIR    ?= $(PREFIX)/lib/systemd/system
 MANDIR     ?= $(PREFIX)/share/man
 
 CC         ?= cc
-PKGS       := libmicrohttpd jansson libndctl libdaxctl numa yaml-0.1 libsystemd libcurl gnutls
+PKGS       := libmicrohttpd jansson libndctl libdaxctl numa yaml-0.1 libsystemd libcurl gnutls blkid mount
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread -lm
 
@@ -35,6 +35,9 @@ SAN_DIR  := build/san
 LIB_OBJS := $(LIB_SRCS:%.c=$(OBJ_DIR)/%.o) $(LIB_ASM:%.S=$(OBJ_DIR)/%.o)
 SAN_OBJS := $(LIB_SRCS:%.c=$(SAN_DIR)/%.o) $(LIB_ASM:%.S=$(SAN_DIR)/%.o)
 TESTS     := $(TEST_SRCS:test/unit/%.c=build/test/%)
+# Small drivers that system tests run inside the emulated node (test/node/bin/*.c).
+NODE_BIN_SRCS := $(sort $(wildcard test/node/bin/*.c))
+NODE_BINS := $(NODE_BIN_SRCS:test/node/bin/%.c=build/node-bin/%)
 SAN_TESTS := $(TEST_SRCS:test/unit/%.c=build/test-san/%)
 TEST_LIBS := $(shell pkg-config --libs cmocka 2>/dev/null)
 
@@ -95,6 +98,10 @@ build/test-san/%: test/unit/%.c $(TEST_HELPERS) build/libpmemd-san.a
 	$(CC) $(BASE_CFLAGS) $(SAN_CFLAGS) $(CFLAGS) -Itest/unit -o $@ $< $(TEST_HELPERS) \
 		build/libpmemd-san.a $(PKG_LIBS) $(TEST_LIBS)
 
+build/node-bin/%: test/node/bin/%.c build/libpmemd.a
+	@mkdir -p $(dir $@)
+	$(CC) $(BASE_CFLAGS) $(OPT_CFLAGS) $(CFLAGS) -o $@ $< build/libpmemd.a $(PKG_LIBS)
+
 # Installs every Debian package the build, the tests, the demo and the benchmarks need,
 # only when missing.
 deps:
@@ -102,7 +109,7 @@ deps:
 
 # Every suite (unit, unit under ASan+UBSan, system tests on the emulated PMEM node),
 # one closing line "N passed, N failed".
-check: pmemd $(TESTS) $(SAN_TESTS)
+check: pmemd $(TESTS) $(SAN_TESTS) $(NODE_BINS)
 	bash test/check all
 
 check-unit: $(TESTS)
@@ -111,7 +118,7 @@ check-unit: $(TESTS)
 check-asan: $(SAN_TESTS)
 	bash test/check asan
 
-check-system: pmemd
+check-system: pmemd $(NODE_BINS)
 	bash test/check system
 
 bench: pmemd

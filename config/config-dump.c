@@ -120,6 +120,8 @@ static json_t *pool_json(const struct config_pool *p, bool *ok)
 	jset(topo, "fstype", pmem ? json_string(config_fstype_name(p->fstype)) : json_null(), ok);
 	jset(o, "topology", topo, ok);
 	jset(o, "regions", jstrv(p->regions, p->n_regions, ok), ok);
+	jset(o, "reserve_bytes", json_integer((json_int_t)p->reserve_bytes), ok);
+	jset(o, "reformat", json_boolean(p->reformat), ok);
 	return o;
 }
 
@@ -335,6 +337,15 @@ static void put_pool(struct out *o, const struct config_pool *p)
 	}
 	map_end(o);
 	put_strv(o, "regions", p->regions, p->n_regions);
+	if (p->reserve_bytes) {
+		char buf[32];
+		units_size_format(p->reserve_bytes, buf, sizeof(buf));
+		put_kv(o, "reserve", buf);
+	}
+	if (p->reformat) {
+		put_str(o, "reformat");
+		put_scalar(o, "true", YAML_PLAIN_SCALAR_STYLE);
+	}
 	map_end(o);
 }
 

@@ -1000,6 +1000,22 @@ static void f_uint(struct ctx *c, struct node *v, const char *path, void *base,
 	*(unsigned *)at(base, f->off) = (unsigned)n;
 }
 
+/* YAML 1.2 core booleans only: "yes"/"on" are strings, not a way to reformat a device. */
+static void f_bool(struct ctx *c, struct node *v, const char *path, void *base,
+		   const struct field *f)
+{
+	struct qbuf q;
+
+	if (!expect(c, v, NODE_SCALAR, path, "true or false"))
+		return;
+	if (v->plain && strcmp(v->text, "true") == 0)
+		*(bool *)at(base, f->off) = true;
+	else if (v->plain && strcmp(v->text, "false") == 0)
+		*(bool *)at(base, f->off) = false;
+	else
+		errorf(c, v, path, "expected true or false, got %s", quote(&q, v->text));
+}
+
 typedef int units_fn(const char *s, uint64_t *out, const char **why);
 
 static void units_field(struct ctx *c, struct node *v, const char *path, void *base,
@@ -1174,7 +1190,7 @@ static void f_values(struct ctx *c, struct node *v, const char *path, void *base
 		     const struct field *f);
 
 /* pools[]: */
-enum { P_NAME, P_KEY, P_OPERATOR, P_VALUE, P_VALUES, P_TOPOLOGY, P_REGIONS };
+enum { P_NAME, P_KEY, P_OPERATOR, P_VALUE, P_VALUES, P_TOPOLOGY, P_REGIONS, P_RESERVE, P_REFORMAT };
 static const struct field pool_fields[] = {
 	[P_NAME] = {"name", f_string, offsetof(struct config_pool, name), .check = check_pool_path},
 	[P_KEY] = {"key", f_string, offsetof(struct config_pool, key), .check = check_label_key},
@@ -1184,6 +1200,9 @@ static const struct field pool_fields[] = {
 	[P_VALUES] = {"values", f_values},
 	[P_TOPOLOGY] = {"topology", f_later},
 	[P_REGIONS] = {"regions", f_later},
+	[P_RESERVE] = {"reserve", f_size, offsetof(struct config_pool, reserve_bytes), 0,
+		       1ULL << 60, .range = "0..1Ei"},
+	[P_REFORMAT] = {"reformat", f_bool, offsetof(struct config_pool, reformat)},
 };
 static const struct section pool_section = {pool_fields, N_OF(pool_fields), NULL};
 

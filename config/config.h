@@ -103,6 +103,9 @@ struct config_pool {
 	enum config_fstype fstype;
 	char **regions; /* NULL-terminated region device names ("region0") */
 	size_t n_regions;
+	uint64_t reserve_bytes; /* kept back from allocatable capacity (filesystem overhead,
+				   headroom) */
+	bool reformat; /* may replace a foreign filesystem or namespace mode; never with volumes */
 	struct config_pos pos;
 };
 

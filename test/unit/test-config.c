@@ -561,6 +561,33 @@ static void test_duplicate_keys(void **state)
 		      {2, 1, "threads: duplicate key (first at line 1, column 1)"});
 }
 
+static void test_pool_reserve_reformat(void **state)
+{
+	struct config *cfg;
+	char *y;
+	(void)state;
+
+	cfg = parse_ok("pools:\n  - name: /mnt/a\n    regions: [region0]\n");
+	assert_int_equal(cfg->pools[0].reserve_bytes, 0);
+	assert_false(cfg->pools[0].reformat);
+	config_free(cfg);
+	cfg = parse_ok("pools:\n  - name: /mnt/a\n    regions: [region0]\n    reserve: 1Gi\n"
+		       "    reformat: true\n");
+	assert_int_equal(cfg->pools[0].reserve_bytes, 1ULL << 30);
+	assert_true(cfg->pools[0].reformat);
+	y = dump_yaml(cfg);
+	assert_non_null(strstr(y, "reserve: 1Gi"));
+	assert_non_null(strstr(y, "reformat: true"));
+	free(y);
+	config_free(cfg);
+	EXPECT_ERRORS("pools:\n  - name: /mnt/a\n    regions: [region0]\n    reformat: yes\n",
+		      {4, 15, "pools[0].reformat: expected true or false, got \"yes\""});
+	EXPECT_ERRORS("pools:\n  - name: /mnt/a\n    regions: [region0]\n    reformat: \"true\"\n",
+		      {4, 15, "expected true or false"});
+	EXPECT_ERRORS("pools:\n  - name: /mnt/a\n    regions: [region0]\n    reserve: 2Ei\n",
+		      {4, 14, "pools[0].reserve: out of range"});
+}
+
 static void test_pool_errors(void **state)
 {
 	(void)state;
@@ -1197,9 +1224,11 @@ static void test_json(void **state)
 		   "\"tcp\":\"[::1]:9000\"}],"
 		   "\"log_level\":\"info\",\"node_name\":\"node-a\",\"placement\":{},"
 		   "\"pools\":[{\"key\":\"zone\",\"name\":\"/mnt/a\",\"operator\":\"In\","
-		   "\"regions\":[\"region0\"],\"topology\":{\"fstype\":\"ext4\",\"options\":null,"
+		   "\"reformat\":false,\"regions\":[\"region0\"],\"reserve_bytes\":0,\"topology\":{"
+		   "\"fstype\":\"ext4\",\"options\":null,"
 		   "\"type\":\"pmem\"},\"values\":[\"z1\"]},"
-		   "{\"key\":null,\"name\":\"/mnt/k\",\"operator\":null,\"regions\":[\"region1\"],"
+		   "{\"key\":null,\"name\":\"/mnt/k\",\"operator\":null,\"reformat\":false,"
+		   "\"regions\":[\"region1\"],\"reserve_bytes\":0,"
 		   "\"topology\":{\"fstype\":null,\"options\":null,\"type\":\"kmem\"},"
 		   "\"values\":[]}],"
 		   "\"resize\":{},\"source\":\"pmemd.yaml\",\"threads\":2}");
@@ -1311,6 +1340,7 @@ int main(void)
 		cmocka_unit_test(test_sizes_and_ranges),
 		cmocka_unit_test(test_duplicate_keys),
 		cmocka_unit_test(test_pool_errors),
+		cmocka_unit_test(test_pool_reserve_reformat),
 		cmocka_unit_test(test_selector_errors),
 		cmocka_unit_test(test_label_errors),
 		cmocka_unit_test(test_listen_errors),
