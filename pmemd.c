@@ -10,10 +10,12 @@
 #include "api/api.h"
 #include "build/version.h"
 #include "config/config.h"
+#include "topology/topology.h"
 #include "util/log.h"
 
-#define SHUTDOWN_GRACE_MS 5000
-#define MAX_CLI_LABELS	  64
+#define SHUTDOWN_GRACE_MS   5000
+#define TOPOLOGY_REFRESH_MS 30000
+#define MAX_CLI_LABELS	    64
 
 struct options {
 	const char *config_path;
@@ -130,8 +132,18 @@ static int check_config(const struct options *o)
 	return r < 0 ? 1 : 0;
 }
 
+/* After every pool pass: the node is ready once its pools have been reconciled once. */
+static void on_topology_pass(void *ctx, struct topology_manager *m)
+{
+	struct api_server *srv = ctx;
+
+	(void)m;
+	api_server_set_ready(srv, true);
+}
+
 /* SIGHUP: load the file again; apply what applies live, say what needs a restart. */
-static void reload(const struct options *o, struct api_server *srv, struct config **cfg)
+static void reload(const struct options *o, struct api_server *srv, struct topology_manager *topo,
+		   struct config **cfg)
 {
 	struct config *next = load_config(o);
 	char keys[512], err[512];
@@ -151,6 +163,7 @@ static void reload(const struct options *o, struct api_server *srv, struct confi
 		return;
 	}
 	log_set_level(next->log_level);
+	topology_manager_set_config(topo, next);
 	config_free(*cfg);
 	*cfg = next;
 	if (n > 0)
@@ -162,6 +175,7 @@ int main(int argc, char **argv)
 {
 	struct options o = {0};
 	struct api_server *srv = NULL;
+	struct topology_manager *topo = NULL;
 	struct config *cfg;
 	sigset_t sigs;
 	char err[512], q[600];
@@ -189,13 +203,31 @@ int main(int argc, char **argv)
 	sigaddset(&sigs, SIGHUP);
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 
-	r = api_server_start(&srv, cfg, NULL, err, sizeof(err));
+	/*
+	 * The API comes up first (health, version, config answer at once); the
+	 * pool manager's first pass then makes the node ready.
+	 */
+	struct api_hooks hooks = {0};
+	r = api_server_start(&srv, cfg, &hooks, err, sizeof(err));
 	if (r < 0) {
 		log_error("start_failed", "reason=%s", log_quote(q, sizeof(q), err));
 		config_free(cfg);
 		return 1;
 	}
-	api_server_set_ready(srv, true);
+	struct topology_manager_opts topts = {
+		.ops = &topology_kernel_ops,
+		.refresh_ms = TOPOLOGY_REFRESH_MS,
+		.on_pass = on_topology_pass,
+		.ctx = srv,
+	};
+	r = topology_manager_new(&topo, cfg, &topts, true, err, sizeof(err));
+	if (r < 0) {
+		log_error("start_failed", "reason=%s", log_quote(q, sizeof(q), err));
+		api_server_stop(srv, 0);
+		config_free(cfg);
+		return 1;
+	}
+	api_server_set_services(srv, &(struct api_services){.topology = topo});
 	log_info("started", "version=%s node=%s config=%s", PMEMD_VERSION, cfg->node_name,
 		 o.config_path);
 	sd_notify(0, "READY=1\nSTATUS=serving");
@@ -210,7 +242,7 @@ int main(int argc, char **argv)
 		}
 		if (sig == SIGHUP) {
 			sd_notify(0, "RELOADING=1");
-			reload(&o, srv, &cfg);
+			reload(&o, srv, topo, &cfg);
 			sd_notify(0, "READY=1\nSTATUS=serving");
 			continue;
 		}
@@ -219,7 +251,11 @@ int main(int argc, char **argv)
 	}
 	sd_notify(0, "STOPPING=1");
 	api_server_set_ready(srv, false);
+	/* The manager's thread reports to the server: stop it before the server goes. */
+	topology_manager_stop(topo);
 	api_server_stop(srv, SHUTDOWN_GRACE_MS);
+	/* After the API: no request can reach the manager any more. */
+	topology_manager_free(topo);
 	config_free(cfg);
 	log_info("stopped", "grace_ms=%d", SHUTDOWN_GRACE_MS);
 	return 0;

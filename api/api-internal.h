@@ -54,6 +54,8 @@ bool api_listen_is_loopback(const char *host);
 
 extern const struct api_route api_core_routes[];
 extern const size_t api_core_routes_count;
+extern const struct api_route api_topology_routes[];
+extern const size_t api_topology_routes_count;
 
 /* Server facts the core handlers read. */
 bool api_server_is_ready(const struct api_server *srv);

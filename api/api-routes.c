@@ -2,12 +2,14 @@
 #include <curl/curl.h>
 #include <gnutls/gnutls.h>
 #include <microhttpd.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <yaml.h>
 
 #include "api/api-internal.h"
 #include "build/version.h"
+#include "topology/topology.h"
 
 extern const char pmemd_openapi_json[];
 extern const char pmemd_openapi_json_end[];
@@ -53,17 +55,35 @@ static void get_config(const struct api_request *req, struct api_response *resp)
 
 static void get_metrics(const struct api_request *req, struct api_response *resp)
 {
-	size_t len = 0;
+	size_t len = 0, all_len = 0;
 	char *text = api_metrics_render(api_server_metrics(req->server),
 					api_server_uptime(req->server), &len);
+	char *all = NULL;
+	FILE *f;
 
 	if (!text) {
 		api_reply_error(resp, 500, "internal", "cannot render metrics");
 		return;
 	}
+	/* The services' own series follow the server's. */
+	f = open_memstream(&all, &all_len);
+	if (!f) {
+		free(text);
+		api_reply_error(resp, 500, "internal", "cannot render metrics");
+		return;
+	}
+	fwrite(text, 1, len, f);
+	free(text);
+	if (req->services && req->services->topology)
+		topology_manager_metrics(req->services->topology, f);
+	if (fclose(f) != 0) {
+		free(all);
+		api_reply_error(resp, 500, "internal", "cannot render metrics");
+		return;
+	}
 	resp->status = 200;
-	resp->text = text;
-	resp->text_len = len;
+	resp->text = all;
+	resp->text_len = all_len;
 	resp->content_type = "text/plain; version=0.0.4; charset=utf-8";
 }
 

@@ -41,6 +41,7 @@ struct api_server {
 	struct listener *listeners;
 	size_t n_listeners;
 	struct api_metrics *metrics;
+	struct api_services services;
 	atomic_bool ready;
 	atomic_bool stopping;
 	atomic_long inflight;
@@ -83,7 +84,10 @@ static enum MHD_Result send_response(struct listener *l, struct MHD_Connection *
 	enum MHD_Result ret;
 	const char *ctype = resp->content_type;
 
-	if (resp->json) {
+	if (resp->status == 304) {
+		r = MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
+		ctype = NULL;
+	} else if (resp->json) {
 		char *s = json_dumps(resp->json, JSON_COMPACT);
 		size_t n = s ? strlen(s) : 0;
 		if (!s) {
@@ -116,7 +120,10 @@ static enum MHD_Result send_response(struct listener *l, struct MHD_Connection *
 		response_clear(resp);
 		return MHD_NO;
 	}
-	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
+	if (ctype)
+		MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
+	if (resp->etag[0])
+		MHD_add_response_header(r, MHD_HTTP_HEADER_ETAG, resp->etag);
 	MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
 	if (resp->status == 405 && allow && *allow)
 		MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, allow);
@@ -303,6 +310,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		.path = url,
 		.params = &rq->params,
 		.conn = conn,
+		.services = &srv->services,
 	};
 	if (rq->len > 0) {
 		char msg[300];
@@ -492,17 +500,21 @@ int api_server_start(struct api_server **out, const struct config *cfg,
 	pthread_rwlock_init(&srv->lock, NULL);
 	clock_gettime(CLOCK_MONOTONIC, &srv->started);
 	srv->cfg = cfg;
-	srv->n_routes = api_core_routes_count + extra;
+	srv->n_routes = api_core_routes_count + api_topology_routes_count + extra;
 	srv->routes = calloc(srv->n_routes, sizeof(*srv->routes));
 	srv->listeners = calloc(cfg->n_listen ? cfg->n_listen : 1, sizeof(*srv->listeners));
 	if (!srv->routes || !srv->listeners) {
 		api_server_stop(srv, 0);
 		return -ENOMEM;
 	}
+	if (hooks)
+		srv->services = hooks->services;
 	memcpy(srv->routes, api_core_routes, api_core_routes_count * sizeof(*srv->routes));
+	memcpy(srv->routes + api_core_routes_count, api_topology_routes,
+	       api_topology_routes_count * sizeof(*srv->routes));
 	if (extra)
-		memcpy(srv->routes + api_core_routes_count, hooks->routes,
-		       extra * sizeof(*srv->routes));
+		memcpy(srv->routes + api_core_routes_count + api_topology_routes_count,
+		       hooks->routes, extra * sizeof(*srv->routes));
 	srv->metrics = api_metrics_new(srv->routes, srv->n_routes);
 	if (!srv->metrics) {
 		api_server_stop(srv, 0);
@@ -519,6 +531,13 @@ int api_server_start(struct api_server **out, const struct config *cfg,
 	}
 	*out = srv;
 	return 0;
+}
+
+void api_server_set_services(struct api_server *srv, const struct api_services *services)
+{
+	pthread_rwlock_wrlock(&srv->lock);
+	srv->services = *services;
+	pthread_rwlock_unlock(&srv->lock);
 }
 
 void api_server_set_ready(struct api_server *srv, bool ready)
@@ -554,6 +573,44 @@ uint16_t api_server_port(const struct api_server *srv, size_t n)
 const char *api_request_query(const struct api_request *req, const char *key)
 {
 	return MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND, key);
+}
+
+const char *api_request_header(const struct api_request *req, const char *name)
+{
+	return MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, name);
+}
+
+/* Does an If-None-Match header list this entity tag (or "*")? */
+static bool etag_listed(const char *header, const char *etag)
+{
+	size_t n = strlen(etag);
+
+	for (const char *p = header; p && *p;) {
+		while (*p == ' ' || *p == ',')
+			p++;
+		if (strncmp(p, "W/", 2) == 0)
+			p += 2;
+		if (*p == '*' ||
+		    (strncmp(p, etag, n) == 0 && (p[n] == '\0' || p[n] == ',' || p[n] == ' ')))
+			return true;
+		p = strchr(p, ',');
+	}
+	return false;
+}
+
+void api_reply_versioned(const struct api_request *req, struct api_response *resp,
+			 uint64_t generation, json_t *body)
+{
+	char etag[48];
+
+	snprintf(etag, sizeof(etag), "\"%llu\"", (unsigned long long)generation);
+	if (etag_listed(api_request_header(req, MHD_HTTP_HEADER_IF_NONE_MATCH), etag)) {
+		json_decref(body);
+		api_reply_json(resp, 304, NULL);
+	} else {
+		api_reply_json(resp, 200, body);
+	}
+	snprintf(resp->etag, sizeof(resp->etag), "%s", etag);
 }
 
 int api_server_set_config(struct api_server *srv, const struct config *cfg, char *err,

@@ -11,6 +11,12 @@
 #include "config/config.h"
 
 struct api_server;
+struct topology_manager;
+
+/* The services handlers translate to; a NULL member answers 503. */
+struct api_services {
+	struct topology_manager *topology;
+};
 
 /* ---- routing (pure; api-router.c) ---- */
 
@@ -33,6 +39,7 @@ struct api_request {
 	json_t *body;		  /* parsed JSON body, or NULL when the request had none */
 	void *conn;		  /* the MHD connection, for query arguments (api_request_query) */
 	const struct config *cfg; /* the config in force for this request */
+	const struct api_services *services;
 };
 
 /* What a handler fills in. Exactly one of json or text is set. */
@@ -44,6 +51,7 @@ struct api_response {
 	const char *content_type; /* static string; defaults per body kind */
 	const void *static_body;  /* a body that outlives the server (not freed) */
 	size_t static_len;
+	char etag[48]; /* sent as ETag when set; status 304 sends no body */
 };
 
 typedef void (*api_handler_fn)(const struct api_request *req, struct api_response *resp);
@@ -107,11 +115,13 @@ char *api_json_canonical(const json_t *v);
 
 /* ---- the server (api-server.c) ---- */
 
-/* Application hooks the server calls; all optional. */
+/* What the server serves beyond its own routes; all optional. */
 struct api_hooks {
-	/* Extra routes (later issues' services register theirs here). */
+	/* Extra routes (tests register theirs here). */
 	const struct api_route *routes;
 	size_t n_routes;
+	/* The services behind the API's routes. */
+	struct api_services services;
 };
 
 /*
@@ -123,6 +133,13 @@ struct api_hooks {
  */
 int api_server_start(struct api_server **out, const struct config *cfg,
 		     const struct api_hooks *hooks, char *err, size_t err_len);
+
+/*
+ * Sets the services behind the routes once they exist (they may need the
+ * server first, e.g. to report readiness). Call before they get traffic that
+ * matters; until then their routes answer 503.
+ */
+void api_server_set_services(struct api_server *srv, const struct api_services *services);
 
 /* Marks the node ready or not (/readyz). */
 void api_server_set_ready(struct api_server *srv, bool ready);
@@ -149,5 +166,15 @@ uint64_t api_server_requests_total(const struct api_server *srv);
 
 /* Reads a query argument of the request, or NULL. */
 const char *api_request_query(const struct api_request *req, const char *key);
+
+/* Reads a request header, or NULL. */
+const char *api_request_header(const struct api_request *req, const char *name);
+
+/*
+ * Answers a GET of a versioned document: 304 without a body when the
+ * request's If-None-Match names `generation`, else 200 with `body` (stolen).
+ */
+void api_reply_versioned(const struct api_request *req, struct api_response *resp,
+			 uint64_t generation, json_t *body);
 
 #endif

@@ -24,8 +24,8 @@ struct topology_dimm {
 	char id[TOPO_NAME_MAX];	 /* unique id, "" when the firmware has none */
 	unsigned handle;
 	unsigned phys_id;
-	int numa_node;			 /* TOPO_NO_NODE when unknown */
-	char health[TOPO_NAME_MAX];	 /* "ok", "non-critical", "critical", "fatal", "" = unknown */
+	int numa_node;		    /* TOPO_NO_NODE when unknown */
+	char health[TOPO_NAME_MAX]; /* "ok", "non-critical", "critical", "fatal", "" = unknown */
 };
 
 struct topology_mapping {
@@ -36,8 +36,8 @@ struct topology_mapping {
 };
 
 struct topology_region {
-	char dev[TOPO_NAME_MAX];  /* "region0" */
-	char type[16];		  /* "pmem" or "blk" */
+	char dev[TOPO_NAME_MAX]; /* "region0" */
+	char type[16];		 /* "pmem" or "blk" */
 	uint64_t size;
 	uint64_t available_size;
 	uint64_t max_available_extent;
@@ -104,7 +104,8 @@ struct topology_snapshot {
 	size_t n_daxes;
 	struct topology_numa_node *numa;
 	size_t n_numa;
-	/* distance[i * n_numa + j]: from numa[i] to numa[j], as the firmware reports (10 = local) */
+	/* distance[i * n_numa + j]: from numa[i] to numa[j], as the firmware reports (10 = local)
+	 */
 	unsigned *distance;
 	char **warnings; /* node-wide warnings, NULL-terminated array of n_warnings strings */
 	size_t n_warnings;
@@ -154,7 +155,8 @@ struct topology_ops {
 	 * namespace's dev name ("namespace0.0") into `dev`.
 	 */
 	int (*create_namespace)(const char *region, enum topology_ns_mode mode, uint64_t size,
-				uint64_t align, char *dev, size_t dev_len, char *err, size_t err_len);
+				uint64_t align, char *dev, size_t dev_len, char *err,
+				size_t err_len);
 	/*
 	 * What filesystem (if any) is on /dev/<blockdev> (libblkid): fstype "" when
 	 * the device holds no recognised signature at all; uuid "" when none.
@@ -175,11 +177,175 @@ struct topology_ops {
 		       uint64_t *inodes_free, char *err, size_t err_len);
 	/* devdax → system-ram (kmem), onlined movable (libdaxctl). */
 	int (*dax_to_ram)(const char *daxdev, char *err, size_t err_len);
-	/* Does the pool directory hold volumes (non-empty apart from lost+found and pmemd's own dirs)? */
+	/* Does the pool directory hold volumes (non-empty apart from lost+found and pmemd's own
+	 * dirs)? */
 	int (*pool_has_volumes)(const char *path, bool *has, char *err, size_t err_len);
 };
 
 /* The real kernel (topology-kernel.c and friends). */
 extern const struct topology_ops topology_kernel_ops;
+
+/* ---- pools: the reconciler's decision (pure, topology-reconcile.c) ---- */
+
+/*
+ * The namespace alignment pmemd asks for: 2 MiB, the huge page size that
+ * lets fsdax map PMEM with PMD entries.
+ */
+#define TOPO_NS_ALIGN (2ULL << 20)
+
+/* Everything the reconciler looks at for one pool, gathered by the manager. */
+struct pool_observed {
+	const struct topology_region *region; /* NULL: not on this node */
+	const char *regions_here;	      /* "region0, region1": for the error message */
+	/* Namespaces of the region that hold capacity (size > 0), in discovery order. */
+	const struct topology_namespace *const *ns;
+	size_t n_ns;
+	/* fsdax: what is on the namespace's block device (valid when fs_probed). */
+	bool fs_probed;
+	char fstype[16]; /* "" = no signature at all */
+	char fsuuid[40];
+	/* kmem: the dax device of the namespace, or NULL */
+	const struct topology_dax *dax;
+	bool dir_ready; /* the mount point directory was made in this pass */
+	bool mounted;	/* something is mounted exactly at the pool's path */
+	struct topology_mount mount;
+	bool has_volumes; /* valid when mounted */
+};
+
+enum pool_action_kind {
+	POOL_ACT_NONE,		   /* ready: nothing to do */
+	POOL_ACT_ERROR,		   /* cannot proceed; reason says why and what to do */
+	POOL_ACT_CREATE_NAMESPACE, /* mode, size, align */
+	POOL_ACT_PROBE_FS,	   /* look at the block device first */
+	POOL_ACT_MKFS,		   /* blockdev, fstype */
+	POOL_ACT_MKDIR,		   /* the pool's path */
+	POOL_ACT_MOUNT,		   /* blockdev on path with options */
+	POOL_ACT_DAX_TO_RAM,	   /* kmem: dax device to system-ram */
+};
+
+struct pool_action {
+	enum pool_action_kind kind;
+	enum topology_ns_mode mode;
+	uint64_t size;
+	uint64_t align;
+	char blockdev[TOPO_NAME_MAX];
+	char daxdev[TOPO_NAME_MAX];
+	char options[600]; /* mount options: "dax,prjquota[,<pool options>]" */
+	char reason[512];
+};
+
+/* What one pool wants: the config pool and the one region this (sub-)pool is built on. */
+struct pool_want {
+	const char *path; /* the mount path of this (sub-)pool */
+	const char *region;
+	enum config_pool_type type;
+	enum config_fstype fstype;
+	const char *options; /* extra mount options from the config, or NULL */
+	bool reformat;
+};
+
+/* The next step towards `want` from `obs`. Pure: no I/O, same input → same answer. */
+void topology_pool_next(const struct pool_want *want, const struct pool_observed *obs,
+			struct pool_action *out);
+
+/*
+ * The size of a new namespace: the region's largest free extent aligned down
+ * to lcm(TOPO_NS_ALIGN * interleave_ways, region align). 0 when nothing fits.
+ */
+uint64_t topology_namespace_size(const struct topology_region *r, uint64_t *align_out);
+
+const char *topology_pool_action_name(enum pool_action_kind k);
+
+/* ---- pools: the manager (topology-pool.c) ---- */
+
+enum pool_state {
+	POOL_PENDING,
+	POOL_READY,
+	POOL_ERROR,
+};
+
+/* One (sub-)pool's status and capacity, a copy handed out to readers. */
+struct pool_status {
+	char name[4096]; /* mount path */
+	char id[4096];	 /* the name as one URL segment: "/mnt/pmem0" → "mnt-pmem0" */
+	char region[TOPO_NAME_MAX];
+	enum config_pool_type type;
+	enum config_fstype fstype;
+	enum pool_state state;
+	char reason[512];
+	int numa_node;
+	char device[TOPO_NAME_MAX + 8]; /* "/dev/pmem0" or "dax1.0" */
+	char namespace_dev[TOPO_NAME_MAX];
+	char fsuuid[40];
+	uint64_t capacity_bytes;    /* filesystem size (statfs), or onlined memory for kmem */
+	uint64_t allocatable_bytes; /* capacity minus the pool's reserve */
+	uint64_t allocated_bytes;   /* sum of volume quotas (0 until volumes exist) */
+	uint64_t used_bytes;	    /* used on the filesystem */
+	uint64_t inodes, inodes_free;
+};
+
+struct topology_manager;
+
+struct topology_manager_opts {
+	const struct topology_ops *ops;
+	unsigned refresh_ms; /* rediscovery and reconcile interval; 0 = only on demand */
+	/* Called (from the manager's thread) after every pass; e.g. readiness, publishing. */
+	void (*on_pass)(void *ctx, struct topology_manager *m);
+	void *ctx;
+};
+
+/*
+ * Creates the manager for the pools of `cfg` that select this node (the
+ * manager copies what it needs). With start_thread, a background thread runs
+ * a pass at once and then every refresh_ms; without, passes run only when
+ * topology_manager_reconcile() is called (unit tests).
+ */
+int topology_manager_new(struct topology_manager **out, const struct config *cfg,
+			 const struct topology_manager_opts *opts, bool start_thread, char *err,
+			 size_t err_len);
+struct topology_manager *topology_manager_free(struct topology_manager *m);
+
+/* Stops the background thread (joins it); on-demand passes and reads keep working. */
+void topology_manager_stop(struct topology_manager *m);
+
+/* Replaces the desired pools (SIGHUP) and runs a pass. */
+int topology_manager_set_config(struct topology_manager *m, const struct config *cfg);
+
+/*
+ * Rediscovers and reconciles now, in the caller's thread: every pool, or the
+ * one named `pool` (-ENOENT when no such pool). Serialised with the
+ * background thread.
+ */
+int topology_manager_reconcile(struct topology_manager *m, const char *pool);
+
+/* Rediscovers without reconciling (GET ...?refresh=true). */
+int topology_manager_refresh(struct topology_manager *m);
+
+/* True once the first pass has completed. */
+bool topology_manager_settled(struct topology_manager *m);
+
+/* Increases whenever the node record changes. */
+uint64_t topology_manager_generation(struct topology_manager *m);
+
+/* Copies of the current state; the caller frees. */
+int topology_manager_pools(struct topology_manager *m, struct pool_status **out, size_t *n);
+int topology_manager_pool(struct topology_manager *m, const char *name, struct pool_status *out);
+int topology_manager_pool_by_id(struct topology_manager *m, const char *id,
+				struct pool_status *out);
+
+/* A pool's id: its path without the leading '/', every other '/' as '-'. */
+void topology_pool_id(const char *path, char *id, size_t len);
+json_t *topology_manager_snapshot_json(struct topology_manager *m, int which);
+enum { TOPO_JSON_ALL, TOPO_JSON_REGIONS, TOPO_JSON_NAMESPACES, TOPO_JSON_NUMA };
+
+/* The node record (GET /v1/node) and the same as a NodeResourceTopology object. */
+json_t *topology_manager_node_json(struct topology_manager *m, uint64_t *generation);
+json_t *topology_manager_nrt_json(struct topology_manager *m, uint64_t *generation);
+
+json_t *topology_pool_status_json(const struct pool_status *p);
+const char *topology_pool_state_name(enum pool_state s);
+
+/* Prometheus lines for the pools (pmem_pool_*). */
+void topology_manager_metrics(struct topology_manager *m, FILE *f);
 
 #endif
