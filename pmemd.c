@@ -1,6 +1,7 @@
 /* pmemd: arguments, config, start and stop of the subsystems, signals, readiness. Wiring only. */
 #include <errno.h>
 #include <getopt.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,6 +11,7 @@
 #include "api/api.h"
 #include "build/version.h"
 #include "config/config.h"
+#include "kube/kube.h"
 #include "topology/topology.h"
 #include "util/log.h"
 
@@ -19,6 +21,7 @@
 
 struct options {
 	const char *config_path;
+	const char *node_name; /* --node-name or $PMEMD_NODE_NAME; overrides the file */
 	bool check_config;
 	bool json;
 	char *labels[MAX_CLI_LABELS + 1];
@@ -33,10 +36,26 @@ static void usage(FILE *f)
 		"  -c, --config PATH       config file (default %s)\n"
 		"      --check-config      validate the config, print it and exit\n"
 		"      --format yaml|json  output format of --check-config (default yaml)\n"
+		"  -n, --node-name NAME    this node's name (default: $PMEMD_NODE_NAME, the\n"
+		"                          file's node_name, the host name)\n"
 		"  -l, --node-label K=V    a label of this node (repeatable; overrides the file)\n"
 		"  -V, --version           print the version and exit\n"
 		"  -h, --help              print this help and exit\n",
 		CONFIG_DEFAULT_PATH);
+}
+
+/* A DNS subdomain, as Kubernetes names nodes. */
+static bool valid_node_name(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n > 253 || s[0] == '-' || s[0] == '.' || s[n - 1] == '-' || s[n - 1] == '.')
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') || s[i] == '-' ||
+		      s[i] == '.'))
+			return false;
+	return true;
 }
 
 /* Returns -1 to continue, or an exit status. */
@@ -48,6 +67,7 @@ static int parse_args(int argc, char **argv, struct options *o)
 		{"check-config", no_argument, NULL, OPT_CHECK},
 		{"format", required_argument, NULL, OPT_FORMAT},
 		{"node-label", required_argument, NULL, 'l'},
+		{"node-name", required_argument, NULL, 'n'},
 		{"version", no_argument, NULL, 'V'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
@@ -55,7 +75,7 @@ static int parse_args(int argc, char **argv, struct options *o)
 	int c;
 
 	o->config_path = CONFIG_DEFAULT_PATH;
-	while ((c = getopt_long(argc, argv, "c:l:Vh", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "c:l:n:Vh", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'c':
 			o->config_path = optarg;
@@ -71,6 +91,9 @@ static int parse_args(int argc, char **argv, struct options *o)
 					optarg);
 				return 2;
 			}
+			break;
+		case 'n':
+			o->node_name = optarg;
 			break;
 		case 'l':
 			if (o->n_labels >= MAX_CLI_LABELS) {
@@ -91,6 +114,15 @@ static int parse_args(int argc, char **argv, struct options *o)
 			return 2;
 		}
 	}
+	if (!o->node_name)
+		o->node_name = getenv("PMEMD_NODE_NAME");
+	if (o->node_name && !valid_node_name(o->node_name)) {
+		fprintf(stderr,
+			"pmemd: node name \"%.80s\" is not a Kubernetes node name (lowercase "
+			"letters, digits, '-' and '.', at most 253)\n",
+			o->node_name);
+		return 2;
+	}
 	if (optind < argc) {
 		fprintf(stderr, "pmemd: unexpected argument %s\n", argv[optind]);
 		usage(stderr);
@@ -110,6 +142,15 @@ static struct config *load_config(const struct options *o)
 		return NULL;
 	}
 	config_errors_free(errs);
+	if (o->node_name) {
+		char *n = strdup(o->node_name);
+		if (!n) {
+			config_free(cfg);
+			return NULL;
+		}
+		free(cfg->node_name);
+		cfg->node_name = n;
+	}
 	return cfg;
 }
 
@@ -132,18 +173,68 @@ static int check_config(const struct options *o)
 	return r < 0 ? 1 : 0;
 }
 
-/* After every pool pass: the node is ready once its pools have been reconciled once. */
+/* What the subsystems share at run time; owned by main. */
+struct app {
+	struct api_server *srv;
+	struct topology_manager *topo;
+	pthread_mutex_t pub_lock; /* the publisher is replaced on reload */
+	struct kube_publisher *pub;
+};
+
+/* After every pool pass: the node is ready once its pools have been reconciled once,
+ * and the node record goes to the API server (the publisher coalesces). */
 static void on_topology_pass(void *ctx, struct topology_manager *m)
 {
-	struct api_server *srv = ctx;
+	struct app *app = ctx;
+	json_t *rec;
 
-	(void)m;
-	api_server_set_ready(srv, true);
+	api_server_set_ready(app->srv, true);
+	pthread_mutex_lock(&app->pub_lock);
+	if (app->pub) {
+		rec = topology_manager_node_json(m, NULL);
+		if (rec)
+			kube_publisher_update(app->pub, rec);
+		json_decref(rec);
+	}
+	pthread_mutex_unlock(&app->pub_lock);
+}
+
+/* Starts publishing the node record as a PmemNode, when Kubernetes is configured or found. */
+static void publisher_start(struct app *app, const struct config *cfg)
+{
+	struct kube_status st = {0};
+	struct kube_publisher *p = NULL;
+	json_t *labels = json_pack("{s:s}", "app.kubernetes.io/managed-by", "pmemd");
+	struct kube_publisher_opts opts = {.labels = labels};
+	char q[600];
+	int r = kube_publisher_start(&p, &cfg->kube, cfg->node_name, &opts, &st);
+
+	json_decref(labels);
+	if (r == -ENODEV)
+		log_info("kube_publishing_off", "reason=%s", log_quote(q, sizeof(q), st.message));
+	else if (r < 0)
+		log_error("kube_publishing_failed", "reason=%s",
+			  log_quote(q, sizeof(q), st.message));
+	else
+		log_info("kube_publishing", "node=%s", cfg->node_name);
+	pthread_mutex_lock(&app->pub_lock);
+	app->pub = p;
+	pthread_mutex_unlock(&app->pub_lock);
+}
+
+static void publisher_stop(struct app *app)
+{
+	struct kube_publisher *p;
+
+	pthread_mutex_lock(&app->pub_lock);
+	p = app->pub;
+	app->pub = NULL;
+	pthread_mutex_unlock(&app->pub_lock);
+	kube_publisher_stop(p);
 }
 
 /* SIGHUP: load the file again; apply what applies live, say what needs a restart. */
-static void reload(const struct options *o, struct api_server *srv, struct topology_manager *topo,
-		   struct config **cfg)
+static void reload(const struct options *o, struct app *app, struct config **cfg)
 {
 	struct config *next = load_config(o);
 	char keys[512], err[512];
@@ -155,7 +246,7 @@ static void reload(const struct options *o, struct api_server *srv, struct topol
 		return;
 	}
 	n = config_restart_keys(*cfg, next, keys, sizeof(keys));
-	if (api_server_set_config(srv, next, err, sizeof(err)) < 0) {
+	if (api_server_set_config(app->srv, next, err, sizeof(err)) < 0) {
 		char q[600];
 		log_error("reload_failed", "config=%s reason=%s kept=previous", o->config_path,
 			  log_quote(q, sizeof(q), err));
@@ -163,7 +254,12 @@ static void reload(const struct options *o, struct api_server *srv, struct topol
 		return;
 	}
 	log_set_level(next->log_level);
-	topology_manager_set_config(topo, next);
+	if (!config_kube_equal(&(*cfg)->kube, &next->kube) ||
+	    strcmp((*cfg)->node_name, next->node_name) != 0) {
+		publisher_stop(app);
+		publisher_start(app, next);
+	}
+	topology_manager_set_config(app->topo, next);
 	config_free(*cfg);
 	*cfg = next;
 	if (n > 0)
@@ -174,8 +270,7 @@ static void reload(const struct options *o, struct api_server *srv, struct topol
 int main(int argc, char **argv)
 {
 	struct options o = {0};
-	struct api_server *srv = NULL;
-	struct topology_manager *topo = NULL;
+	struct app app = {.pub_lock = PTHREAD_MUTEX_INITIALIZER};
 	struct config *cfg;
 	sigset_t sigs;
 	char err[512], q[600];
@@ -208,7 +303,7 @@ int main(int argc, char **argv)
 	 * pool manager's first pass then makes the node ready.
 	 */
 	struct api_hooks hooks = {0};
-	r = api_server_start(&srv, cfg, &hooks, err, sizeof(err));
+	r = api_server_start(&app.srv, cfg, &hooks, err, sizeof(err));
 	if (r < 0) {
 		log_error("start_failed", "reason=%s", log_quote(q, sizeof(q), err));
 		config_free(cfg);
@@ -218,16 +313,18 @@ int main(int argc, char **argv)
 		.ops = &topology_kernel_ops,
 		.refresh_ms = TOPOLOGY_REFRESH_MS,
 		.on_pass = on_topology_pass,
-		.ctx = srv,
+		.ctx = &app,
 	};
-	r = topology_manager_new(&topo, cfg, &topts, true, err, sizeof(err));
+	publisher_start(&app, cfg);
+	r = topology_manager_new(&app.topo, cfg, &topts, true, err, sizeof(err));
 	if (r < 0) {
 		log_error("start_failed", "reason=%s", log_quote(q, sizeof(q), err));
-		api_server_stop(srv, 0);
+		publisher_stop(&app);
+		api_server_stop(app.srv, 0);
 		config_free(cfg);
 		return 1;
 	}
-	api_server_set_services(srv, &(struct api_services){.topology = topo});
+	api_server_set_services(app.srv, &(struct api_services){.topology = app.topo});
 	log_info("started", "version=%s node=%s config=%s", PMEMD_VERSION, cfg->node_name,
 		 o.config_path);
 	sd_notify(0, "READY=1\nSTATUS=serving");
@@ -242,7 +339,7 @@ int main(int argc, char **argv)
 		}
 		if (sig == SIGHUP) {
 			sd_notify(0, "RELOADING=1");
-			reload(&o, srv, topo, &cfg);
+			reload(&o, &app, &cfg);
 			sd_notify(0, "READY=1\nSTATUS=serving");
 			continue;
 		}
@@ -250,12 +347,13 @@ int main(int argc, char **argv)
 		break;
 	}
 	sd_notify(0, "STOPPING=1");
-	api_server_set_ready(srv, false);
+	api_server_set_ready(app.srv, false);
 	/* The manager's thread reports to the server: stop it before the server goes. */
-	topology_manager_stop(topo);
-	api_server_stop(srv, SHUTDOWN_GRACE_MS);
+	topology_manager_stop(app.topo);
+	api_server_stop(app.srv, SHUTDOWN_GRACE_MS);
 	/* After the API: no request can reach the manager any more. */
-	topology_manager_free(topo);
+	topology_manager_free(app.topo);
+	publisher_stop(&app);
 	config_free(cfg);
 	log_info("stopped", "grace_ms=%d", SHUTDOWN_GRACE_MS);
 	return 0;

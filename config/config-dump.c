@@ -125,6 +125,20 @@ static json_t *pool_json(const struct config_pool *p, bool *ok)
 	return o;
 }
 
+static json_t *kube_json(const struct config_kube *k, bool *ok)
+{
+	json_t *o = json_object();
+
+	jset(o, "enabled", json_string(config_kube_enabled_name(k->enabled)), ok);
+	jset(o, "api_url", jstr(k->api_url), ok);
+	jset(o, "token_file", jstr(k->token_file), ok);
+	jset(o, "ca_file", jstr(k->ca_file), ok);
+	jset(o, "client_cert", jstr(k->client_cert), ok);
+	jset(o, "client_key", jstr(k->client_key), ok);
+	jset(o, "publish_interval_ms", json_integer((json_int_t)k->publish_interval_ms), ok);
+	return o;
+}
+
 json_t *config_to_json(const struct config *cfg)
 {
 	json_t *root, *listen, *limits, *pools;
@@ -159,6 +173,7 @@ json_t *config_to_json(const struct config *cfg)
 	jset(root, "pools", pools, &ok);
 	jset(root, "placement", json_object(), &ok);
 	jset(root, "resize", json_object(), &ok);
+	jset(root, "kube", kube_json(&cfg->kube, &ok), &ok);
 	if (!ok) {
 		json_decref(root);
 		return NULL;
@@ -349,6 +364,28 @@ static void put_pool(struct out *o, const struct config_pool *p)
 	map_end(o);
 }
 
+/* Written only when it differs from the defaults, so a config without kube: dumps without it. */
+static void put_kube(struct out *o, const struct config_kube *k)
+{
+	char buf[64];
+
+	if (k->enabled == CONFIG_KUBE_AUTO && !k->api_url &&
+	    k->publish_interval_ms == CONFIG_DEFAULT_KUBE_INTERVAL_MS)
+		return;
+	put_str(o, "kube");
+	map_start(o, false);
+	put_str(o, "enabled");
+	put_scalar(o, config_kube_enabled_name(k->enabled), YAML_PLAIN_SCALAR_STYLE);
+	put_kv_opt(o, "api_url", k->api_url);
+	put_kv_opt(o, "token_file", k->token_file);
+	put_kv_opt(o, "ca_file", k->ca_file);
+	put_kv_opt(o, "client_cert", k->client_cert);
+	put_kv_opt(o, "client_key", k->client_key);
+	format_duration(k->publish_interval_ms, buf, sizeof(buf));
+	put_kv(o, "publish_interval", buf);
+	map_end(o);
+}
+
 static void put_config(struct out *o, const struct config *cfg)
 {
 	char buf[64];
@@ -385,6 +422,7 @@ static void put_config(struct out *o, const struct config *cfg)
 	for (size_t i = 0; i < cfg->n_pools; i++)
 		put_pool(o, &cfg->pools[i]);
 	seq_end(o);
+	put_kube(o, &cfg->kube);
 	map_end(o);
 }
 

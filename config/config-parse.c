@@ -848,6 +848,61 @@ static bool is_loopback(const char *host)
 	return memcmp(a, v6_loop, 16) == 0 || (memcmp(a, v4_mapped, 12) == 0 && a[12] == 127);
 }
 
+/*
+ * kube.api_url: "https://host[:port][/path]". Plain http only to a loopback address (a local
+ * test double or a kubectl proxy): a bearer token must never cross a network in clear text.
+ */
+static const char *check_api_url(const char *s)
+{
+	char host[INET6_ADDRSTRLEN + 1];
+	bool https = strncmp(s, "https://", 8) == 0;
+	const char *p, *end, *rest;
+	unsigned char addr[16];
+	size_t hl;
+
+	if (!https && strncmp(s, "http://", 7) != 0)
+		return "must start with https:// (or http:// to a loopback address)";
+	if (strlen(s) > 2048 || has_control(s) || strpbrk(s, "?#@ \\"))
+		return "must be a plain URL of at most 2048 characters: no query, fragment, user "
+		       "info, spaces or control characters";
+	p = s + (https ? 8 : 7);
+	end = p + strcspn(p, "/");
+	if (*p == '[') {
+		const char *close = memchr(p, ']', (size_t)(end - p));
+
+		hl = close ? (size_t)(close - p - 1) : 0;
+		if (hl == 0 || hl >= sizeof(host))
+			return "an IPv6 address goes in brackets, like https://[fd00::1]:6443";
+		memcpy(host, p + 1, hl);
+		host[hl] = '\0';
+		if (inet_pton(AF_INET6, host, addr) != 1)
+			return "not an IPv6 address";
+		rest = close + 1;
+	} else {
+		hl = strcspn(p, ":/");
+		if (!is_dns_subdomain(p, hl))
+			return "the host must be a lowercase DNS name or an IP address";
+		snprintf(host, sizeof(host), "%.*s", (int)(hl < sizeof(host) ? hl : 0), p);
+		rest = p + hl;
+	}
+	if (rest < end) {
+		char digits[8];
+		size_t n = (size_t)(end - rest - 1);
+		uint64_t port = 0;
+
+		if (*rest != ':' || n == 0 || n >= sizeof(digits))
+			return "expected host:port with a port of 1..65535";
+		memcpy(digits, rest + 1, n);
+		digits[n] = '\0';
+		if (parse_uint(digits, &port) || port < 1 || port > 65535)
+			return "expected host:port with a port of 1..65535";
+	}
+	if (!https && !is_loopback(host))
+		return "http:// is only allowed to a loopback address (127.0.0.1, [::1]); use "
+		       "https://";
+	return NULL;
+}
+
 /* ---- the schema tables -------------------------------------------------- */
 
 /*
@@ -1141,6 +1196,39 @@ static const struct field limits_fields[] = {
 };
 static const struct section limits_section = {limits_fields, N_OF(limits_fields), NULL};
 
+static const char *const kube_enabled_names[] = {
+	[CONFIG_KUBE_AUTO] = "auto",
+	[CONFIG_KUBE_ON] = "true",
+	[CONFIG_KUBE_OFF] = "false",
+	[CONFIG_KUBE_OFF + 1] = NULL,
+};
+
+const char *config_kube_enabled_name(enum config_kube_enabled e)
+{
+	return NAME_OF(kube_enabled_names, e);
+}
+
+/* kube: */
+enum { K_ENABLED, K_API_URL, K_TOKEN, K_CA, K_CERT, K_KEY, K_INTERVAL };
+static const struct field kube_fields[] = {
+	[K_ENABLED] = {"enabled", f_enum, offsetof(struct config_kube, enabled),
+		       .names = kube_enabled_names},
+	[K_API_URL] = {"api_url", f_string, offsetof(struct config_kube, api_url),
+		       .check = check_api_url},
+	[K_TOKEN] = {"token_file", f_string, offsetof(struct config_kube, token_file),
+		     .check = check_abs_path},
+	[K_CA] = {"ca_file", f_string, offsetof(struct config_kube, ca_file),
+		  .check = check_abs_path},
+	[K_CERT] = {"client_cert", f_string, offsetof(struct config_kube, client_cert),
+		    .check = check_abs_path},
+	[K_KEY] = {"client_key", f_string, offsetof(struct config_kube, client_key),
+		   .check = check_abs_path},
+	[K_INTERVAL] = {"publish_interval", f_duration,
+			offsetof(struct config_kube, publish_interval_ms), 1000, 3600 * 1000,
+			.range = "1s..1h"},
+};
+static const struct section kube_section = {kube_fields, N_OF(kube_fields), NULL};
+
 /* listen[].auth: */
 enum { AUTH_TOKEN, AUTH_CERT, AUTH_KEY, AUTH_CA };
 static const struct field auth_fields[] = {
@@ -1214,6 +1302,8 @@ static void f_limits(struct ctx *c, struct node *v, const char *path, void *base
 		     const struct field *f);
 static void f_pools(struct ctx *c, struct node *v, const char *path, void *base,
 		    const struct field *f);
+static void f_kube(struct ctx *c, struct node *v, const char *path, void *base,
+		   const struct field *f);
 
 /* The top level. */
 enum { TOP_NODE_NAME, TOP_LOG_LEVEL, TOP_THREADS, TOP_LABELS, TOP_LISTEN, TOP_LIMITS, TOP_POOLS };
@@ -1229,6 +1319,7 @@ static const struct field top_fields[] = {
 	[TOP_POOLS] = {"pools", f_pools},
 	{"placement", f_reserved},
 	{"resize", f_reserved},
+	{"kube", f_kube, offsetof(struct config, kube)},
 };
 static const struct section top_section = {top_fields, N_OF(top_fields), NULL};
 
@@ -1254,6 +1345,32 @@ static void f_limits(struct ctx *c, struct node *v, const char *path, void *base
 		errorf(c, s.val[LIM_PER_CLIENT], path_key(p, path, "per_client_connections"),
 		       "out of range: %u is more than limits.max_connections (%u)",
 		       lim->per_client_connections, lim->max_connections);
+}
+
+static void f_kube(struct ctx *c, struct node *v, const char *path, void *base,
+		   const struct field *f)
+{
+	static const int needs_url[] = {K_TOKEN, K_CA, K_CERT, K_KEY};
+	struct config_kube *k = at(base, f->off);
+	char p[PATH_LEN];
+	struct seen s;
+
+	if (is_null(v) || !walk_map(c, v, path, k, &kube_section, &s))
+		return;
+	/* In a pod the service-account token and CA are used; mixing the two sources hides which
+	 * credentials pmemd really sends. */
+	for (size_t i = 0; i < N_OF(needs_url); i++)
+		if (s.val[needs_url[i]] && !s.val[K_API_URL])
+			errorf(c, s.val[needs_url[i]],
+			       path_key(p, path, kube_fields[needs_url[i]].name),
+			       "needs kube.api_url (in a pod the service-account token and CA are "
+			       "used)");
+	if (s.val[K_CERT] && !s.val[K_KEY])
+		errorf(c, s.val[K_CERT], path_key(p, path, "client_cert"),
+		       "client_key is missing (client_cert and client_key go together)");
+	if (s.val[K_KEY] && !s.val[K_CERT])
+		errorf(c, s.val[K_KEY], path_key(p, path, "client_key"),
+		       "client_cert is missing (client_cert and client_key go together)");
 }
 
 static int label_set(struct ctx *c, struct config *cfg, const char *key, const char *value)
@@ -1879,6 +1996,7 @@ int config_parse(const char *name, const char *buf, size_t len, char *const *ext
 	cfg->log_level = LOG_LVL_INFO;
 	cfg->limits = (struct config_limits){CONFIG_DEFAULT_MAX_BODY, CONFIG_DEFAULT_MAX_CONN,
 					     CONFIG_DEFAULT_PER_CLIENT, CONFIG_DEFAULT_TIMEOUT_MS};
+	cfg->kube.publish_interval_ms = CONFIG_DEFAULT_KUBE_INTERVAL_MS;
 
 	r = tree_build(&c, buf ? buf : "", buf ? len : 0, &root);
 	if (r < 0)

@@ -52,6 +52,11 @@ struct config *config_free(struct config *cfg)
 	for (size_t i = 0; i < cfg->n_pools; i++)
 		pool_clear(&cfg->pools[i]);
 	free(cfg->pools);
+	free(cfg->kube.api_url);
+	free(cfg->kube.token_file);
+	free(cfg->kube.ca_file);
+	free(cfg->kube.client_cert);
+	free(cfg->kube.client_key);
 	free(cfg);
 	return NULL;
 }
@@ -133,6 +138,14 @@ bool config_pool_matches(const struct config_pool *p, const struct config *cfg)
 static bool str_eq(const char *a, const char *b)
 {
 	return a == b || (a && b && strcmp(a, b) == 0);
+}
+
+bool config_kube_equal(const struct config_kube *a, const struct config_kube *b)
+{
+	return a->enabled == b->enabled && str_eq(a->api_url, b->api_url) &&
+	       str_eq(a->token_file, b->token_file) && str_eq(a->ca_file, b->ca_file) &&
+	       str_eq(a->client_cert, b->client_cert) && str_eq(a->client_key, b->client_key) &&
+	       a->publish_interval_ms == b->publish_interval_ms;
 }
 
 /* Everything a bound socket depends on; auth is compared separately. */

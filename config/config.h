@@ -20,6 +20,8 @@
 #define CONFIG_DEFAULT_PER_CLIENT 64
 #define CONFIG_DEFAULT_TIMEOUT_MS 30000
 
+#define CONFIG_DEFAULT_KUBE_INTERVAL_MS 1000
+
 /* A position in the config file, 1-based, for error messages. */
 struct config_pos {
 	unsigned line;
@@ -109,6 +111,26 @@ struct config_pool {
 	struct config_pos pos;
 };
 
+/* kube.enabled: "auto" publishes only when running in a pod (service-account files and
+ * KUBERNETES_SERVICE_HOST/_PORT present) or when kube.api_url is set. */
+enum config_kube_enabled {
+	CONFIG_KUBE_AUTO,
+	CONFIG_KUBE_ON,
+	CONFIG_KUBE_OFF,
+};
+
+/* kube: publishing this node's record to the Kubernetes API. Paths only; secrets stay in
+ * their files (the token is re-read on every request, since service-account tokens rotate). */
+struct config_kube {
+	enum config_kube_enabled enabled;
+	char *api_url; /* https://host[:port][/prefix]; http only to loopback; NULL: in-cluster */
+	char *token_file;  /* bearer token file; only with api_url */
+	char *ca_file;	   /* PEM CA bundle for the API server; only with api_url */
+	char *client_cert; /* PEM client certificate; with client_key, only with api_url */
+	char *client_key;
+	uint64_t publish_interval_ms; /* at most one status write per interval; >= 1s */
+};
+
 struct config_label {
 	char *key;
 	char *value;
@@ -126,6 +148,7 @@ struct config {
 	size_t n_labels;
 	struct config_pool *pools;
 	size_t n_pools;
+	struct config_kube kube;
 };
 
 /*
@@ -173,11 +196,18 @@ const char *config_label_get(const struct config *cfg, const char *key);
  * (listen, threads, limits.max_connections, limits.per_client_connections,
  * limits.request_timeout, listen[].auth TLS files) and returns how many there
  * are. Keys that apply live (log_level, labels, node_name, limits.max_body,
- * token files which are re-read, pools) are not listed.
+ * token files which are re-read, pools, kube) are not listed.
  */
 int config_restart_keys(const struct config *old_cfg, const struct config *new_cfg, char *buf,
 			size_t len);
 
+/*
+ * Are two kube: sections the same? kube is not a restart key: pmemd.c applies a change live by
+ * stopping the publisher and starting a new one (both bounded).
+ */
+bool config_kube_equal(const struct config_kube *a, const struct config_kube *b);
+
+const char *config_kube_enabled_name(enum config_kube_enabled e);
 const char *config_pool_type_name(enum config_pool_type t);
 const char *config_fstype_name(enum config_fstype t);
 const char *config_match_op_name(enum config_match_op op);

@@ -30,7 +30,8 @@ static uint64_t lcm_u64(uint64_t a, uint64_t b)
  * one of them fail with "failed to set alignment" or try to fit a 4G
  * namespace into a 4G region that has label space taken out of it.
  */
-uint64_t topology_namespace_size(const struct topology_region *r, uint64_t *align_out)
+uint64_t topology_namespace_size(const struct topology_region *r, bool labelless,
+				 uint64_t *align_out)
 {
 	unsigned ways = r->interleave_ways ? r->interleave_ways : 1;
 	uint64_t align = lcm_u64(TOPO_NS_ALIGN * ways, r->align);
@@ -38,6 +39,9 @@ uint64_t topology_namespace_size(const struct topology_region *r, uint64_t *alig
 
 	if (avail > r->available_size)
 		avail = r->available_size;
+	/* A label-less region reports nothing free: its one raw namespace spans all of it. */
+	if (labelless)
+		avail = r->size;
 	if (align_out)
 		*align_out = align;
 	return avail - avail % align;
@@ -70,10 +74,24 @@ __attribute__((format(printf, 2, 3))) static void fail(struct pool_action *a, co
 	va_end(ap);
 }
 
+/*
+ * A region whose DIMMs carry no labels yet (fresh NVDIMMs) shows one raw
+ * namespace without a uuid spanning the region and no free space. It is not
+ * a namespace anyone made: the kernel's default view of blank media. Creating
+ * the pool's namespace writes the labels (create_namespace refuses if the raw
+ * device holds any filesystem or partition signature).
+ */
+static bool is_labelless(const struct pool_observed *o)
+{
+	return o->n_ns == 1 && o->ns[0]->mode == TOPO_NS_RAW && !o->ns[0]->uuid[0];
+}
+
 /* The namespace this pool uses: the only one in the region that holds capacity. */
 static const struct topology_namespace *
 pick_namespace(const struct pool_want *w, const struct pool_observed *o, struct pool_action *a)
 {
+	if (is_labelless(o))
+		return NULL;
 	if (o->n_ns > 1) {
 		fail(a,
 		     "%s has %zu namespaces; a pool takes a region with one namespace (pmemd "
@@ -168,7 +186,7 @@ void topology_pool_next(const struct pool_want *w, const struct pool_observed *o
 			fail(a, "%s is read-only; cannot create a namespace", w->region);
 			return;
 		}
-		a->size = topology_namespace_size(o->region, &a->align);
+		a->size = topology_namespace_size(o->region, is_labelless(o), &a->align);
 		if (a->size == 0) {
 			fail(a,
 			     "%s has no free extent of at least %llu bytes (available %llu, "

@@ -249,10 +249,12 @@ void topology_pool_next(const struct pool_want *want, const struct pool_observed
 			struct pool_action *out);
 
 /*
- * The size of a new namespace: the region's largest free extent aligned down
- * to lcm(TOPO_NS_ALIGN * interleave_ways, region align). 0 when nothing fits.
+ * The size of a new namespace: the region's largest free extent (the whole
+ * region when it has no labels yet) aligned down to lcm(TOPO_NS_ALIGN *
+ * interleave_ways, region align). 0 when nothing fits.
  */
-uint64_t topology_namespace_size(const struct topology_region *r, uint64_t *align_out);
+uint64_t topology_namespace_size(const struct topology_region *r, bool labelless,
+				 uint64_t *align_out);
 
 const char *topology_pool_action_name(enum pool_action_kind k);
 

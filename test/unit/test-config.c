@@ -471,7 +471,7 @@ static void test_unknown_keys(void **state)
 		"node_name: a\nfoo: 1\n",
 		{2, 1,
 		 "unknown key \"foo\" (expected one of node_name, log_level, threads, labels, "
-		 "listen, limits, pools, placement, resize)"});
+		 "listen, limits, pools, placement, resize, kube)"});
 	EXPECT_ERRORS("limits:\n  max_bodyy: 1Mi\n",
 		      {2, 3, "limits: unknown key \"max_bodyy\" (expected one of max_body, "});
 	EXPECT_ERRORS("pools:\n"
@@ -1190,6 +1190,76 @@ static void test_names(void **state)
 	assert_int_equal(config_write_yaml(NULL, stderr), -EINVAL);
 }
 
+static void test_kube(void **state)
+{
+	struct config *cfg = parse_ok("");
+	struct config *b;
+
+	(void)state;
+	assert_int_equal(cfg->kube.enabled, CONFIG_KUBE_AUTO);
+	assert_null(cfg->kube.api_url);
+	assert_int_equal(cfg->kube.publish_interval_ms, 1000);
+	config_free(cfg);
+
+	cfg = parse_ok("kube:\n"
+		       "  enabled: true\n"
+		       "  api_url: https://[fd00::1]:6443/k8s/clusters/c-1\n"
+		       "  token_file: /etc/pmemd/kube-token\n"
+		       "  ca_file: /etc/pmemd/kube-ca.crt\n"
+		       "  client_cert: /etc/pmemd/kube.crt\n"
+		       "  client_key: /etc/pmemd/kube.key\n"
+		       "  publish_interval: 5s\n");
+	assert_int_equal(cfg->kube.enabled, CONFIG_KUBE_ON);
+	assert_string_equal(cfg->kube.api_url, "https://[fd00::1]:6443/k8s/clusters/c-1");
+	assert_string_equal(cfg->kube.token_file, "/etc/pmemd/kube-token");
+	assert_string_equal(cfg->kube.ca_file, "/etc/pmemd/kube-ca.crt");
+	assert_string_equal(cfg->kube.client_cert, "/etc/pmemd/kube.crt");
+	assert_string_equal(cfg->kube.client_key, "/etc/pmemd/kube.key");
+	assert_int_equal(cfg->kube.publish_interval_ms, 5000);
+	assert_string_equal(config_kube_enabled_name(CONFIG_KUBE_OFF), "false");
+	assert_string_equal(config_kube_enabled_name((enum config_kube_enabled)3), "unknown");
+
+	/* kube changes apply live: pmemd.c restarts the publisher, not the daemon. */
+	b = parse_ok("kube: {enabled: false, publish_interval: 2s}\n");
+	assert_false(config_kube_equal(&cfg->kube, &b->kube));
+	assert_true(config_kube_equal(&cfg->kube, &cfg->kube));
+	assert_int_equal(config_restart_keys(cfg, b, NULL, 0), 0);
+	config_free(b);
+	config_free(cfg);
+
+	b = parse_ok("kube: {api_url: http://127.0.0.1:8001}\n");
+	config_free(b);
+	b = parse_ok("kube: {api_url: \"http://[::1]:8001/\", enabled: auto}\n");
+	config_free(b);
+	b = parse_ok("kube: {api_url: https://kubernetes.default.svc}\n");
+	config_free(b);
+
+	EXPECT_ERRORS("kube:\n  enabled: yes\n",
+		      {2, 12, "kube.enabled: expected one of auto, true, false, got \"yes\""});
+	EXPECT_ERRORS("kube: {publish_interval: 500ms}\n",
+		      {1, 26, "kube.publish_interval: out of range: \"500ms\" (must be 1s..1h)"});
+	EXPECT_ERRORS("kube: {api_url: http://10.0.0.1:6443}\n",
+		      {1, 17, "kube.api_url: http:// is only allowed to a loopback address"});
+	EXPECT_ERRORS("kube: {api_url: ftp://k}\n",
+		      {1, 17, "kube.api_url: must start with https://"});
+	EXPECT_ERRORS("kube: {api_url: \"https://user@k:443\"}\n",
+		      {1, 17, "kube.api_url: must be a plain URL"});
+	EXPECT_ERRORS("kube: {api_url: \"https://k:0\"}\n",
+		      {1, 17, "kube.api_url: expected host:port with a port of 1..65535"});
+	EXPECT_ERRORS("kube: {api_url: \"https://[fd00::1\"}\n",
+		      {1, 17, "kube.api_url: an IPv6 address goes in brackets"});
+	EXPECT_ERRORS("kube: {api_url: \"https://Bad_Host\"}\n",
+		      {1, 17, "kube.api_url: the host must be a lowercase DNS name"});
+	EXPECT_ERRORS("kube:\n  token_file: /t\n  client_key: /k\n",
+		      {2, 15, "kube.token_file: needs kube.api_url"},
+		      {3, 15, "kube.client_key: needs kube.api_url"},
+		      {3, 15, "kube.client_key: client_cert is missing"});
+	EXPECT_ERRORS("kube: {api_url: https://k, ca_file: rel}\n",
+		      {1, 37, "kube.ca_file: must be an absolute path"});
+	EXPECT_ERRORS("kube: {watch: true}\n",
+		      {1, 8, "kube: unknown key \"watch\" (expected one of enabled, api_url, "});
+}
+
 /* ---- dumps -------------------------------------------------------------- */
 
 static void test_json(void **state)
@@ -1214,7 +1284,10 @@ static void test_json(void **state)
 
 	(void)state;
 	assert_string_equal(
-		s, "{\"labels\":{\"kubernetes.io/hostname\":\"node-a\",\"zone\":\"z1\"},"
+		s, "{\"kube\":{\"api_url\":null,\"ca_file\":null,\"client_cert\":null,"
+		   "\"client_key\":null,\"enabled\":\"auto\",\"publish_interval_ms\":1000,"
+		   "\"token_file\":null},"
+		   "\"labels\":{\"kubernetes.io/hostname\":\"node-a\",\"zone\":\"z1\"},"
 		   "\"limits\":{\"max_body_bytes\":1048576,\"max_connections\":1024,"
 		   "\"per_client_connections\":64,\"request_timeout_ms\":30000},"
 		   "\"listen\":[{\"group\":null,\"mode\":\"0660\",\"owner\":\"root\","
@@ -1290,6 +1363,15 @@ static void test_yaml_round_trip(void **state)
 			 "    operator: NotIn\n"
 			 "    values: [\"\", \"0\"]\n"
 			 "    regions: [region5]\n"));
+	round_trip(parse_ok("kube: {enabled: false}\n"));
+	round_trip(parse_ok("kube:\n"
+			    "  enabled: true\n"
+			    "  api_url: https://10.0.0.1:6443\n"
+			    "  token_file: /t\n"
+			    "  ca_file: /ca\n"
+			    "  client_cert: /c\n"
+			    "  client_key: /k\n"
+			    "  publish_interval: 1500ms\n"));
 }
 
 static void test_yaml_text(void **state)
@@ -1354,6 +1436,7 @@ int main(void)
 		cmocka_unit_test(test_pool_matches),
 		cmocka_unit_test(test_restart_keys),
 		cmocka_unit_test(test_names),
+		cmocka_unit_test(test_kube),
 		cmocka_unit_test(test_json),
 		cmocka_unit_test(test_yaml_round_trip),
 		cmocka_unit_test(test_yaml_text),

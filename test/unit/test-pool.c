@@ -74,31 +74,35 @@ static void test_namespace_size(void **state)
 	(void)state;
 
 	/* The emulated node's case: 2 GiB + label space, 16 MiB region align. */
-	assert_int_equal(topology_namespace_size(&r, &align), 2 * GiB);
+	assert_int_equal(topology_namespace_size(&r, false, &align), 2 * GiB);
 	assert_int_equal(align, 16 * MiB);
 	/* Interleaved over 4 DIMMs: 2 MiB per DIMM → 8 MiB, lcm with 16 MiB. */
 	r.interleave_ways = 4;
 	r.available_size = r.max_available_extent = 100 * MiB;
-	assert_int_equal(topology_namespace_size(&r, &align), 96 * MiB);
+	assert_int_equal(topology_namespace_size(&r, false, &align), 96 * MiB);
 	assert_int_equal(align, 16 * MiB);
 	/* Interleave of 3 with a 16 MiB region: lcm(6 MiB, 16 MiB) = 48 MiB. */
 	r.interleave_ways = 3;
-	assert_int_equal(topology_namespace_size(&r, &align), 96 * MiB);
+	assert_int_equal(topology_namespace_size(&r, false, &align), 96 * MiB);
 	assert_int_equal(align, 48 * MiB);
 	/* No region align reported: the namespace align alone. */
 	r.interleave_ways = 1;
 	r.align = 0;
 	r.available_size = r.max_available_extent = 5 * MiB;
-	assert_int_equal(topology_namespace_size(&r, &align), 4 * MiB);
+	assert_int_equal(topology_namespace_size(&r, false, &align), 4 * MiB);
 	assert_int_equal(align, 2 * MiB);
 	/* The largest extent, not the sum of the free space, bounds the namespace. */
 	r.available_size = 100 * MiB;
 	r.max_available_extent = 10 * MiB;
-	assert_int_equal(topology_namespace_size(&r, &align), 10 * MiB);
+	assert_int_equal(topology_namespace_size(&r, false, &align), 10 * MiB);
 	/* Less than one alignment unit free: nothing fits. */
 	r.align = 16 * MiB;
 	r.max_available_extent = 15 * MiB;
-	assert_int_equal(topology_namespace_size(&r, &align), 0);
+	assert_int_equal(topology_namespace_size(&r, false, &align), 0);
+	/* Label-less: nothing free, the whole region is the extent. */
+	r.available_size = r.max_available_extent = 0;
+	r.size = 2 * GiB + 8 * MiB;
+	assert_int_equal(topology_namespace_size(&r, true, &align), 2 * GiB);
 }
 
 static void test_decisions_region(void **state)
@@ -139,6 +143,24 @@ static void test_decisions_region(void **state)
 	a = next(&want_ext4, &o);
 	assert_int_equal(a.kind, POOL_ACT_ERROR);
 	assert_non_null(strstr(a.reason, "no free extent"));
+
+	/* Fresh NVDIMMs: a raw namespace without uuid spans the label-less region. */
+	struct topology_namespace raw = {.dev = "namespace0.0",
+					 .region = "region0",
+					 .mode = TOPO_NS_RAW,
+					 .size = 2 * GiB,
+					 .enabled = true};
+	const struct topology_namespace *rawp[] = {&raw};
+	struct pool_observed fresh = {.region = &r, .ns = rawp, .n_ns = 1};
+	r.available_size = r.max_available_extent = 0;
+	a = next(&want_ext4, &fresh);
+	assert_int_equal(a.kind, POOL_ACT_CREATE_NAMESPACE);
+	assert_int_equal(a.size, 2 * GiB);
+	/* ... but a raw namespace someone labelled is theirs. */
+	snprintf(raw.uuid, sizeof(raw.uuid), "6e5e1a4c-0000-4000-8000-000000000000");
+	a = next(&want_ext4, &fresh);
+	assert_int_equal(a.kind, POOL_ACT_ERROR);
+	assert_non_null(strstr(a.reason, "raw mode"));
 
 	/* kmem wants devdax. */
 	r.available_size = r.max_available_extent = 2 * GiB;
