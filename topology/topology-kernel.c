@@ -56,6 +56,7 @@ static int kernel_discover(struct topology_snapshot **out, char *err, size_t err
 		return rc;
 	}
 	topology_check_numa(s);
+	topology_snapshot_sort(s);
 	log_debug("topology_discovered",
 		  "buses=%zu dimms=%zu regions=%zu namespaces=%zu daxes=%zu "
 		  "numa_nodes=%zu",

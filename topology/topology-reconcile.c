@@ -186,13 +186,16 @@ void topology_pool_next(const struct pool_want *w, const struct pool_observed *o
 			fail(a, "%s is read-only; cannot create a namespace", w->region);
 			return;
 		}
-		a->size = topology_namespace_size(o->region, is_labelless(o), &a->align);
+		uint64_t unit;
+		a->size = topology_namespace_size(o->region, is_labelless(o), &unit);
+		/* The mapping alignment the kernel supports (4K, 2M, 1G), not the size unit. */
+		a->align = TOPO_NS_ALIGN;
 		if (a->size == 0) {
 			fail(a,
 			     "%s has no free extent of at least %llu bytes (available %llu, "
 			     "largest "
 			     "extent %llu)",
-			     w->region, (unsigned long long)a->align,
+			     w->region, (unsigned long long)unit,
 			     (unsigned long long)o->region->available_size,
 			     (unsigned long long)o->region->max_available_extent);
 			return;

@@ -428,3 +428,40 @@ json_t *topology_snapshot_to_json(const struct topology_snapshot *s)
 			 topology_namespaces_to_json(s), "daxes", daxes, "numa",
 			 topology_numa_to_json(s), "warnings", warnings);
 }
+
+/* strverscmp orders embedded numbers by value: "namespace1.2" < "namespace1.10". */
+static int cmp_region(const void *a, const void *b)
+{
+	return strverscmp(((const struct topology_region *)a)->dev,
+			  ((const struct topology_region *)b)->dev);
+}
+
+static int cmp_namespace(const void *a, const void *b)
+{
+	return strverscmp(((const struct topology_namespace *)a)->dev,
+			  ((const struct topology_namespace *)b)->dev);
+}
+
+static int cmp_dimm(const void *a, const void *b)
+{
+	return strverscmp(((const struct topology_dimm *)a)->dev,
+			  ((const struct topology_dimm *)b)->dev);
+}
+
+static int cmp_dax(const void *a, const void *b)
+{
+	return strverscmp(((const struct topology_dax *)a)->dev,
+			  ((const struct topology_dax *)b)->dev);
+}
+
+void topology_snapshot_sort(struct topology_snapshot *s)
+{
+	if (s->n_regions > 1)
+		qsort(s->regions, s->n_regions, sizeof(*s->regions), cmp_region);
+	if (s->n_namespaces > 1)
+		qsort(s->namespaces, s->n_namespaces, sizeof(*s->namespaces), cmp_namespace);
+	if (s->n_dimms > 1)
+		qsort(s->dimms, s->n_dimms, sizeof(*s->dimms), cmp_dimm);
+	if (s->n_daxes > 1)
+		qsort(s->daxes, s->n_daxes, sizeof(*s->daxes), cmp_dax);
+}

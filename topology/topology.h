@@ -114,6 +114,13 @@ struct topology_snapshot {
 /* Frees; accepts NULL, returns NULL. */
 struct topology_snapshot *topology_snapshot_free(struct topology_snapshot *s);
 
+/*
+ * Puts regions, namespaces, DIMMs and dax devices in natural device order
+ * (region2 before region10), whatever order the kernel enumerated them in,
+ * so that every answer built from a snapshot is stable.
+ */
+void topology_snapshot_sort(struct topology_snapshot *s);
+
 /* Lookups in a snapshot; NULL when absent. */
 const struct topology_region *topology_find_region(const struct topology_snapshot *s,
 						   const char *dev);
