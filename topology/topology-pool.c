@@ -372,7 +372,13 @@ static void finish_pass(struct topology_manager *m, struct topology_snapshot *sn
 	}
 	for (size_t i = 0; i < n && i < m->n_pools; i++)
 		m->pools[i].st = pools[i].st;
+	/*
+	 * The generation versions the discovery views too (they share its ETag),
+	 * so a change only they show (a DIMM's health) must move it as well.
+	 */
 	rec = node_record(m);
+	if (rec && m->snap)
+		json_object_set_new(rec, "topology", topology_snapshot_to_json(m->snap));
 	canon = rec ? json_dumps(rec, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
 	json_decref(rec);
 	if (canon && (!m->record || strcmp(canon, m->record) != 0)) {

@@ -117,6 +117,18 @@ static void next_kmem(const struct pool_want *w, const struct pool_observed *o,
 		return;
 	}
 	if (strcmp(o->dax->mode, "system-ram") == 0) {
+		/*
+		 * Memory onlined into a normal zone can hold kernel allocations and
+		 * may never be offlined again; a pool promises capacity that can be
+		 * given back, so that is an error, not a quiet "ready".
+		 */
+		if (!o->dax->movable) {
+			fail(a,
+			     "%s is system RAM but not movable (onlined outside pmemd, e.g. by "
+			     "auto_online_blocks); offline it and let pmemd online it movable",
+			     o->dax->dev);
+			return;
+		}
 		a->kind = POOL_ACT_NONE;
 		return;
 	}

@@ -1,5 +1,6 @@
 /* test-api: the real server on loopback and a unix socket, driven with libcurl. */
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <curl/curl.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -18,6 +19,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "api/api-internal.h"
 #include "api/api.h"
 #include "config/config.h"
 
@@ -47,7 +49,7 @@ static const struct api_route test_routes[] = {
 	{"GET", "/v1/slow", get_slow, 0},
 	{"GET", "/v1/things/{name}", get_param, 0},
 };
-static const struct api_hooks hooks = {test_routes, 3};
+static const struct api_hooks hooks = {.routes = test_routes, .n_routes = 3};
 
 /* ---- fixtures ---- */
 
@@ -150,8 +152,8 @@ static int teardown(void **state)
 
 struct reply {
 	long status;
-	char body[65536];
-	size_t len;
+	char *body; /* grows as needed; freed by reply_clear */
+	size_t len, cap;
 	char allow[128];
 	char ctype[128];
 	CURLcode rc;
@@ -161,12 +163,28 @@ static size_t on_body(char *p, size_t sz, size_t n, void *ud)
 {
 	struct reply *r = ud;
 	size_t len = sz * n;
-	if (r->len + len >= sizeof(r->body))
-		len = sizeof(r->body) - 1 - r->len;
+
+	if (r->len + len + 1 > r->cap) {
+		size_t cap = r->cap ? r->cap : 4096;
+		while (cap < r->len + len + 1)
+			cap *= 2;
+		char *b = realloc(r->body, cap);
+		if (!b)
+			return 0;
+		r->body = b;
+		r->cap = cap;
+	}
 	memcpy(r->body + r->len, p, len);
 	r->len += len;
 	r->body[r->len] = '\0';
-	return sz * n;
+	return len;
+}
+
+static void reply_clear(struct reply *r)
+{
+	free(r->body);
+	memset(r, 0, sizeof(*r));
+	r->body = NULL;
 }
 
 static size_t on_header(char *p, size_t sz, size_t n, void *ud)
@@ -252,9 +270,13 @@ static struct reply *request(struct fx *fx, const char *path, const struct req_o
 	struct curl_slist *hdrs;
 	CURL *c;
 
-	memset(&r, 0, sizeof(r));
+	reply_clear(&r);
 	c = make_easy(fx, path, o, &r, &hdrs);
 	r.rc = curl_easy_perform(c);
+	if (!r.body) {
+		r.body = calloc(1, 1); /* no body: an empty string, never NULL */
+		r.cap = 1;
+	}
 	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r.status);
 	curl_easy_cleanup(c);
 	curl_slist_free_all(hdrs);
@@ -454,7 +476,7 @@ static void test_parallel(void **state)
 	curl_multi_setopt(m, CURLMOPT_MAX_TOTAL_CONNECTIONS, 0L);
 	for (int i = 0; i < N; i++) {
 		struct req_opts o = {.unix_path = (i % 2) ? fx->sock : NULL};
-		memset(&replies[i], 0, sizeof(replies[i]));
+		replies[i] = (struct reply){0};
 		easy[i] = make_easy(fx, i % 3 ? "/v1/version" : "/healthz", &o, &replies[i],
 				    &hdrs[i]);
 		curl_easy_setopt(easy[i], CURLOPT_FORBID_REUSE, 1L);
@@ -469,6 +491,7 @@ static void test_parallel(void **state)
 		curl_easy_getinfo(easy[i], CURLINFO_RESPONSE_CODE, &st);
 		if (st == 200 && replies[i].len > 0)
 			ok++;
+		reply_clear(&replies[i]);
 		curl_multi_remove_handle(m, easy[i]);
 		curl_easy_cleanup(easy[i]);
 		curl_slist_free_all(hdrs[i]);
@@ -493,6 +516,7 @@ static void *slow_client(void *p)
 	struct reply *r = request(a->fx, "/v1/slow", NULL);
 	a->status = r->status;
 	snprintf(a->body, sizeof(a->body), "%.200s", r->body);
+	reply_clear(r); /* this thread's reply dies with it */
 	return NULL;
 }
 
@@ -726,6 +750,45 @@ static void test_tls_and_mtls(void **state)
 	assert_int_equal(r->status, 200);
 }
 
+/* Every route the server answers is documented in the OpenAPI document it serves. */
+static void test_openapi_covers_routes(void **state)
+{
+	extern const char pmemd_openapi_json[];
+	extern const char pmemd_openapi_json_end[];
+	const struct {
+		const struct api_route *r;
+		size_t n;
+	} tables[] = {{api_core_routes, api_core_routes_count},
+		      {api_topology_routes, api_topology_routes_count}};
+	json_error_t e;
+	json_t *doc = json_loadb(pmemd_openapi_json,
+				 (size_t)(pmemd_openapi_json_end - pmemd_openapi_json), 0, &e);
+	json_t *paths;
+	int missing = 0;
+	(void)state;
+
+	assert_non_null(doc);
+	paths = json_object_get(doc, "paths");
+	assert_non_null(paths);
+	for (size_t t = 0; t < sizeof(tables) / sizeof(tables[0]); t++) {
+		for (size_t i = 0; i < tables[t].n; i++) {
+			char method[16];
+			const struct api_route *r = &tables[t].r[i];
+			size_t k;
+			for (k = 0; r->method[k] && k + 1 < sizeof(method); k++)
+				method[k] = (char)tolower((unsigned char)r->method[k]);
+			method[k] = '\0';
+			if (!json_object_get(json_object_get(paths, r->pattern), method)) {
+				fprintf(stderr, "not in docs/openapi.json: %s %s\n", r->method,
+					r->pattern);
+				missing++;
+			}
+		}
+	}
+	json_decref(doc);
+	assert_int_equal(missing, 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -738,6 +801,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_token, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reload_body_limit, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tls_and_mtls, setup, teardown),
+		cmocka_unit_test(test_openapi_covers_routes),
 	};
 	int r;
 

@@ -323,6 +323,10 @@ static void test_decisions_kmem(void **state)
 	assert_string_equal(a.daxdev, "dax0.0");
 	snprintf(d.mode, sizeof(d.mode), "system-ram");
 	a = next(&k, &o);
+	assert_int_equal(a.kind, POOL_ACT_ERROR);
+	assert_non_null(strstr(a.reason, "not movable"));
+	d.movable = true;
+	a = next(&k, &o);
 	assert_int_equal(a.kind, POOL_ACT_NONE);
 }
 
