@@ -285,7 +285,11 @@ static int add_namespace(struct topology_snapshot *s, size_t *cap, struct ndctl_
 		 ndctl_region_get_devname(ndctl_namespace_get_region(ndns)));
 	n->mode = ns_mode(ndctl_namespace_get_mode(ndns));
 	n->numa_node = node_or_none(ndctl_namespace_get_numa_node(ndns));
-	n->enabled = ndctl_namespace_is_enabled(ndns) == 1;
+	/*
+	 * A namespace claimed by a pfn, dax or btt device is itself disabled
+	 * while its claim is enabled; "active" covers both, as ndctl list does.
+	 */
+	n->enabled = ndctl_namespace_is_active(ndns);
 
 	/*
 	 * As `ndctl list` shows them: the usable size and the block device
