@@ -44,7 +44,7 @@ TEST_LIBS := $(shell pkg-config --libs cmocka 2>/dev/null)
 GIT_COMMIT := $(shell git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
 GIT_DIRTY  := $(shell test -n "$$(git status --porcelain --untracked-files=no 2>/dev/null)" && echo -dirty)
 
-.PHONY: all deps check check-unit check-asan check-system install clean format format-check bench
+.PHONY: all deps check check-unit check-asan check-cli check-system install clean format format-check bench
 
 all: pmemd
 
@@ -117,6 +117,9 @@ check-unit: $(TESTS)
 
 check-asan: $(SAN_TESTS)
 	bash test/check asan
+
+check-cli: pmemd
+	bash test/check cli
 
 check-system: pmemd $(NODE_BINS)
 	bash test/check system
