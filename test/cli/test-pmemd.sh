@@ -95,11 +95,16 @@ npid=$!
 for _ in $(seq 50); do [[ -S $tmp/notify.sock ]] && break; sleep 0.05; done
 NOTIFY_SOCKET=$tmp/notify.sock "$PMEMD" --config "$tmp/c.yaml" 2>"$tmp/log" &
 pid=$!
-for _ in $(seq 100); do
+for _ in $(seq 600); do
 	[[ $(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/readyz") == 200 ]] && break
 	sleep 0.05
 done
-eq "TCP listener ready" "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/readyz")" 200
+ready=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/readyz")
+eq "TCP listener ready" "$ready" 200
+if [[ $ready != 200 ]]; then
+	echo "# pmemd's log:"
+	sed 's/^/#   /' "$tmp/log"
+fi
 eq "unix listener answers" \
 	"$(curl -s -o /dev/null -w '%{http_code}' --unix-socket "$tmp/pmemd.sock" http://x/v1/version)" 200
 eq "the socket has the configured mode" "$(stat -c %a "$tmp/pmemd.sock")" 600
