@@ -14,6 +14,7 @@
 #include "kube/kube.h"
 #include "topology/topology.h"
 #include "util/log.h"
+#include "util/names.h"
 
 #define SHUTDOWN_GRACE_MS   5000
 #define TOPOLOGY_REFRESH_MS 30000
@@ -42,20 +43,6 @@ static void usage(FILE *f)
 		"  -V, --version           print the version and exit\n"
 		"  -h, --help              print this help and exit\n",
 		CONFIG_DEFAULT_PATH);
-}
-
-/* A DNS subdomain, as Kubernetes names nodes. */
-static bool valid_node_name(const char *s)
-{
-	size_t n = strlen(s);
-
-	if (n == 0 || n > 253 || s[0] == '-' || s[0] == '.' || s[n - 1] == '-' || s[n - 1] == '.')
-		return false;
-	for (size_t i = 0; i < n; i++)
-		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') || s[i] == '-' ||
-		      s[i] == '.'))
-			return false;
-	return true;
 }
 
 /* Returns -1 to continue, or an exit status. */
@@ -116,7 +103,7 @@ static int parse_args(int argc, char **argv, struct options *o)
 	}
 	if (!o->node_name)
 		o->node_name = getenv("PMEMD_NODE_NAME");
-	if (o->node_name && !valid_node_name(o->node_name)) {
+	if (o->node_name && !names_is_dns_subdomain(o->node_name, strlen(o->node_name))) {
 		fprintf(stderr,
 			"pmemd: node name \"%.80s\" is not a Kubernetes node name (lowercase "
 			"letters, digits, '-' and '.', at most 253)\n",

@@ -13,6 +13,7 @@
 #include <yaml.h>
 
 #include "config/config.h"
+#include "util/names.h"
 #include "util/units.h"
 
 #define CONFIG_MAX_BYTES (1024 * 1024) /* a config is a page of text; more is a mistake */
@@ -611,35 +612,9 @@ static bool has_control(const char *s)
 	return false;
 }
 
-/* RFC 1123 subdomain as Kubernetes checks it: lowercase labels of 1..63, dot-separated. */
-static bool is_dns_subdomain(const char *s, size_t len)
-{
-	size_t label = 0;
-
-	if (len == 0 || len > 253)
-		return false;
-	for (size_t i = 0; i < len; i++) {
-		char ch = s[i];
-
-		if (ch == '.') {
-			if (label == 0 || s[i - 1] == '-')
-				return false;
-			label = 0;
-			continue;
-		}
-		if (!((ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '-'))
-			return false;
-		if (label == 0 && ch == '-')
-			return false;
-		if (++label > 63)
-			return false;
-	}
-	return s[len - 1] != '-' && s[len - 1] != '.';
-}
-
 static const char *check_node_name(const char *s)
 {
-	if (!is_dns_subdomain(s, strlen(s)))
+	if (!names_is_dns_subdomain(s, strlen(s)))
 		return "must be a DNS subdomain (lowercase letters, digits, '-' and '.', "
 		       "at most 253 characters)";
 	return NULL;
@@ -663,7 +638,7 @@ static const char *check_label_key(const char *s)
 	const char *slash = strchr(s, '/');
 	const char *name = slash ? slash + 1 : s;
 
-	if (slash && !is_dns_subdomain(s, (size_t)(slash - s)))
+	if (slash && !names_is_dns_subdomain(s, (size_t)(slash - s)))
 		return "the prefix before '/' must be a DNS subdomain (lowercase, at most 253 "
 		       "characters)";
 	if (!*name)
@@ -880,7 +855,7 @@ static const char *check_api_url(const char *s)
 		rest = close + 1;
 	} else {
 		hl = strcspn(p, ":/");
-		if (!is_dns_subdomain(p, hl))
+		if (!names_is_dns_subdomain(p, hl))
 			return "the host must be a lowercase DNS name or an IP address";
 		snprintf(host, sizeof(host), "%.*s", (int)(hl < sizeof(host) ? hl : 0), p);
 		rest = p + hl;

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "kube/kube.h"
+#include "util/names.h"
 #include "util/log.h"
 
 #define MAX_RESPONSE	   (16u * 1024 * 1024) /* a list of a few thousand nodes fits */
@@ -908,35 +909,12 @@ out:
 
 /* ---- paths -------------------------------------------------------------- */
 
-/* RFC 1123 subdomain, as Kubernetes checks object names. */
-static bool is_dns_subdomain(const char *s)
-{
-	size_t n = strlen(s), label = 0;
-
-	if (n == 0 || n > 253)
-		return false;
-	for (size_t i = 0; i < n; i++) {
-		char ch = s[i];
-
-		if (ch == '.') {
-			if (label == 0 || s[i - 1] == '-')
-				return false;
-			label = 0;
-			continue;
-		}
-		if (!((ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '-'))
-			return false;
-		if ((label == 0 && ch == '-') || ++label > 63)
-			return false;
-	}
-	return s[n - 1] != '-' && s[n - 1] != '.';
-}
-
 int kube_pmemnode_path(char *buf, size_t len, const char *name, const char *sub)
 {
 	int n;
 
-	if (!buf || (name && !is_dns_subdomain(name)) || (sub && (!name || !is_dns_subdomain(sub))))
+	if (!buf || (name && !names_is_dns_subdomain(name, strlen(name))) ||
+	    (sub && (!name || !names_is_dns_subdomain(sub, strlen(sub)))))
 		return -EINVAL;
 	n = snprintf(buf, len, "/apis/%s/%s/%s%s%s%s%s", KUBE_GROUP, KUBE_VERSION, KUBE_PLURAL,
 		     name ? "/" : "", name ? name : "", sub ? "/" : "", sub ? sub : "");

@@ -6,9 +6,11 @@
 #include <cmocka.h>
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "util/names.h"
 #include "util/units.h"
 
 #define N_OF(a)	 (sizeof(a) / sizeof((a)[0]))
@@ -208,12 +210,45 @@ static void test_size_format(void **state)
 	assert_int_equal(buf[3], 'x');
 }
 
+static void test_dns_subdomain(void **state)
+{
+	static const struct {
+		const char *s;
+		bool ok;
+	} cases[] = {
+		{"node-a", true},  {"a", true},	    {"cn-beijing.192.168.3.36", true},
+		{"a.b-c.d", true}, {"", false},	    {"-a", false},
+		{"a-", false},	   {"a.", false},   {".a", false},
+		{"a..b", false},   {"a.-b", false}, {"a-.b", false},
+		{"Node", false},   {"a_b", false},  {"a b", false},
+		{"a/b", false},	   {"..", false},
+	};
+	char big[300];
+	(void)state;
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		if (names_is_dns_subdomain(cases[i].s, strlen(cases[i].s)) != cases[i].ok)
+			fail_msg("names_is_dns_subdomain(\"%s\") should be %d", cases[i].s,
+				 cases[i].ok);
+	}
+	/* A label of 63 is fine, 64 is not; 253 in all is fine, 254 is not. */
+	memset(big, 'a', 64);
+	assert_true(names_is_dns_subdomain(big, 63));
+	assert_false(names_is_dns_subdomain(big, 64));
+	for (size_t i = 0; i < sizeof(big); i++)
+		big[i] = (i % 50 == 49) ? '.' : 'b';
+	assert_true(names_is_dns_subdomain(big, 253));
+	assert_false(names_is_dns_subdomain(big, 254));
+	/* Only len bytes count: a longer buffer is not read past it. */
+	assert_true(names_is_dns_subdomain("ab-", 2));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_size_valid),  cmocka_unit_test(test_size_invalid),
 		cmocka_unit_test(test_size_why),    cmocka_unit_test(test_duration),
-		cmocka_unit_test(test_size_format),
+		cmocka_unit_test(test_size_format), cmocka_unit_test(test_dns_subdomain),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
