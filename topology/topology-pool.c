@@ -214,7 +214,8 @@ static int rediscover(struct topology_manager *m, struct topology_snapshot **sna
 
 /* Fills device, namespace, NUMA node and capacity of a ready pool. */
 static void fill_ready(struct topology_manager *m, struct pool_entry *p,
-		       const struct pool_observed *o, const struct pass_state *ps)
+		       const struct topology_snapshot *snap, const struct pool_observed *o,
+		       const struct pass_state *ps)
 {
 	const struct topology_namespace *ns = o->ns[0];
 	char err[256];
@@ -229,8 +230,16 @@ static void fill_ready(struct topology_manager *m, struct pool_entry *p,
 		/* The memory now lives on the dax device's own (CPU-less) node. */
 		if (o->dax->target_node != TOPO_NO_NODE)
 			p->st.numa_node = o->dax->target_node;
-		p->st.capacity_bytes = o->dax->size;
-		p->st.allocatable_bytes = o->dax->size > p->reserve ? o->dax->size - p->reserve : 0;
+		/*
+		 * Memory goes online in whole memory blocks, so a CPU-less node of its
+		 * own (memory mode proper) reports what really became RAM; merged into
+		 * a node that has CPUs, the device's size is the best figure there is.
+		 */
+		const struct topology_numa_node *nn = topology_find_numa(snap, p->st.numa_node);
+		uint64_t cap =
+			nn && nn->n_cpus == 0 && nn->mem_total ? nn->mem_total : o->dax->size;
+		p->st.capacity_bytes = cap;
+		p->st.allocatable_bytes = cap > p->reserve ? cap - p->reserve : 0;
 		return;
 	}
 	snprintf(p->st.device, sizeof(p->st.device), "/dev/%s", ns->blockdev);
@@ -289,7 +298,7 @@ static void reconcile_pool(struct topology_manager *m, struct pool_entry *p,
 		if (a.kind == POOL_ACT_NONE) {
 			if (p->st.state != POOL_READY)
 				log_info("pool_ready", "pool=%s region=%s", p->st.name, p->region);
-			fill_ready(m, p, &o, &ps);
+			fill_ready(m, p, *snap, &o, &ps);
 			return;
 		}
 		if (a.kind == POOL_ACT_ERROR) {
@@ -358,20 +367,34 @@ static void reconcile_pool(struct topology_manager *m, struct pool_entry *p,
 
 /* Builds the node record; caller holds m->lock. */
 static json_t *node_record(struct topology_manager *m);
+static void update_record(struct topology_manager *m);
 
 static void finish_pass(struct topology_manager *m, struct topology_snapshot *snap,
 			struct pool_entry *pools, size_t n)
 {
-	json_t *rec;
-	char *canon;
-
 	pthread_mutex_lock(&m->lock);
 	if (snap) {
 		topology_snapshot_free(m->snap);
 		m->snap = snap;
 	}
-	for (size_t i = 0; i < n && i < m->n_pools; i++)
+	for (size_t i = 0; i < n && i < m->n_pools; i++) {
+		/* allocated_bytes is the volume service's (set_allocated), not the pass's. */
+		uint64_t allocated = m->pools[i].st.allocated_bytes;
+
 		m->pools[i].st = pools[i].st;
+		m->pools[i].st.allocated_bytes = allocated;
+	}
+	update_record(m);
+	m->settled = true;
+	pthread_mutex_unlock(&m->lock);
+}
+
+/* Recomputes the node record and moves the generation when it changed; caller holds m->lock. */
+static void update_record(struct topology_manager *m)
+{
+	json_t *rec;
+	char *canon;
+
 	/*
 	 * The generation versions the discovery views too (they share its ETag),
 	 * so a change only they show (a DIMM's health) must move it as well.
@@ -388,8 +411,25 @@ static void finish_pass(struct topology_manager *m, struct topology_snapshot *sn
 	} else {
 		free(canon);
 	}
-	m->settled = true;
+}
+
+int topology_manager_set_allocated(struct topology_manager *m, const char *pool, uint64_t bytes)
+{
+	int r = -ENOENT;
+
+	pthread_mutex_lock(&m->lock);
+	for (size_t i = 0; i < m->n_pools; i++) {
+		if (strcmp(m->pools[i].st.name, pool) != 0)
+			continue;
+		r = 0;
+		if (m->pools[i].st.allocated_bytes != bytes) {
+			m->pools[i].st.allocated_bytes = bytes;
+			update_record(m);
+		}
+		break;
+	}
 	pthread_mutex_unlock(&m->lock);
+	return r;
 }
 
 /* One pass over every pool (or one); caller holds op_lock. */

@@ -342,6 +342,13 @@ int topology_manager_pool(struct topology_manager *m, const char *name, struct p
 int topology_manager_pool_by_id(struct topology_manager *m, const char *id,
 				struct pool_status *out);
 
+/*
+ * The volume service reports a pool's allocated bytes (the sum of its
+ * volumes' quota limits): pool status, node record and metrics show it.
+ * -ENOENT when no such pool.
+ */
+int topology_manager_set_allocated(struct topology_manager *m, const char *pool, uint64_t bytes);
+
 /* A pool's id: its path without the leading '/', every other '/' as '-'. */
 void topology_pool_id(const char *path, char *id, size_t len);
 json_t *topology_manager_snapshot_json(struct topology_manager *m, int which);
