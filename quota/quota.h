@@ -47,8 +47,9 @@ struct quota_dirent {
  * The kernel boundary of volumes: one table, so unit tests install a fake
  * and the emulated node proves the real one (quota-kernel.c). Every path
  * argument is relative to the pool's root directory `pool` (an absolute
- * mount path), is one or two components below it, and never follows a
- * symlink in any component (openat2 RESOLVE_NO_SYMLINKS | RESOLVE_BENEATH).
+ * mount path), is one to three plain components below it (".pmemd/staging/<name>"
+ * is three), and never follows a symlink in any component (openat2
+ * RESOLVE_NO_SYMLINKS | RESOLVE_BENEATH).
  */
 struct quota_ops {
 	/* mkdir <pool>/<rel> with mode; -EEXIST when present. */
