@@ -12,6 +12,7 @@
 #include "build/version.h"
 #include "config/config.h"
 #include "kube/kube.h"
+#include "quota/quota-volumes.h"
 #include "topology/topology.h"
 #include "util/log.h"
 #include "util/names.h"
@@ -166,15 +167,59 @@ struct app {
 	struct topology_manager *topo;
 	pthread_mutex_t pub_lock; /* the publisher is replaced on reload */
 	struct kube_publisher *pub;
+	/* Set (atomically) once it exists; the manager's passes may come before. */
+	struct quota_volumes *vols;
 };
+
+/* The pools volumes can live in: ready fsdax pools with a filesystem. */
+static int volume_pools(void *ctx, struct quota_pool_info **out, size_t *n)
+{
+	struct app *app = ctx;
+	struct pool_status *st = NULL;
+	struct quota_pool_info *v;
+	size_t n_st = 0, k = 0;
+
+	if (topology_manager_pools(app->topo, &st, &n_st) < 0)
+		return -ENOMEM;
+	v = calloc(n_st + 1, sizeof(*v));
+	if (!v) {
+		free(st);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < n_st; i++) {
+		if (st[i].state != POOL_READY || st[i].type != CONFIG_POOL_PMEM)
+			continue;
+		snprintf(v[k].name, sizeof(v[k].name), "%s", st[i].name);
+		snprintf(v[k].id, sizeof(v[k].id), "%s", st[i].id);
+		v[k].numa_node = st[i].numa_node;
+		v[k].fstype = st[i].fstype;
+		v[k].allocatable_bytes = st[i].allocatable_bytes;
+		k++;
+	}
+	free(st);
+	*out = v;
+	*n = k;
+	return 0;
+}
+
+static void volume_allocated(void *ctx, const char *pool, uint64_t bytes)
+{
+	struct app *app = ctx;
+
+	topology_manager_set_allocated(app->topo, pool, bytes);
+}
 
 /* After every pool pass: the node is ready once its pools have been reconciled once,
  * and the node record goes to the API server (the publisher coalesces). */
 static void on_topology_pass(void *ctx, struct topology_manager *m)
 {
 	struct app *app = ctx;
+	struct quota_volumes *vols = __atomic_load_n(&app->vols, __ATOMIC_ACQUIRE);
 	json_t *rec;
 
+	/* Pools that became ready are scanned before the node says it is ready. */
+	if (vols)
+		quota_volumes_sync(vols);
 	api_server_set_ready(app->srv, true);
 	pthread_mutex_lock(&app->pub_lock);
 	if (app->pub) {
@@ -311,7 +356,34 @@ int main(int argc, char **argv)
 		config_free(cfg);
 		return 1;
 	}
-	api_server_set_services(app.srv, &(struct api_services){.topology = app.topo});
+	/*
+	 * The volume service after the pool manager: it learns ready pools from
+	 * it (and scans each when it first appears) and reports allocated bytes
+	 * back. Publish roots and overcommit ratio are the defaults until the
+	 * config has a volumes: section.
+	 */
+	struct quota_volumes *vols = NULL;
+	struct quota_volumes_opts vopts = {
+		.ops = &quota_kernel_ops,
+		.overcommit_ratio = 1.0,
+		.pools = volume_pools,
+		.allocated = volume_allocated,
+		.ctx = &app,
+	};
+	r = quota_volumes_new(&vopts, &vols, err, sizeof(err));
+	if (r < 0) {
+		log_error("start_failed", "reason=%s", log_quote(q, sizeof(q), err));
+		topology_manager_stop(app.topo);
+		publisher_stop(&app);
+		api_server_stop(app.srv, 0);
+		topology_manager_free(app.topo);
+		config_free(cfg);
+		return 1;
+	}
+	__atomic_store_n(&app.vols, vols, __ATOMIC_RELEASE);
+	quota_volumes_sync(vols);
+	api_server_set_services(app.srv,
+				&(struct api_services){.topology = app.topo, .volumes = vols});
 	log_info("started", "version=%s node=%s config=%s", PMEMD_VERSION, cfg->node_name,
 		 o.config_path);
 	sd_notify(0, "READY=1\nSTATUS=serving");
@@ -338,7 +410,8 @@ int main(int argc, char **argv)
 	/* The manager's thread reports to the server: stop it before the server goes. */
 	topology_manager_stop(app.topo);
 	api_server_stop(app.srv, SHUTDOWN_GRACE_MS);
-	/* After the API: no request can reach the manager any more. */
+	/* After the API: no request can reach the services any more. */
+	quota_volumes_free(vols);
 	topology_manager_free(app.topo);
 	publisher_stop(&app);
 	config_free(cfg);

@@ -9,6 +9,7 @@
 
 #include "api/api-internal.h"
 #include "build/version.h"
+#include "quota/quota-volumes.h"
 #include "topology/topology.h"
 
 extern const char pmemd_openapi_json[];
@@ -76,6 +77,8 @@ static void get_metrics(const struct api_request *req, struct api_response *resp
 	free(text);
 	if (req->services && req->services->topology)
 		topology_manager_metrics(req->services->topology, f);
+	if (req->services && req->services->volumes)
+		quota_volumes_metrics(req->services->volumes, f);
 	if (fclose(f) != 0) {
 		free(all);
 		api_reply_error(resp, 500, "internal", "cannot render metrics");

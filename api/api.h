@@ -12,10 +12,12 @@
 
 struct api_server;
 struct topology_manager;
+struct quota_volumes;
 
 /* The services handlers translate to; a NULL member answers 503. */
 struct api_services {
 	struct topology_manager *topology;
+	struct quota_volumes *volumes;
 };
 
 /* ---- routing (pure; api-router.c) ---- */

@@ -39,7 +39,7 @@ struct quota_usage {
 struct quota_dirent {
 	char name[QUOTA_NAME_MAX + 1];
 	uint32_t projid;
-	bool inherit;	 /* FS_XFLAG_PROJINHERIT set */
+	bool inherit; /* FS_XFLAG_PROJINHERIT set */
 	bool is_dir;
 };
 
@@ -99,7 +99,6 @@ extern const struct quota_ops quota_kernel_ops;
  * that a volume's limit includes on top of the asked size, so the user can
  * store the size they asked for (block size granularity).
  */
-uint64_t quota_limit_for_size(uint64_t size_bytes, enum config_fstype fstype,
-			      uint64_t block_size);
+uint64_t quota_limit_for_size(uint64_t size_bytes, enum config_fstype fstype, uint64_t block_size);
 
 #endif

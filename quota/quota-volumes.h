@@ -1,0 +1,119 @@
+/* quota-volumes: the volume service: catalog in memory, create, resize, delete, publish. */
+#ifndef PMEMD_QUOTA_VOLUMES_H
+#define PMEMD_QUOTA_VOLUMES_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "quota/quota-model.h"
+#include "quota/quota.h"
+
+/*
+ * The service keeps the catalog of every volume of the node's ready pools
+ * in memory, rebuilt from the pools at start (quota_catalog_rebuild) and
+ * changed only through the crash-safe steps below; the filesystem stays the
+ * only record. Thread-safe: operations on different volumes run in
+ * parallel, operations on one volume (or one name) one after the other.
+ * Every operation returns 0 or -errno with a message naming the failure.
+ */
+struct quota_volumes;
+
+/* A pool that can hold volumes (ready, fsdax with a filesystem), as the pool manager sees it. */
+struct quota_pool_info {
+	char name[4096]; /* mount path */
+	char id[4096];	 /* the name as one URL segment ("mnt-pmem0"); "" = none */
+	int numa_node;	 /* -1 unknown */
+	enum config_fstype fstype;
+	uint64_t allocatable_bytes;
+};
+
+struct quota_volumes_opts {
+	const struct quota_ops *ops;
+	double overcommit_ratio;	  /* 0 = 1.0 */
+	const char *const *publish_roots; /* NULL-terminated; NULL = QUOTA_PUBLISH_ROOT_DEFAULT */
+	/*
+	 * The ready pools now (malloc'd array, the service frees it); called
+	 * without any service lock held. NULL = no pools.
+	 */
+	int (*pools)(void *ctx, struct quota_pool_info **out, size_t *n);
+	/* A pool's committed bytes (sum of volume limits) changed; called without service locks. */
+	void (*allocated)(void *ctx, const char *pool, uint64_t bytes);
+	void *ctx;
+	/* Unix seconds; NULL = time(2). */
+	int64_t (*now)(void);
+};
+
+int quota_volumes_new(const struct quota_volumes_opts *opts, struct quota_volumes **out, char *err,
+		      size_t err_len);
+/* Accepts NULL, returns NULL. */
+struct quota_volumes *quota_volumes_free(struct quota_volumes *v);
+
+/*
+ * Learns the ready pools: refreshes their capacity, and scans each pool
+ * seen for the first time (catalog rebuild, then the repairs that finish or
+ * undo interrupted operations). Called at start, after every pool pass, and
+ * before every create. Returns 0, or the first scan error (the other pools
+ * are still scanned; a pool that failed is scanned again next time).
+ */
+int quota_volumes_sync(struct quota_volumes *v);
+
+/* What requests are validated against (publish roots). */
+const struct quota_req_limits *quota_volumes_limits(const struct quota_volumes *v);
+
+/*
+ * Creates a volume, or finds the one the same request made before
+ * (*created false). -EEXIST when the name is taken otherwise, -ENOSPC with
+ * the free figure when no pool has room, -ENOENT/-EINVAL for an unknown pool
+ * or NUMA node, -EAGAIN when no pool is ready. *out: the volume's JSON.
+ */
+int quota_volume_create(struct quota_volumes *v, const struct quota_create_req *req, json_t **out,
+			bool *created, char *err, size_t err_len);
+
+/* One volume's JSON with live usage; -ENOENT. */
+int quota_volume_get(struct quota_volumes *v, const char *name, json_t **out, char *err,
+		     size_t err_len);
+
+/* Filters of a list; NULL / -1 = any. */
+struct quota_volume_filter {
+	const char *pool; /* mount path or id */
+	int numa_node;
+	const char *label_key;
+	const char *label_value;
+};
+
+/* {"volumes": [...]} sorted by name. */
+int quota_volume_list(struct quota_volumes *v, const struct quota_volume_filter *f, json_t **out,
+		      char *err, size_t err_len);
+
+/*
+ * New size: growth reserves the difference first, shrink only when the
+ * usage fits the new limit (-EBUSY saying how much is used).
+ */
+int quota_volume_resize(struct quota_volumes *v, const char *name,
+			const struct quota_resize_req *req, json_t **out, char *err,
+			size_t err_len);
+
+/* Deletes data, quota and id; -EBUSY while published unless force (then unmounts first). */
+int quota_volume_delete(struct quota_volumes *v, const char *name, bool force, char *err,
+			size_t err_len);
+
+/*
+ * Bind-mounts the volume on req->target_path (idempotent; -EEXIST when
+ * another volume or another mode holds the target). Published targets are
+ * remembered in the volume's trusted.pmemd.published attribute.
+ */
+int quota_volume_publish(struct quota_volumes *v, const char *name,
+			 const struct quota_publish_req *req, json_t **out, char *err,
+			 size_t err_len);
+/* Unmounts; a target the volume does not hold is already unpublished (0). */
+int quota_volume_unpublish(struct quota_volumes *v, const char *name,
+			   const struct quota_publish_req *req, json_t **out, char *err,
+			   size_t err_len);
+
+/* Prometheus lines: pmem_volume_* per volume (usage read live) and operation counters. */
+void quota_volumes_metrics(struct quota_volumes *v, FILE *f);
+
+#endif

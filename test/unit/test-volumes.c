@@ -1,0 +1,1317 @@
+/* test-volumes: the volume service over an in-memory fake kernel, and its REST routes. */
+#include <arpa/inet.h>
+#include <curl/curl.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "api/api.h"
+#include "config/config.h"
+#include "quota/quota-volumes.h"
+#include "util/log.h"
+
+#define GiB (1ULL << 30)
+#define MiB (1ULL << 20)
+
+/* The service's limit: the kernel's, plus ext4's external xattr block for the record. */
+static uint64_t limit_of(uint64_t size, enum config_fstype t)
+{
+	return quota_limit_for_size(size, t, 4096) + (t == CONFIG_FS_EXT4 ? 4096 : 0);
+}
+
+/* ======================= the fake kernel ======================= */
+
+#define MAX_DIRS   256
+#define MAX_META   6
+#define MAX_PROJ   64
+#define MAX_MOUNTS 16
+
+struct fdir {
+	bool used;
+	char pool[32];
+	char rel[300];
+	uint32_t projid;
+	bool inherit;
+	char key[MAX_META][32];
+	char *val[MAX_META];
+};
+
+struct fproj {
+	char pool[32];
+	uint32_t projid;
+	uint64_t bytes_limit, inodes_limit, bytes_used, inodes_used;
+};
+
+struct fmount {
+	char target[256];
+	char pool[32];
+	char rel[300];
+	bool readonly;
+};
+
+static struct fake {
+	pthread_mutex_t lock;
+	struct fdir dirs[MAX_DIRS];
+	struct fproj proj[MAX_PROJ];
+	struct fmount mounts[MAX_MOUNTS];
+	size_t n_mounts;
+	char calls[16384];
+	char fail_op[32]; /* this op fails with fail_err */
+	int fail_err;
+	struct quota_pool_info pools[2];
+	size_t n_pools;
+	char allocated[2][64]; /* last "pool=bytes" reported */
+} F = {.lock = PTHREAD_MUTEX_INITIALIZER};
+
+static void called(const char *fmt, ...)
+{
+	va_list ap;
+	size_t n = strlen(F.calls);
+
+	if (n + 200 > sizeof(F.calls))
+		return;
+	va_start(ap, fmt);
+	vsnprintf(F.calls + n, sizeof(F.calls) - n, fmt, ap);
+	va_end(ap);
+	strcat(F.calls, ";");
+}
+
+static int count_calls(const char *prefix)
+{
+	int n = 0;
+
+	for (const char *p = F.calls; (p = strstr(p, prefix)); p++)
+		n++;
+	return n;
+}
+
+static void fake_reset(void)
+{
+	for (size_t i = 0; i < MAX_DIRS; i++)
+		for (size_t k = 0; k < MAX_META; k++)
+			free(F.dirs[i].val[k]);
+	memset(F.dirs, 0, sizeof(F.dirs));
+	memset(F.proj, 0, sizeof(F.proj));
+	memset(F.mounts, 0, sizeof(F.mounts));
+	F.n_mounts = 0;
+	F.calls[0] = '\0';
+	F.fail_op[0] = '\0';
+	memset(F.allocated, 0, sizeof(F.allocated));
+	memset(F.pools, 0, sizeof(F.pools));
+	snprintf(F.pools[0].name, sizeof(F.pools[0].name), "/mnt/pmem0");
+	snprintf(F.pools[0].id, sizeof(F.pools[0].id), "mnt-pmem0");
+	F.pools[0].numa_node = 0;
+	F.pools[0].fstype = CONFIG_FS_EXT4;
+	F.pools[0].allocatable_bytes = 1 * GiB;
+	snprintf(F.pools[1].name, sizeof(F.pools[1].name), "/mnt/pmem1");
+	snprintf(F.pools[1].id, sizeof(F.pools[1].id), "mnt-pmem1");
+	F.pools[1].numa_node = 1;
+	F.pools[1].fstype = CONFIG_FS_XFS;
+	F.pools[1].allocatable_bytes = 2 * GiB;
+	F.n_pools = 2;
+}
+
+static int should_fail(const char *op)
+{
+	return strcmp(F.fail_op, op) == 0 ? F.fail_err : 0;
+}
+
+static struct fdir *dir_of(const char *pool, const char *rel)
+{
+	for (size_t i = 0; i < MAX_DIRS; i++)
+		if (F.dirs[i].used && strcmp(F.dirs[i].pool, pool) == 0 &&
+		    strcmp(F.dirs[i].rel, rel) == 0)
+			return &F.dirs[i];
+	return NULL;
+}
+
+static struct fdir *dir_new(const char *pool, const char *rel)
+{
+	for (size_t i = 0; i < MAX_DIRS; i++) {
+		if (F.dirs[i].used)
+			continue;
+		memset(&F.dirs[i], 0, sizeof(F.dirs[i]));
+		F.dirs[i].used = true;
+		snprintf(F.dirs[i].pool, sizeof(F.dirs[i].pool), "%s", pool);
+		snprintf(F.dirs[i].rel, sizeof(F.dirs[i].rel), "%s", rel);
+		return &F.dirs[i];
+	}
+	fail_msg("fake: out of directories");
+	return NULL;
+}
+
+static void dir_free(struct fdir *d)
+{
+	for (size_t k = 0; k < MAX_META; k++)
+		free(d->val[k]);
+	memset(d, 0, sizeof(*d));
+}
+
+/* The directory part of rel ("" for the root). */
+static void parent_of(const char *rel, char *out, size_t len)
+{
+	const char *s = strrchr(rel, '/');
+
+	snprintf(out, len, "%.*s", s ? (int)(s - rel) : 0, rel);
+}
+
+static bool below(const char *rel, const char *top)
+{
+	size_t n = strlen(top);
+
+	return strncmp(rel, top, n) == 0 && (rel[n] == '\0' || rel[n] == '/');
+}
+
+static struct fproj *proj_of(const char *pool, uint32_t id, bool create)
+{
+	for (size_t i = 0; i < MAX_PROJ; i++)
+		if (F.proj[i].projid == id && strcmp(F.proj[i].pool, pool) == 0)
+			return &F.proj[i];
+	if (!create)
+		return NULL;
+	for (size_t i = 0; i < MAX_PROJ; i++) {
+		if (F.proj[i].projid)
+			continue;
+		snprintf(F.proj[i].pool, sizeof(F.proj[i].pool), "%s", pool);
+		F.proj[i].projid = id;
+		return &F.proj[i];
+	}
+	fail_msg("fake: out of projects");
+	return NULL;
+}
+
+static int f_make_dir(const char *pool, const char *rel, unsigned mode, char *err, size_t len)
+{
+	char parent[300];
+	int r;
+
+	pthread_mutex_lock(&F.lock);
+	called("make_dir %s %s %o", pool, rel, mode);
+	parent_of(rel, parent, sizeof(parent));
+	if ((r = should_fail("make_dir")))
+		snprintf(err, len, "fake make_dir fails");
+	else if (dir_of(pool, rel))
+		r = -EEXIST;
+	else if (*parent && !dir_of(pool, parent))
+		r = -ENOENT;
+	else
+		dir_new(pool, rel);
+	pthread_mutex_unlock(&F.lock);
+	return r;
+}
+
+static int f_rename(const char *pool, const char *from, const char *to, char *err, size_t len)
+{
+	int r = 0;
+
+	pthread_mutex_lock(&F.lock);
+	called("rename %s %s %s", pool, from, to);
+	if ((r = should_fail("rename")))
+		snprintf(err, len, "fake rename fails");
+	else if (dir_of(pool, to))
+		r = -EEXIST;
+	else if (!dir_of(pool, from))
+		r = -ENOENT;
+	if (r == 0) {
+		for (size_t i = 0; i < MAX_DIRS; i++) {
+			char rel[300];
+
+			if (!F.dirs[i].used || strcmp(F.dirs[i].pool, pool) != 0 ||
+			    !below(F.dirs[i].rel, from))
+				continue;
+			snprintf(rel, sizeof(rel), "%s%s", to, F.dirs[i].rel + strlen(from));
+			snprintf(F.dirs[i].rel, sizeof(F.dirs[i].rel), "%s", rel);
+		}
+	}
+	pthread_mutex_unlock(&F.lock);
+	return r;
+}
+
+static int f_remove_tree(const char *pool, const char *rel, char *err, size_t len)
+{
+	int r;
+
+	pthread_mutex_lock(&F.lock);
+	called("remove_tree %s %s", pool, rel);
+	if ((r = should_fail("remove_tree")))
+		snprintf(err, len, "fake remove_tree fails");
+	else if (!dir_of(pool, rel))
+		r = -ENOENT;
+	else
+		for (size_t i = 0; i < MAX_DIRS; i++)
+			if (F.dirs[i].used && strcmp(F.dirs[i].pool, pool) == 0 &&
+			    below(F.dirs[i].rel, rel)) {
+				/* Its files go, and their usage with them. */
+				struct fproj *p = proj_of(pool, F.dirs[i].projid, false);
+
+				if (p)
+					p->bytes_used = p->inodes_used = 0;
+				dir_free(&F.dirs[i]);
+			}
+	pthread_mutex_unlock(&F.lock);
+	return r;
+}
+
+static int f_list_dir(const char *pool, const char *rel, struct quota_dirent **out, size_t *n,
+		      char *err, size_t len)
+{
+	struct quota_dirent *v = calloc(MAX_DIRS, sizeof(*v));
+	size_t k = 0;
+	(void)err, (void)len;
+
+	pthread_mutex_lock(&F.lock);
+	called("list_dir %s %s", pool, rel);
+	for (size_t i = 0; i < MAX_DIRS; i++) {
+		char parent[300];
+
+		if (!F.dirs[i].used || strcmp(F.dirs[i].pool, pool) != 0)
+			continue;
+		parent_of(F.dirs[i].rel, parent, sizeof(parent));
+		if (strcmp(parent, rel) != 0)
+			continue;
+		snprintf(v[k].name, sizeof(v[k].name), "%s", F.dirs[i].rel + strlen(rel) + !!*rel);
+		v[k].projid = F.dirs[i].projid;
+		v[k].inherit = F.dirs[i].inherit;
+		v[k].is_dir = true;
+		k++;
+	}
+	pthread_mutex_unlock(&F.lock);
+	*out = v;
+	*n = k;
+	return 0;
+}
+
+static int f_project_get(const char *pool, const char *rel, uint32_t *projid, bool *inherit,
+			 char *err, size_t len)
+{
+	struct fdir *d;
+	int r = 0;
+	(void)err, (void)len;
+
+	pthread_mutex_lock(&F.lock);
+	d = dir_of(pool, rel);
+	if (!d)
+		r = -ENOENT;
+	else
+		*projid = d->projid, *inherit = d->inherit;
+	pthread_mutex_unlock(&F.lock);
+	return r;
+}
+
+static int f_project_set(const char *pool, const char *rel, uint32_t projid, char *err, size_t len)
+{
+	struct fdir *d;
+	int r;
+
+	pthread_mutex_lock(&F.lock);
+	called("project_set %s %s %u", pool, rel, projid);
+	d = dir_of(pool, rel);
+	if ((r = should_fail("project_set")))
+		snprintf(err, len, "fake project_set fails");
+	else if (!d)
+		r = -ENOENT;
+	else
+		d->projid = projid, d->inherit = true;
+	pthread_mutex_unlock(&F.lock);
+	return r;
+}
+
+static int f_limit_set(const char *pool, uint32_t projid, uint64_t bytes, uint64_t inodes,
+		       char *err, size_t len)
+{
+	int r;
+
+	pthread_mutex_lock(&F.lock);
+	called("limit_set %s %u %llu %llu", pool, projid, (unsigned long long)bytes,
+	       (unsigned long long)inodes);
+	if ((r = should_fail("limit_set"))) {
+		snprintf(err, len, "fake limit_set fails");
+	} else {
+		struct fproj *p = proj_of(pool, projid, true);
+
+		p->bytes_limit = bytes;
+		p->inodes_limit = inodes;
+	}
+	pthread_mutex_unlock(&F.lock);
+	return r;
+}
+
+static int f_usage_get(const char *pool, uint32_t projid, struct quota_usage *out, char *err,
+		       size_t len)
+{
+	struct fproj *p;
+	(void)err, (void)len;
+
+	pthread_mutex_lock(&F.lock);
+	p = proj_of(pool, projid, false);
+	memset(out, 0, sizeof(*out));
+	if (p) {
+		out->bytes_limit = p->bytes_limit;
+		out->inodes_limit = p->inodes_limit;
+		out->bytes_used = p->bytes_used;
+		out->inodes_used = p->inodes_used;
+	}
+	pthread_mutex_unlock(&F.lock);
+	return 0;
+}
+
+static int f_meta_set(const char *pool, const char *rel, const char *key, const char *value,
+		      char *err, size_t len)
+{
+	struct fdir *d;
+	int r = 0;
+
+	pthread_mutex_lock(&F.lock);
+	called("meta_set %s %s %s", pool, rel, key);
+	d = dir_of(pool, rel);
+	if ((r = should_fail("meta_set"))) {
+		snprintf(err, len, "fake meta_set fails");
+	} else if (!d) {
+		r = -ENOENT;
+	} else {
+		size_t k;
+
+		for (k = 0; k < MAX_META; k++)
+			if (!d->key[k][0] || strcmp(d->key[k], key) == 0)
+				break;
+		assert_true(k < MAX_META);
+		snprintf(d->key[k], sizeof(d->key[k]), "%s", key);
+		free(d->val[k]);
+		d->val[k] = strdup(value);
+	}
+	pthread_mutex_unlock(&F.lock);
+	return r;
+}
+
+static int f_meta_get(const char *pool, const char *rel, const char *key, char *value,
+		      size_t value_len, char *err, size_t len)
+{
+	struct fdir *d;
+	int r = -ENODATA;
+	(void)err, (void)len;
+
+	pthread_mutex_lock(&F.lock);
+	d = dir_of(pool, rel);
+	if (!d)
+		r = -ENOENT;
+	for (size_t k = 0; d && k < MAX_META; k++) {
+		if (strcmp(d->key[k], key) == 0) {
+			if (strlen(d->val[k]) >= value_len) {
+				r = -ERANGE;
+			} else {
+				strcpy(value, d->val[k]);
+				r = 0;
+			}
+			break;
+		}
+	}
+	pthread_mutex_unlock(&F.lock);
+	return r;
+}
+
+static int f_stat_dir(const char *pool, const char *rel, uint64_t *total, uint64_t *avail,
+		      char *err, size_t len)
+{
+	(void)pool, (void)rel, (void)err, (void)len;
+	*total = *avail = 0;
+	return -ENOTSUP;
+}
+
+static int f_bind_mount(const char *pool, const char *rel, const char *target, bool readonly,
+			char *err, size_t len)
+{
+	int r;
+
+	pthread_mutex_lock(&F.lock);
+	called("bind_mount %s %s %s %d", pool, rel, target, readonly);
+	if ((r = should_fail("bind_mount"))) {
+		snprintf(err, len, "fake bind_mount fails");
+	} else {
+		struct fmount *m = &F.mounts[F.n_mounts++];
+
+		snprintf(m->target, sizeof(m->target), "%s", target);
+		snprintf(m->pool, sizeof(m->pool), "%s", pool);
+		snprintf(m->rel, sizeof(m->rel), "%s", rel);
+		m->readonly = readonly;
+	}
+	pthread_mutex_unlock(&F.lock);
+	return r;
+}
+
+static int f_unmount(const char *target, char *err, size_t len)
+{
+	int r = -EINVAL;
+
+	pthread_mutex_lock(&F.lock);
+	called("unmount %s", target);
+	for (size_t i = 0; i < F.n_mounts; i++) {
+		if (strcmp(F.mounts[i].target, target) != 0)
+			continue;
+		F.mounts[i] = F.mounts[--F.n_mounts];
+		r = 0;
+		break;
+	}
+	if (r)
+		snprintf(err, len, "target %s is not a mount point", target);
+	pthread_mutex_unlock(&F.lock);
+	return r;
+}
+
+static const struct quota_ops fake_ops = {
+	.make_dir = f_make_dir,
+	.rename = f_rename,
+	.remove_tree = f_remove_tree,
+	.list_dir = f_list_dir,
+	.project_get = f_project_get,
+	.project_set = f_project_set,
+	.limit_set = f_limit_set,
+	.usage_get = f_usage_get,
+	.meta_set = f_meta_set,
+	.meta_get = f_meta_get,
+	.stat_dir = f_stat_dir,
+	.bind_mount = f_bind_mount,
+	.unmount = f_unmount,
+};
+
+static int fake_pools(void *ctx, struct quota_pool_info **out, size_t *n)
+{
+	(void)ctx;
+	*out = calloc(2, sizeof(**out));
+	pthread_mutex_lock(&F.lock);
+	memcpy(*out, F.pools, F.n_pools * sizeof(**out));
+	*n = F.n_pools;
+	pthread_mutex_unlock(&F.lock);
+	return 0;
+}
+
+static void fake_allocated(void *ctx, const char *pool, uint64_t bytes)
+{
+	(void)ctx;
+	pthread_mutex_lock(&F.lock);
+	snprintf(F.allocated[strcmp(pool, "/mnt/pmem0") == 0 ? 0 : 1], 64, "%llu",
+		 (unsigned long long)bytes);
+	pthread_mutex_unlock(&F.lock);
+}
+
+static int64_t fixed_now(void)
+{
+	return 1700000000; /* 2023-11-14T22:13:20Z */
+}
+
+static const char *const test_roots[] = {"/var/lib/kubelet", "/run/kubelet", NULL};
+
+static struct quota_volumes *service(void)
+{
+	struct quota_volumes_opts o = {
+		.ops = &fake_ops,
+		.publish_roots = test_roots,
+		.pools = fake_pools,
+		.allocated = fake_allocated,
+		.now = fixed_now,
+	};
+	struct quota_volumes *v = NULL;
+	char err[256];
+
+	assert_int_equal(quota_volumes_new(&o, &v, err, sizeof(err)), 0);
+	assert_int_equal(quota_volumes_sync(v), 0);
+	return v;
+}
+
+/* Parses a create request from JSON text (the real parser) and runs it. */
+static int create(struct quota_volumes *v, const char *body, json_t **out, bool *created, char *err,
+		  size_t len)
+{
+	json_t *j = json_loads(body, 0, NULL);
+	struct quota_create_req *req = NULL;
+	json_t *dummy = NULL;
+	bool c = false;
+	int r;
+
+	assert_non_null(j);
+	r = quota_create_req_parse(j, quota_volumes_limits(v), &req, err, len);
+	json_decref(j);
+	if (r == 0)
+		r = quota_volume_create(v, req, out ? out : &dummy, created ? created : &c, err,
+					len);
+	quota_create_req_free(req);
+	json_decref(dummy);
+	return r;
+}
+
+static int64_t jint(const json_t *j, const char *key)
+{
+	return json_integer_value(json_object_get(j, key));
+}
+
+static const char *jstr(const json_t *j, const char *key)
+{
+	return json_string_value(json_object_get(j, key));
+}
+
+/* ======================= the service ======================= */
+
+static void test_create_get_list_delete(void **state)
+{
+	struct quota_volumes *v;
+	json_t *j = NULL, *l = NULL;
+	bool created = false;
+	char err[512], rel[64];
+	uint64_t limit = limit_of(10 * MiB, CONFIG_FS_EXT4);
+	struct fdir *d;
+	(void)state;
+
+	fake_reset();
+	v = service();
+	/* The start-up scan made pmemd's folders in both pools. */
+	assert_non_null(dir_of("/mnt/pmem0", ".pmemd/staging"));
+	assert_non_null(dir_of("/mnt/pmem1", ".pmemd/trash"));
+
+	F.calls[0] = '\0';
+	assert_int_equal(create(v,
+				"{\"name\":\"vol-a\",\"size_bytes\":10485760,"
+				"\"labels\":{\"app\":\"db\"}}",
+				&j, &created, err, sizeof(err)),
+			 0);
+	assert_true(created);
+	/* Binpack: the pool with the least free room that fits. */
+	assert_string_equal(jstr(j, "pool"), "/mnt/pmem0");
+	assert_int_equal(jint(j, "numa_node"), 0);
+	assert_int_equal(jint(j, "project_id"), QUOTA_PROJID_MIN);
+	assert_int_equal(jint(j, "size_bytes"), 10 * MiB);
+	assert_int_equal(jint(j, "limit_bytes"), limit);
+	assert_string_equal(jstr(j, "path"), "/mnt/pmem0/vol-a");
+	assert_string_equal(jstr(j, "created"), "2023-11-14T22:13:20Z");
+	assert_string_equal(jstr(json_object_get(j, "labels"), "app"), "db");
+	assert_int_equal(jint(j, "used_bytes"), 0);
+	assert_int_equal(json_array_size(json_object_get(j, "published")), 0);
+	json_decref(j);
+	/* The steps in order: staging, id, limit, record, rename last. */
+	{
+		const char *mk = strstr(F.calls, "make_dir /mnt/pmem0 .pmemd/staging/vol-a.");
+		const char *ps = strstr(F.calls, "project_set /mnt/pmem0 .pmemd/staging/vol-a.");
+		const char *ls = strstr(F.calls, "limit_set /mnt/pmem0 1000");
+		const char *ms = strstr(F.calls, "meta_set /mnt/pmem0 .pmemd/staging/vol-a.");
+		const char *rn = strstr(F.calls, "rename /mnt/pmem0 .pmemd/staging/vol-a.");
+
+		assert_true(mk && ps && ls && ms && rn);
+		assert_true(mk < ps && ps < ls && ls < ms && ms < rn);
+	}
+	d = dir_of("/mnt/pmem0", "vol-a");
+	assert_non_null(d);
+	assert_int_equal(d->projid, 1000);
+	assert_true(d->inherit);
+	assert_int_equal(proj_of("/mnt/pmem0", 1000, false)->bytes_limit, limit);
+	snprintf(rel, sizeof(rel), "%llu", (unsigned long long)limit);
+	assert_string_equal(F.allocated[0], rel);
+
+	/* Idempotent: the same request again is the same volume, not a new one. */
+	F.calls[0] = '\0';
+	assert_int_equal(create(v, "{\"name\":\"vol-a\",\"size_bytes\":10485760}", &j, &created,
+				err, sizeof(err)),
+			 0);
+	assert_false(created);
+	assert_int_equal(jint(j, "project_id"), 1000);
+	json_decref(j);
+	assert_int_equal(count_calls("make_dir"), 0);
+	/* Same name, other size (or other pool): 409. */
+	assert_int_equal(create(v, "{\"name\":\"vol-a\",\"size_bytes\":20971520}", NULL, NULL, err,
+				sizeof(err)),
+			 -EEXIST);
+	assert_non_null(strstr(err, "size_bytes 10485760, not 20971520"));
+	assert_int_equal(
+		create(v, "{\"name\":\"vol-a\",\"size_bytes\":10485760,\"pool\":\"mnt-pmem1\"}",
+		       NULL, NULL, err, sizeof(err)),
+		-EEXIST);
+	assert_non_null(strstr(err, "exists in pool /mnt/pmem0"));
+	assert_int_equal(
+		create(v, "{\"name\":\"vol-a\",\"size_bytes\":10485760,\"pool\":\"/mnt/pmem0\"}",
+		       NULL, &created, err, sizeof(err)),
+		0);
+
+	/* Live usage from the quota. */
+	proj_of("/mnt/pmem0", 1000, false)->bytes_used = 4096 * 3;
+	proj_of("/mnt/pmem0", 1000, false)->inodes_used = 2;
+	assert_int_equal(quota_volume_get(v, "vol-a", &j, err, sizeof(err)), 0);
+	assert_int_equal(jint(j, "used_bytes"), 4096 * 3);
+	assert_int_equal(jint(j, "used_inodes"), 2);
+	json_decref(j);
+	assert_int_equal(quota_volume_get(v, "nope", &j, err, sizeof(err)), -ENOENT);
+
+	/* A second volume on NUMA node 1, then the list and its filters. */
+	assert_int_equal(create(v,
+				"{\"name\":\"vol-b\",\"size_bytes\":1048576,\"numa_node\":1,"
+				"\"labels\":{\"app\":\"web\"}}",
+				&j, NULL, err, sizeof(err)),
+			 0);
+	assert_string_equal(jstr(j, "pool"), "/mnt/pmem1");
+	assert_int_equal(jint(j, "project_id"), 1000); /* ids are per pool */
+	json_decref(j);
+	assert_int_equal(quota_volume_list(v, NULL, &l, err, sizeof(err)), 0);
+	assert_int_equal(json_array_size(json_object_get(l, "volumes")), 2);
+	assert_string_equal(jstr(json_array_get(json_object_get(l, "volumes"), 0), "name"),
+			    "vol-a");
+	json_decref(l);
+	struct quota_volume_filter f = {.pool = "mnt-pmem1", .numa_node = -1};
+	assert_int_equal(quota_volume_list(v, &f, &l, err, sizeof(err)), 0);
+	assert_int_equal(json_array_size(json_object_get(l, "volumes")), 1);
+	json_decref(l);
+	f = (struct quota_volume_filter){.numa_node = 0};
+	assert_int_equal(quota_volume_list(v, &f, &l, err, sizeof(err)), 0);
+	assert_string_equal(jstr(json_array_get(json_object_get(l, "volumes"), 0), "name"),
+			    "vol-a");
+	json_decref(l);
+	f = (struct quota_volume_filter){.numa_node = -1, .label_key = "app", .label_value = "web"};
+	assert_int_equal(quota_volume_list(v, &f, &l, err, sizeof(err)), 0);
+	assert_int_equal(json_array_size(json_object_get(l, "volumes")), 1);
+	assert_string_equal(jstr(json_array_get(json_object_get(l, "volumes"), 0), "name"),
+			    "vol-b");
+	json_decref(l);
+
+	/* Delete: to trash, removed, limit cleared, id and capacity back. */
+	F.calls[0] = '\0';
+	assert_int_equal(quota_volume_delete(v, "vol-a", false, err, sizeof(err)), 0);
+	assert_non_null(strstr(F.calls, "rename /mnt/pmem0 vol-a .pmemd/trash/vol-a."));
+	assert_non_null(strstr(F.calls, "remove_tree /mnt/pmem0 .pmemd/trash/vol-a."));
+	assert_non_null(strstr(F.calls, "limit_set /mnt/pmem0 1000 0 0"));
+	assert_null(dir_of("/mnt/pmem0", "vol-a"));
+	assert_string_equal(F.allocated[0], "0");
+	assert_int_equal(quota_volume_delete(v, "vol-a", false, err, sizeof(err)), -ENOENT);
+	assert_int_equal(create(v,
+				"{\"name\":\"vol-c\",\"size_bytes\":1048576,\"pool\":"
+				"\"/mnt/pmem0\"}",
+				&j, NULL, err, sizeof(err)),
+			 0);
+	assert_int_equal(jint(j, "project_id"), 1000); /* released, so handed out again */
+	json_decref(j);
+	quota_volumes_free(v);
+	fake_reset();
+}
+
+static void test_placement_and_capacity(void **state)
+{
+	struct quota_volumes *v;
+	json_t *j = NULL;
+	char err[512];
+	(void)state;
+
+	fake_reset();
+	v = service();
+	/* 900 MiB fits the 1 GiB pool (least free); then 200 MiB only fits the 2 GiB one. */
+	assert_int_equal(create(v, "{\"name\":\"big\",\"size_bytes\":943718400}", &j, NULL, err,
+				sizeof(err)),
+			 0);
+	assert_string_equal(jstr(j, "pool"), "/mnt/pmem0");
+	json_decref(j);
+	assert_int_equal(create(v, "{\"name\":\"next\",\"size_bytes\":209715200}", &j, NULL, err,
+				sizeof(err)),
+			 0);
+	assert_string_equal(jstr(j, "pool"), "/mnt/pmem1");
+	json_decref(j);
+	/* Never overcommitted: 507 with the free figure. */
+	assert_int_equal(create(v, "{\"name\":\"huge\",\"size_bytes\":3221225472}", NULL, NULL, err,
+				sizeof(err)),
+			 -ENOSPC);
+	assert_non_null(strstr(err, "the most free is"));
+	assert_non_null(strstr(err, "/mnt/pmem1"));
+	assert_int_equal(
+		create(v, "{\"name\":\"huge\",\"size_bytes\":209715200,\"pool\":\"/mnt/pmem0\"}",
+		       NULL, NULL, err, sizeof(err)),
+		-ENOSPC);
+	assert_null(dir_of("/mnt/pmem0", "huge"));
+	/* Unknown pool, NUMA node without pools. */
+	assert_int_equal(create(v, "{\"name\":\"x\",\"size_bytes\":4096,\"pool\":\"/mnt/nope\"}",
+				NULL, NULL, err, sizeof(err)),
+			 -ENOENT);
+	assert_int_equal(create(v, "{\"name\":\"x\",\"size_bytes\":4096,\"numa_node\":5}", NULL,
+				NULL, err, sizeof(err)),
+			 -EINVAL);
+	assert_non_null(strstr(err, "NUMA node 5"));
+	/* Bad input never reaches the service: the parser names the field. */
+	assert_int_equal(create(v, "{\"name\":\"../etc\",\"size_bytes\":4096}", NULL, NULL, err,
+				sizeof(err)),
+			 -EINVAL);
+	assert_int_equal(
+		create(v, "{\"name\":\"x\",\"size_bytes\":0}", NULL, NULL, err, sizeof(err)),
+		-EINVAL);
+	assert_non_null(strstr(err, "size_bytes"));
+	/* No ready pool at all: 503. */
+	F.n_pools = 0;
+	quota_volumes_sync(v);
+	assert_int_equal(
+		create(v, "{\"name\":\"x\",\"size_bytes\":4096}", NULL, NULL, err, sizeof(err)),
+		-EAGAIN);
+	/* The volumes stay known while their pool is away. */
+	assert_int_equal(quota_volume_get(v, "big", &j, err, sizeof(err)), 0);
+	json_decref(j);
+	quota_volumes_free(v);
+	fake_reset();
+}
+
+/* Every failing step of a create undoes what was done: no dir, no limit, id and room back. */
+static void test_create_failure_rolls_back(void **state)
+{
+	static const char *const ops[] = {"make_dir", "project_set", "limit_set", "meta_set",
+					  "rename"};
+	struct quota_volumes *v;
+	json_t *j = NULL;
+	char err[512];
+	(void)state;
+
+	fake_reset();
+	v = service();
+	for (size_t i = 0; i < sizeof(ops) / sizeof(ops[0]); i++) {
+		snprintf(F.fail_op, sizeof(F.fail_op), "%s", ops[i]);
+		F.fail_err = -EIO;
+		F.calls[0] = '\0';
+		assert_int_equal(create(v, "{\"name\":\"v\",\"size_bytes\":1048576}", NULL, NULL,
+					err, sizeof(err)),
+				 -EIO);
+		assert_non_null(strstr(err, "fake"));
+		F.fail_op[0] = '\0';
+		for (size_t k = 0; k < MAX_DIRS; k++)
+			if (F.dirs[k].used)
+				assert_null(strstr(F.dirs[k].rel, "staging/v."));
+		if (count_calls("limit_set /mnt/pmem0 1000 1") && strcmp(ops[i], "limit_set") != 0)
+			assert_int_equal(proj_of("/mnt/pmem0", 1000, false)->bytes_limit, 0);
+		assert_int_equal(quota_volume_get(v, "v", &j, err, sizeof(err)), -ENOENT);
+	}
+	/* The id and the room came back each time: the next create gets id 1000. */
+	assert_int_equal(
+		create(v, "{\"name\":\"v\",\"size_bytes\":1048576}", &j, NULL, err, sizeof(err)),
+		0);
+	assert_int_equal(jint(j, "project_id"), 1000);
+	json_decref(j);
+	/* A foreign directory of the same name: the NOREPLACE rename refuses, 409. */
+	dir_new("/mnt/pmem0", "taken");
+	assert_int_equal(create(v,
+				"{\"name\":\"taken\",\"size_bytes\":4096,\"pool\":\"/mnt/pmem0\"}",
+				NULL, NULL, err, sizeof(err)),
+			 -EEXIST);
+	assert_non_null(strstr(err, "not a pmemd volume"));
+	quota_volumes_free(v);
+	fake_reset();
+}
+
+static void test_resize(void **state)
+{
+	struct quota_volumes *v;
+	json_t *j = NULL;
+	char err[512];
+	struct quota_resize_req rr;
+	uint64_t l20 = limit_of(20 * MiB, CONFIG_FS_EXT4);
+	(void)state;
+
+	fake_reset();
+	v = service();
+	assert_int_equal(create(v,
+				"{\"name\":\"r\",\"size_bytes\":10485760,\"pool\":\"mnt-pmem0\"}",
+				NULL, NULL, err, sizeof(err)),
+			 0);
+	rr.size_bytes = 20 * MiB;
+	assert_int_equal(quota_volume_resize(v, "r", &rr, &j, err, sizeof(err)), 0);
+	assert_int_equal(jint(j, "size_bytes"), 20 * MiB);
+	assert_int_equal(jint(j, "limit_bytes"), l20);
+	json_decref(j);
+	assert_int_equal(proj_of("/mnt/pmem0", 1000, false)->bytes_limit, l20);
+	assert_string_equal(dir_of("/mnt/pmem0", "r")->val[0], "20971520");
+	/* Shrink below the usage: 409 saying how much is used; nothing changed. */
+	proj_of("/mnt/pmem0", 1000, false)->bytes_used = 15 * MiB;
+	rr.size_bytes = 10 * MiB;
+	assert_int_equal(quota_volume_resize(v, "r", &rr, &j, err, sizeof(err)), -EBUSY);
+	assert_non_null(strstr(err, "uses 15728640 bytes"));
+	assert_int_equal(proj_of("/mnt/pmem0", 1000, false)->bytes_limit, l20);
+	/* Shrink that fits. */
+	rr.size_bytes = 16 * MiB;
+	assert_int_equal(quota_volume_resize(v, "r", &rr, &j, err, sizeof(err)), 0);
+	json_decref(j);
+	/* Growth beyond the pool: 507; a failing limit_set leaves size and quota as they were. */
+	rr.size_bytes = 2 * GiB;
+	assert_int_equal(quota_volume_resize(v, "r", &rr, &j, err, sizeof(err)), -ENOSPC);
+	assert_non_null(strstr(err, "bytes free"));
+	F.fail_op[0] = '\0';
+	snprintf(F.fail_op, sizeof(F.fail_op), "meta_set");
+	F.fail_err = -EIO;
+	rr.size_bytes = 32 * MiB;
+	assert_int_equal(quota_volume_resize(v, "r", &rr, &j, err, sizeof(err)), -EIO);
+	F.fail_op[0] = '\0';
+	assert_int_equal(proj_of("/mnt/pmem0", 1000, false)->bytes_limit,
+			 limit_of(16 * MiB, CONFIG_FS_EXT4));
+	assert_int_equal(quota_volume_get(v, "r", &j, err, sizeof(err)), 0);
+	assert_int_equal(jint(j, "size_bytes"), 16 * MiB);
+	json_decref(j);
+	rr.size_bytes = 4096;
+	assert_int_equal(quota_volume_resize(v, "nope", &rr, &j, err, sizeof(err)), -ENOENT);
+	quota_volumes_free(v);
+	fake_reset();
+}
+
+static int publish(struct quota_volumes *v, const char *name, const char *target, bool ro, bool un,
+		   char *err, size_t len)
+{
+	struct quota_publish_req req = {.readonly = ro};
+	json_t *j = NULL;
+	int r;
+
+	snprintf(req.target_path, sizeof(req.target_path), "%s", target);
+	r = un ? quota_volume_unpublish(v, name, &req, &j, err, len)
+	       : quota_volume_publish(v, name, &req, &j, err, len);
+	json_decref(j);
+	return r;
+}
+
+static void test_publish_and_restart(void **state)
+{
+	const char *t1 = "/var/lib/kubelet/pods/p1/volumes/v", *t2 = "/run/kubelet/p2";
+	struct quota_volumes *v;
+	json_t *j = NULL;
+	char err[512];
+	(void)state;
+
+	fake_reset();
+	v = service();
+	assert_int_equal(
+		create(v, "{\"name\":\"p\",\"size_bytes\":1048576}", NULL, NULL, err, sizeof(err)),
+		0);
+	assert_int_equal(
+		create(v, "{\"name\":\"q\",\"size_bytes\":1048576}", NULL, NULL, err, sizeof(err)),
+		0);
+	assert_int_equal(publish(v, "p", t1, false, false, err, sizeof(err)), 0);
+	assert_int_equal(F.n_mounts, 1);
+	/* Idempotent; another mode or another volume on the same target is a conflict. */
+	assert_int_equal(publish(v, "p", t1, false, false, err, sizeof(err)), 0);
+	assert_int_equal(F.n_mounts, 1);
+	assert_int_equal(publish(v, "p", t1, true, false, err, sizeof(err)), -EEXIST);
+	assert_int_equal(publish(v, "q", t1, false, false, err, sizeof(err)), -EEXIST);
+	assert_non_null(strstr(err, "already published by volume p"));
+	assert_int_equal(publish(v, "p", t2, true, false, err, sizeof(err)), 0);
+	assert_int_equal(quota_volume_get(v, "p", &j, err, sizeof(err)), 0);
+	assert_int_equal(json_array_size(json_object_get(j, "published")), 2);
+	json_decref(j);
+	/* A failing mount is not remembered. */
+	snprintf(F.fail_op, sizeof(F.fail_op), "bind_mount");
+	F.fail_err = -EINVAL;
+	assert_int_equal(publish(v, "q", "/run/kubelet/q", false, false, err, sizeof(err)),
+			 -EINVAL);
+	F.fail_op[0] = '\0';
+	/* Published: delete refuses without force. */
+	assert_int_equal(quota_volume_delete(v, "p", false, err, sizeof(err)), -EBUSY);
+	assert_non_null(strstr(err, "force"));
+
+	/* A restart reads the published targets back from the volume. */
+	quota_volumes_free(v);
+	v = service();
+	assert_int_equal(quota_volume_get(v, "p", &j, err, sizeof(err)), 0);
+	assert_int_equal(json_array_size(json_object_get(j, "published")), 2);
+	json_decref(j);
+	assert_int_equal(quota_volume_get(v, "q", &j, err, sizeof(err)), 0);
+	assert_int_equal(json_array_size(json_object_get(j, "published")), 0);
+	json_decref(j);
+	assert_int_equal(publish(v, "p", t1, false, true, err, sizeof(err)), 0);
+	assert_int_equal(F.n_mounts, 1);
+	assert_int_equal(publish(v, "p", t1, false, true, err, sizeof(err)), 0); /* again: fine */
+	/* Forced delete unmounts what is left. */
+	assert_int_equal(quota_volume_delete(v, "p", true, err, sizeof(err)), 0);
+	assert_int_equal(F.n_mounts, 0);
+	assert_int_equal(publish(v, "p", t1, false, false, err, sizeof(err)), -ENOENT);
+	quota_volumes_free(v);
+	fake_reset();
+}
+
+/* A pool as a crash left it: the catalog's repairs run at start. */
+static void test_start_up_repairs(void **state)
+{
+	struct quota_volumes *v;
+	struct fdir *d;
+	json_t *j = NULL;
+	char err[512];
+	uint64_t l1 = limit_of(MiB, CONFIG_FS_EXT4);
+	(void)state;
+
+	fake_reset();
+	dir_new("/mnt/pmem0", ".pmemd");
+	dir_new("/mnt/pmem0", ".pmemd/staging");
+	dir_new("/mnt/pmem0", ".pmemd/trash");
+	/* A whole volume whose quota drifted. */
+	d = dir_new("/mnt/pmem0", "good");
+	d->projid = 1000, d->inherit = true;
+	snprintf(d->key[0], 32, "size_bytes");
+	d->val[0] = strdup("1048576");
+	snprintf(d->key[1], 32, "created");
+	d->val[1] = strdup("1700000000");
+	proj_of("/mnt/pmem0", 1000, true)->bytes_limit = 5;
+	/* An interrupted create and an interrupted delete, with their limits. */
+	d = dir_new("/mnt/pmem0", ".pmemd/staging/half.0123456789abcdef");
+	d->projid = 1001, d->inherit = true;
+	proj_of("/mnt/pmem0", 1001, true)->bytes_limit = l1;
+	d = dir_new("/mnt/pmem0", ".pmemd/trash/gone.0123456789abcdef");
+	d->projid = 1002, d->inherit = true;
+	proj_of("/mnt/pmem0", 1002, true)->bytes_limit = l1;
+	/* Somebody else's directory: left alone. */
+	dir_new("/mnt/pmem0", "foreign");
+
+	v = service();
+	assert_null(dir_of("/mnt/pmem0", ".pmemd/staging/half.0123456789abcdef"));
+	assert_null(dir_of("/mnt/pmem0", ".pmemd/trash/gone.0123456789abcdef"));
+	assert_non_null(dir_of("/mnt/pmem0", "foreign"));
+	assert_int_equal(proj_of("/mnt/pmem0", 1001, false)->bytes_limit, 0);
+	assert_int_equal(proj_of("/mnt/pmem0", 1002, false)->bytes_limit, 0);
+	assert_int_equal(proj_of("/mnt/pmem0", 1000, false)->bytes_limit, l1);
+	assert_int_equal(quota_volume_get(v, "good", &j, err, sizeof(err)), 0);
+	assert_int_equal(jint(j, "project_id"), 1000);
+	assert_string_equal(jstr(j, "created"), "2023-11-14T22:13:20Z");
+	json_decref(j);
+	assert_int_equal(quota_volume_get(v, "foreign", &j, err, sizeof(err)), -ENOENT);
+	/* The ledger was charged with the volume, the freed ids are handed out again. */
+	assert_int_equal(create(v, "{\"name\":\"n\",\"size_bytes\":4096,\"pool\":\"/mnt/pmem0\"}",
+				&j, NULL, err, sizeof(err)),
+			 0);
+	assert_int_equal(jint(j, "project_id"), 1001);
+	json_decref(j);
+	{
+		char want[32];
+
+		snprintf(want, sizeof(want), "%llu",
+			 (unsigned long long)(l1 + limit_of(4096, CONFIG_FS_EXT4)));
+		assert_string_equal(F.allocated[0], want);
+	}
+	/* Same name as a volume of the first pool, found in a pool scanned later: left alone. */
+	d = dir_new("/mnt/pmem1", "good");
+	d->projid = 1000, d->inherit = true;
+	snprintf(d->key[0], 32, "size_bytes");
+	d->val[0] = strdup("4096");
+	quota_volumes_free(v);
+	v = service();
+	assert_int_equal(quota_volume_get(v, "good", &j, err, sizeof(err)), 0);
+	assert_string_equal(jstr(j, "pool"), "/mnt/pmem0");
+	json_decref(j);
+	quota_volumes_free(v);
+	fake_reset();
+}
+
+struct racer {
+	struct quota_volumes *v;
+	int i;
+	int rc;
+	bool created;
+};
+
+static void *race(void *arg)
+{
+	struct racer *r = arg;
+	char body[128], err[256];
+
+	snprintf(body, sizeof(body), "{\"name\":\"race-%d\",\"size_bytes\":1048576}", r->i % 20);
+	r->rc = create(r->v, body, NULL, &r->created, err, sizeof(err));
+	return NULL;
+}
+
+static void test_concurrent_creates(void **state)
+{
+	struct racer rs[50];
+	pthread_t th[50];
+	struct quota_volumes *v;
+	json_t *l = NULL;
+	char err[256];
+	int created = 0;
+	(void)state;
+
+	fake_reset();
+	v = service();
+	for (int i = 0; i < 50; i++) {
+		rs[i] = (struct racer){.v = v, .i = i};
+		assert_int_equal(pthread_create(&th[i], NULL, race, &rs[i]), 0);
+	}
+	for (int i = 0; i < 50; i++) {
+		pthread_join(th[i], NULL);
+		assert_int_equal(rs[i].rc, 0);
+		created += rs[i].created;
+	}
+	assert_int_equal(created, 20);
+	assert_int_equal(quota_volume_list(v, NULL, &l, err, sizeof(err)), 0);
+	assert_int_equal(json_array_size(json_object_get(l, "volumes")), 20);
+	json_decref(l);
+	quota_volumes_free(v);
+	fake_reset();
+}
+
+/* ======================= over HTTP ======================= */
+
+struct reply {
+	long status;
+	char body[65536];
+	size_t len;
+};
+
+static size_t on_body(char *p, size_t sz, size_t n, void *ud)
+{
+	struct reply *r = ud;
+	size_t len = sz * n;
+
+	if (r->len + len >= sizeof(r->body))
+		len = sizeof(r->body) - 1 - r->len;
+	memcpy(r->body + r->len, p, len);
+	r->len += len;
+	r->body[r->len] = '\0';
+	return sz * n;
+}
+
+static struct reply *http(uint16_t port, const char *method, const char *path, const char *body)
+{
+	static struct reply r;
+	char url[512];
+	struct curl_slist *hd = NULL;
+	CURL *c = curl_easy_init();
+
+	memset(&r, 0, sizeof(r));
+	snprintf(url, sizeof(url), "http://127.0.0.1:%u%s", port, path);
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, &r);
+	if (body) {
+		hd = curl_slist_append(hd, "Content-Type: application/json");
+		curl_easy_setopt(c, CURLOPT_HTTPHEADER, hd);
+		curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+	}
+	assert_int_equal(curl_easy_perform(c), CURLE_OK);
+	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r.status);
+	curl_easy_cleanup(c);
+	curl_slist_free_all(hd);
+	return &r;
+}
+
+static struct config *cfg_of(const char *yaml)
+{
+	struct config *cfg = NULL;
+	struct config_errors *errs = NULL;
+	int r = config_parse("t.yaml", yaml, strlen(yaml), NULL, &cfg, &errs);
+
+	if (r < 0)
+		config_errors_print(errs, stderr);
+	config_errors_free(errs);
+	assert_int_equal(r, 0);
+	return cfg;
+}
+
+static uint16_t free_port(void)
+{
+	struct sockaddr_in sin = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t len = sizeof(sin);
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	bind(fd, (struct sockaddr *)&sin, sizeof(sin));
+	getsockname(fd, (struct sockaddr *)&sin, &len);
+	close(fd);
+	return ntohs(sin.sin_port);
+}
+
+static void test_http_routes(void **state)
+{
+	struct quota_volumes *v;
+	struct api_server *srv;
+	struct config *cfg;
+	char yaml[256], err[256];
+	struct reply *r;
+	uint16_t port = free_port();
+	(void)state;
+
+	fake_reset();
+	v = service();
+	snprintf(yaml, sizeof(yaml), "log_level: error\nlisten:\n  - tcp: 127.0.0.1:%u\n", port);
+	cfg = cfg_of(yaml);
+	struct api_hooks hooks = {.services = {.volumes = v}};
+	assert_int_equal(api_server_start(&srv, cfg, &hooks, err, sizeof(err)), 0);
+
+	r = http(port, "POST", "/v1/volumes", "{\"name\":\"h1\",\"size_bytes\":1048576}");
+	assert_int_equal(r->status, 201);
+	assert_non_null(strstr(r->body, "\"name\":\"h1\""));
+	r = http(port, "POST", "/v1/volumes", "{\"name\":\"h1\",\"size_bytes\":1048576}");
+	assert_int_equal(r->status, 200);
+	r = http(port, "POST", "/v1/volumes", "{\"name\":\"h1\",\"size_bytes\":2097152}");
+	assert_int_equal(r->status, 409);
+	assert_non_null(strstr(r->body, "\"code\":\"conflict\""));
+	r = http(port, "POST", "/v1/volumes", "{\"name\":\"Bad\",\"size_bytes\":1}");
+	assert_int_equal(r->status, 400);
+	assert_non_null(strstr(r->body, "uppercase"));
+	r = http(port, "POST", "/v1/volumes", "{\"name\":\"h2\",\"size_bytes\":1,\"color\":1}");
+	assert_int_equal(r->status, 400);
+	r = http(port, "POST", "/v1/volumes", "{\"name\":\"h2\",\"size_bytes\":99999999999}");
+	assert_int_equal(r->status, 507);
+	assert_non_null(strstr(r->body, "insufficient_storage"));
+	r = http(port, "POST", "/v1/volumes", NULL);
+	assert_int_equal(r->status, 400);
+
+	r = http(port, "GET", "/v1/volumes", NULL);
+	assert_int_equal(r->status, 200);
+	assert_non_null(strstr(r->body, "\"volumes\":[{"));
+	r = http(port, "GET", "/v1/volumes?numa_node=1", NULL);
+	assert_int_equal(r->status, 200);
+	assert_non_null(strstr(r->body, "\"volumes\":[]"));
+	r = http(port, "GET", "/v1/volumes?numa_node=x", NULL);
+	assert_int_equal(r->status, 400);
+	r = http(port, "GET", "/v1/volumes?label=A%20B=c", NULL);
+	assert_int_equal(r->status, 400);
+	r = http(port, "GET", "/v1/volumes/h1", NULL);
+	assert_int_equal(r->status, 200);
+	assert_non_null(strstr(r->body, "\"used_bytes\":0"));
+	r = http(port, "GET", "/v1/volumes/nope", NULL);
+	assert_int_equal(r->status, 404);
+	r = http(port, "GET", "/v1/volumes/..", NULL);
+	assert_int_equal(r->status, 404);
+
+	r = http(port, "POST", "/v1/volumes/h1/resize", "{\"size_bytes\":2097152}");
+	assert_int_equal(r->status, 200);
+	assert_non_null(strstr(r->body, "\"size_bytes\":2097152"));
+	r = http(port, "POST", "/v1/volumes/h1/resize", "{\"size_bytes\":-1}");
+	assert_int_equal(r->status, 400);
+
+	r = http(port, "POST", "/v1/volumes/h1/publish",
+		 "{\"target_path\":\"/etc/passwd\",\"readonly\":false}");
+	assert_int_equal(r->status, 400);
+	assert_non_null(strstr(r->body, "target_path"));
+	r = http(port, "POST", "/v1/volumes/h1/publish",
+		 "{\"target_path\":\"/var/lib/kubelet/../x\"}");
+	assert_int_equal(r->status, 400);
+	r = http(port, "POST", "/v1/volumes/h1/publish", "{\"target_path\":\"/run/kubelet/h1\"}");
+	assert_int_equal(r->status, 200);
+	assert_non_null(strstr(r->body, "\"target_path\":\"/run/kubelet/h1\""));
+	r = http(port, "DELETE", "/v1/volumes/h1", NULL);
+	assert_int_equal(r->status, 409);
+	r = http(port, "DELETE", "/v1/volumes/h1?force=maybe", NULL);
+	assert_int_equal(r->status, 400);
+	r = http(port, "POST", "/v1/volumes/h1/unpublish", "{\"target_path\":\"/run/kubelet/h1\"}");
+	assert_int_equal(r->status, 200);
+	assert_non_null(strstr(r->body, "\"published\":[]"));
+
+	r = http(port, "GET", "/metrics", NULL);
+	assert_non_null(strstr(r->body, "pmem_volume_capacity_bytes{volume=\"h1\","
+					"pool=\"/mnt/pmem0\",numa_node=\"0\"} 2097152"));
+	assert_non_null(strstr(r->body, "pmem_volume_used_bytes{volume=\"h1\""));
+	assert_non_null(strstr(r->body, "pmem_volume_operations_total{operation=\"create\","
+					"result=\"ok\"} 2"));
+	assert_non_null(strstr(r->body, "pmem_volume_operations_total{operation=\"create\","
+					"result=\"conflict\"} 1"));
+
+	r = http(port, "DELETE", "/v1/volumes/h1", NULL);
+	assert_int_equal(r->status, 204);
+	r = http(port, "DELETE", "/v1/volumes/h1", NULL);
+	assert_int_equal(r->status, 404);
+
+	api_server_stop(srv, 1000);
+	config_free(cfg);
+	quota_volumes_free(v);
+	fake_reset();
+}
+
+struct http_racer {
+	uint16_t port;
+	int i;
+	long status;
+};
+
+static void *http_race(void *arg)
+{
+	struct http_racer *h = arg;
+	char url[128], body[128];
+	CURL *c = curl_easy_init();
+	struct curl_slist *hd = curl_slist_append(NULL, "Content-Type: application/json");
+	FILE *devnull = fopen("/dev/null", "w");
+
+	snprintf(url, sizeof(url), "http://127.0.0.1:%u/v1/volumes", h->port);
+	snprintf(body, sizeof(body), "{\"name\":\"hr-%d\",\"size_bytes\":1048576}", h->i % 20);
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, hd);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, devnull);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT, 20L);
+	if (curl_easy_perform(c) == CURLE_OK)
+		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &h->status);
+	curl_easy_cleanup(c);
+	curl_slist_free_all(hd);
+	fclose(devnull);
+	return NULL;
+}
+
+/* 50 concurrent HTTP creates of 20 names on a server with 2 worker threads. */
+static void test_http_concurrent_creates(void **state)
+{
+	struct http_racer hs[50];
+	pthread_t th[50];
+	struct quota_volumes *v;
+	struct api_server *srv;
+	struct config *cfg;
+	char yaml[256], err[256];
+	uint16_t port = free_port();
+	int n201 = 0, n200 = 0;
+	(void)state;
+
+	fake_reset();
+	v = service();
+	snprintf(yaml, sizeof(yaml),
+		 "log_level: error\nthreads: 2\nlisten:\n  - tcp: 127.0.0.1:%u\n", port);
+	cfg = cfg_of(yaml);
+	struct api_hooks hooks = {.services = {.volumes = v}};
+	assert_int_equal(api_server_start(&srv, cfg, &hooks, err, sizeof(err)), 0);
+	for (int i = 0; i < 50; i++) {
+		hs[i] = (struct http_racer){.port = port, .i = i};
+		assert_int_equal(pthread_create(&th[i], NULL, http_race, &hs[i]), 0);
+	}
+	for (int i = 0; i < 50; i++) {
+		pthread_join(th[i], NULL);
+		n201 += hs[i].status == 201;
+		n200 += hs[i].status == 200;
+	}
+	assert_int_equal(n201, 20);
+	assert_int_equal(n200, 30);
+	api_server_stop(srv, 1000);
+	config_free(cfg);
+	quota_volumes_free(v);
+	fake_reset();
+}
+
+static void test_http_no_service(void **state)
+{
+	struct api_server *srv;
+	struct config *cfg;
+	char yaml[256], err[256];
+	uint16_t port = free_port();
+	(void)state;
+
+	snprintf(yaml, sizeof(yaml), "log_level: error\nlisten:\n  - tcp: 127.0.0.1:%u\n", port);
+	cfg = cfg_of(yaml);
+	assert_int_equal(api_server_start(&srv, cfg, NULL, err, sizeof(err)), 0);
+	assert_int_equal(http(port, "GET", "/v1/volumes", NULL)->status, 503);
+	assert_int_equal(http(port, "GET", "/v1/volumes/a", NULL)->status, 503);
+	api_server_stop(srv, 1000);
+	config_free(cfg);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_create_get_list_delete),
+		cmocka_unit_test(test_placement_and_capacity),
+		cmocka_unit_test(test_create_failure_rolls_back),
+		cmocka_unit_test(test_resize),
+		cmocka_unit_test(test_publish_and_restart),
+		cmocka_unit_test(test_start_up_repairs),
+		cmocka_unit_test(test_concurrent_creates),
+		cmocka_unit_test(test_http_routes),
+		cmocka_unit_test(test_http_concurrent_creates),
+		cmocka_unit_test(test_http_no_service),
+	};
+
+	log_set_level(LOG_LVL_ERROR);
+	curl_global_init(CURL_GLOBAL_ALL);
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
