@@ -39,6 +39,12 @@ TESTS     := $(TEST_SRCS:test/unit/%.c=build/test/%)
 NODE_BIN_SRCS := $(sort $(wildcard test/node/bin/*.c))
 NODE_BINS := $(NODE_BIN_SRCS:test/node/bin/%.c=build/node-bin/%)
 SAN_TESTS := $(TEST_SRCS:test/unit/%.c=build/test-san/%)
+# A test build of pmemd with fault-injection points (PMEMD_FAULT=volume_create:3 aborts
+# after step 3; test/node/tests/92-volumes-crash.sh). Every C file is compiled again into
+# its own folder, so the release objects in $(OBJ_DIR) never hold fault code.
+FAULT_DIR  := build/fault
+FAULT_OBJS := $(LIB_SRCS:%.c=$(FAULT_DIR)/%.o) $(LIB_ASM:%.S=$(FAULT_DIR)/%.o)
+FAULT_BIN  := build/pmemd-fault
 TEST_LIBS := $(shell pkg-config --libs cmocka 2>/dev/null)
 
 GIT_COMMIT := $(shell git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
@@ -77,6 +83,14 @@ $(SAN_DIR)/%.o: %.S docs/openapi.json
 	@mkdir -p $(dir $@)
 	$(CC) -I. -c $< -o $@
 
+$(FAULT_DIR)/%.o: %.c | build/version.h
+	@mkdir -p $(dir $@)
+	$(CC) $(BASE_CFLAGS) $(OPT_CFLAGS) -DPMEMD_FAULT_INJECTION $(CFLAGS) -c $< -o $@
+
+$(FAULT_DIR)/%.o: %.S docs/openapi.json
+	@mkdir -p $(dir $@)
+	$(CC) -I. -c $< -o $@
+
 build/libpmemd.a: $(LIB_OBJS)
 	@rm -f $@
 	ar rcs $@ $^
@@ -86,6 +100,13 @@ build/libpmemd-san.a: $(SAN_OBJS)
 	ar rcs $@ $^
 
 pmemd: $(OBJ_DIR)/pmemd.o build/libpmemd.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
+build/libpmemd-fault.a: $(FAULT_OBJS)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(FAULT_BIN): $(FAULT_DIR)/pmemd.o build/libpmemd-fault.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
 build/test/%: test/unit/%.c $(TEST_HELPERS) build/libpmemd.a
@@ -109,7 +130,7 @@ deps:
 
 # Every suite (unit, unit under ASan+UBSan, system tests on the emulated PMEM node),
 # one closing line "N passed, N failed".
-check: pmemd $(TESTS) $(SAN_TESTS) $(NODE_BINS)
+check: pmemd $(TESTS) $(SAN_TESTS) $(NODE_BINS) $(FAULT_BIN)
 	bash test/check all
 
 check-unit: $(TESTS)
@@ -121,7 +142,7 @@ check-asan: $(SAN_TESTS)
 check-cli: pmemd
 	bash test/check cli
 
-check-system: pmemd $(NODE_BINS)
+check-system: pmemd $(NODE_BINS) $(FAULT_BIN)
 	bash test/check system
 
 bench: pmemd
@@ -145,5 +166,7 @@ format-check:
 clean:
 	rm -rf build pmemd
 
+# What `make node-check` builds before booting the node (node.mk's default is pmemd only).
+NODE_SYSTEM_TEST_DEPS ?= pmemd $(NODE_BINS) $(FAULT_BIN)
 -include test/node/node.mk
 -include $(shell find build -name '*.d' 2>/dev/null)

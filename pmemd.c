@@ -359,13 +359,15 @@ int main(int argc, char **argv)
 	/*
 	 * The volume service after the pool manager: it learns ready pools from
 	 * it (and scans each when it first appears) and reports allocated bytes
-	 * back. Publish roots and overcommit ratio are the defaults until the
-	 * config has a volumes: section.
+	 * back. volumes: is taken here only (the service copies the roots); a
+	 * change to it on SIGHUP is reported by config_restart_keys.
 	 */
 	struct quota_volumes *vols = NULL;
 	struct quota_volumes_opts vopts = {
 		.ops = &quota_kernel_ops,
-		.overcommit_ratio = 1.0,
+		.overcommit_ratio = cfg->volumes.overcommit_ratio,
+		.publish_roots = (const char *const *)cfg->volumes.publish_roots,
+		.max_size_bytes = cfg->volumes.max_volume_size_bytes,
 		.pools = volume_pools,
 		.allocated = volume_allocated,
 		.ctx = &app,

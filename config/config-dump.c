@@ -38,6 +38,27 @@ static void format_duration(uint64_t ms, char *buf, size_t len)
 	snprintf(buf, len, "%llums", (unsigned long long)ms);
 }
 
+/*
+ * A ratio as written: at most 6 decimals (all the parser accepts), trailing zeros dropped but one
+ * kept, so 1 comes back as 1.0 and 1.25 as 1.25; strtod of it gives the same double back.
+ */
+static void format_ratio(double r, char *buf, size_t len)
+{
+	size_t n;
+
+	snprintf(buf, len, "%.6f", r);
+	n = strlen(buf);
+	while (n > 2 && buf[n - 1] == '0' && buf[n - 2] != '.')
+		buf[--n] = '\0';
+}
+
+static bool volumes_default(const struct config_volumes *v)
+{
+	return v->overcommit_ratio == CONFIG_DEFAULT_OVERCOMMIT_RATIO &&
+	       v->max_volume_size_bytes == 0 && v->n_publish_roots == 1 &&
+	       strcmp(v->publish_roots[0], CONFIG_DEFAULT_PUBLISH_ROOT) == 0;
+}
+
 /* ---- JSON --------------------------------------------------------------- */
 
 static json_t *jstr(const char *s)
@@ -139,6 +160,16 @@ static json_t *kube_json(const struct config_kube *k, bool *ok)
 	return o;
 }
 
+static json_t *volumes_json(const struct config_volumes *v, bool *ok)
+{
+	json_t *o = json_object();
+
+	jset(o, "overcommit_ratio", json_real(v->overcommit_ratio), ok);
+	jset(o, "publish_roots", jstrv(v->publish_roots, v->n_publish_roots, ok), ok);
+	jset(o, "max_volume_size_bytes", json_integer((json_int_t)v->max_volume_size_bytes), ok);
+	return o;
+}
+
 json_t *config_to_json(const struct config *cfg)
 {
 	json_t *root, *listen, *limits, *pools;
@@ -174,6 +205,7 @@ json_t *config_to_json(const struct config *cfg)
 	jset(root, "placement", json_object(), &ok);
 	jset(root, "resize", json_object(), &ok);
 	jset(root, "kube", kube_json(&cfg->kube, &ok), &ok);
+	jset(root, "volumes", volumes_json(&cfg->volumes, &ok), &ok);
 	if (!ok) {
 		json_decref(root);
 		return NULL;
@@ -386,6 +418,26 @@ static void put_kube(struct out *o, const struct config_kube *k)
 	map_end(o);
 }
 
+/* Written only when it differs from the defaults, like kube:. */
+static void put_volumes(struct out *o, const struct config_volumes *v)
+{
+	char buf[64];
+
+	if (volumes_default(v))
+		return;
+	put_str(o, "volumes");
+	map_start(o, false);
+	format_ratio(v->overcommit_ratio, buf, sizeof(buf));
+	put_str(o, "overcommit_ratio");
+	put_scalar(o, buf, YAML_PLAIN_SCALAR_STYLE);
+	put_strv(o, "publish_roots", v->publish_roots, v->n_publish_roots);
+	if (v->max_volume_size_bytes) {
+		units_size_format(v->max_volume_size_bytes, buf, sizeof(buf));
+		put_kv(o, "max_volume_size", buf);
+	}
+	map_end(o);
+}
+
 static void put_config(struct out *o, const struct config *cfg)
 {
 	char buf[64];
@@ -423,6 +475,7 @@ static void put_config(struct out *o, const struct config *cfg)
 		put_pool(o, &cfg->pools[i]);
 	seq_end(o);
 	put_kube(o, &cfg->kube);
+	put_volumes(o, &cfg->volumes);
 	map_end(o);
 }
 

@@ -28,12 +28,14 @@
  * Caps on what one file may list. Far above any real node, they keep every
  * check linear or small-quadratic and bound the memory a hostile file can take.
  */
-#define MAX_NODES   100000 /* YAML nodes in the tree */
-#define MAX_LABELS  1024
-#define MAX_LISTEN  64
-#define MAX_POOLS   256
-#define MAX_REGIONS 64	/* per pool */
-#define MAX_VALUES  256 /* per pool selector */
+#define MAX_NODES    100000 /* YAML nodes in the tree */
+#define MAX_LABELS   1024
+#define MAX_LISTEN   64
+#define MAX_POOLS    256
+#define MAX_REGIONS  64	 /* per pool */
+#define MAX_VALUES   256 /* per pool selector */
+#define MAX_ROOTS    CONFIG_MAX_PUBLISH_ROOTS
+#define MAX_DECIMALS 6 /* the capacity ledger counts the overcommit ratio in millionths */
 
 /* ---- the node tree ------------------------------------------------------ */
 
@@ -770,6 +772,31 @@ static const char *parse_uint(const char *s, uint64_t *out)
 	return NULL;
 }
 
+/*
+ * A plain decimal like 1, 1.0 or 1.5: digits, then optionally '.' and 1..MAX_DECIMALS digits. No
+ * sign, exponent, ".5", "1.", inf or nan, and no leading zeros (YAML 1.1 octal again).
+ */
+static const char *parse_decimal(const char *s, double *out)
+{
+	static const char digits[] = "0123456789";
+	size_t ip = strspn(s, digits), fp = 0;
+
+	if (ip == 0 || (s[ip] && s[ip] != '.'))
+		return "expected a number like 1.0 or 1.5";
+	if (s[0] == '0' && ip > 1)
+		return "leading zeros are ambiguous (YAML 1.1 reads them as octal)";
+	if (s[ip] == '.') {
+		fp = strspn(s + ip + 1, digits);
+		if (fp == 0 || s[ip + 1 + fp])
+			return "expected a number like 1.0 or 1.5";
+		if (fp > MAX_DECIMALS)
+			return "more than 6 decimal places (capacity is computed in millionths)";
+	}
+	/* The syntax above is C-locale strtod's decimal form; a huge value becomes HUGE_VAL. */
+	*out = strtod(s, NULL);
+	return NULL;
+}
+
 /* "host:port", IPv6 as "[::1]:8080"; the host must be a literal address. */
 static const char *parse_hostport(const char *s, char *host, size_t hostlen, uint16_t *port)
 {
@@ -1030,6 +1057,31 @@ static void f_uint(struct ctx *c, struct node *v, const char *path, void *base,
 	*(unsigned *)at(base, f->off) = (unsigned)n;
 }
 
+/* A double above 0 and at most f->max, written as a plain decimal (parse_decimal). */
+static void f_ratio(struct ctx *c, struct node *v, const char *path, void *base,
+		    const struct field *f)
+{
+	const char *why;
+	double d = 0;
+	struct qbuf q;
+
+	if (!expect(c, v, NODE_SCALAR, path, "a number like 1.0 or 1.5"))
+		return;
+	if (!v->plain) {
+		errorf(c, v, path, "expected a number, got a quoted string %s", quote(&q, v->text));
+		return;
+	}
+	if ((why = parse_decimal(v->text, &d))) {
+		errorf(c, v, path, "%s, got %s", why, quote(&q, v->text));
+		return;
+	}
+	if (!(d > 0) || d > (double)f->max) {
+		errorf(c, v, path, "out of range: %s (must be %s)", v->text, f->range);
+		return;
+	}
+	*(double *)at(base, f->off) = d;
+}
+
 /* YAML 1.2 core booleans only: "yes"/"on" are strings, not a way to reformat a device. */
 static void f_bool(struct ctx *c, struct node *v, const char *path, void *base,
 		   const struct field *f)
@@ -1204,6 +1256,21 @@ static const struct field kube_fields[] = {
 };
 static const struct section kube_section = {kube_fields, N_OF(kube_fields), NULL};
 
+static void f_roots(struct ctx *c, struct node *v, const char *path, void *base,
+		    const struct field *f);
+
+/* volumes: */
+enum { V_RATIO, V_ROOTS, V_MAX_SIZE };
+static const struct field volumes_fields[] = {
+	[V_RATIO] = {"overcommit_ratio", f_ratio, offsetof(struct config_volumes, overcommit_ratio),
+		     0, CONFIG_MAX_OVERCOMMIT_RATIO, .range = "above 0 and at most 100"},
+	[V_ROOTS] = {"publish_roots", f_roots, offsetof(struct config_volumes, publish_roots)},
+	[V_MAX_SIZE] = {"max_volume_size", f_size,
+			offsetof(struct config_volumes, max_volume_size_bytes), 0, 1ULL << 60,
+			.range = "0..1Ei"},
+};
+static const struct section volumes_section = {volumes_fields, N_OF(volumes_fields), NULL};
+
 /* listen[].auth: */
 enum { AUTH_TOKEN, AUTH_CERT, AUTH_KEY, AUTH_CA };
 static const struct field auth_fields[] = {
@@ -1279,6 +1346,8 @@ static void f_pools(struct ctx *c, struct node *v, const char *path, void *base,
 		    const struct field *f);
 static void f_kube(struct ctx *c, struct node *v, const char *path, void *base,
 		   const struct field *f);
+static void f_volumes(struct ctx *c, struct node *v, const char *path, void *base,
+		      const struct field *f);
 
 /* The top level. */
 enum { TOP_NODE_NAME, TOP_LOG_LEVEL, TOP_THREADS, TOP_LABELS, TOP_LISTEN, TOP_LIMITS, TOP_POOLS };
@@ -1295,11 +1364,12 @@ static const struct field top_fields[] = {
 	{"placement", f_reserved},
 	{"resize", f_reserved},
 	{"kube", f_kube, offsetof(struct config, kube)},
+	{"volumes", f_volumes, offsetof(struct config, volumes)},
 };
 static const struct section top_section = {top_fields, N_OF(top_fields), NULL};
 
 _Static_assert(N_OF(top_fields) <= MAX_FIELDS && N_OF(pool_fields) <= MAX_FIELDS &&
-		       N_OF(listen_fields) <= MAX_FIELDS,
+		       N_OF(volumes_fields) <= MAX_FIELDS && N_OF(listen_fields) <= MAX_FIELDS,
 	       "struct seen needs a larger MAX_FIELDS");
 
 /* ---- section parsers ---------------------------------------------------- */
@@ -1346,6 +1416,15 @@ static void f_kube(struct ctx *c, struct node *v, const char *path, void *base,
 	if (s.val[K_KEY] && !s.val[K_CERT])
 		errorf(c, s.val[K_KEY], path_key(p, path, "client_key"),
 		       "client_cert is missing (client_cert and client_key go together)");
+}
+
+static void f_volumes(struct ctx *c, struct node *v, const char *path, void *base,
+		      const struct field *f)
+{
+	struct seen s;
+
+	if (!is_null(v))
+		walk_map(c, v, path, at(base, f->off), &volumes_section, &s);
 }
 
 static int label_set(struct ctx *c, struct config *cfg, const char *key, const char *value)
@@ -1732,6 +1811,49 @@ static void parse_regions(struct ctx *c, struct node *v, const char *path, struc
 	}
 }
 
+/*
+ * volumes.publish_roots: where volumes may be bind-mounted. Each is one canonical spelling of a
+ * directory (the pool-name rule: absolute, normalised, not "/", which would allow any target).
+ */
+static void f_roots(struct ctx *c, struct node *v, const char *path, void *base,
+		    const struct field *f)
+{
+	struct config_volumes *vol = base;
+
+	(void)f;
+	if (is_null(v) || (v->kind == NODE_SEQ && v->n == 0)) {
+		errorf(c, v, path,
+		       "must list at least one root (leave publish_roots: out for the default)");
+		return;
+	}
+	if (!expect(c, v, NODE_SEQ, path, "a sequence of paths") ||
+	    !within(c, v, path, MAX_ROOTS, "publish roots"))
+		return;
+	strv_free(vol->publish_roots);
+	vol->n_publish_roots = 0;
+	vol->publish_roots = strv_new(c, v->n);
+	for (size_t i = 0; vol->publish_roots && i < v->n; i++) {
+		struct node *r = v->kids[i];
+		const char *why;
+		char p[PATH_LEN];
+		struct qbuf q;
+
+		path_index(p, path, i);
+		if (!expect(c, r, NODE_SCALAR, p, "a path"))
+			continue;
+		if ((why = check_pool_path(r->text))) {
+			errorf(c, r, p, "%s, got %s", why, quote(&q, r->text));
+			continue;
+		}
+		if (strv_has(vol->publish_roots, vol->n_publish_roots, r->text)) {
+			errorf(c, r, p, "%s is listed twice", r->text);
+			continue;
+		}
+		if ((vol->publish_roots[vol->n_publish_roots] = xstrdup(c, r->text)))
+			vol->n_publish_roots++;
+	}
+}
+
 /* Node selection: a key alone says nothing, so it needs an operator or values. */
 static void check_selector(struct ctx *c, const char *path, const struct config_pool *pl,
 			   const struct seen *s)
@@ -1947,6 +2069,12 @@ static void validate(struct ctx *c, struct node *root, struct config *cfg, char 
 		default_node_name(c, cfg);
 	if (cfg->threads == 0)
 		cfg->threads = default_threads();
+	if (!cfg->volumes.publish_roots) {
+		cfg->volumes.publish_roots = strv_new(c, 1);
+		if (cfg->volumes.publish_roots &&
+		    (cfg->volumes.publish_roots[0] = xstrdup(c, CONFIG_DEFAULT_PUBLISH_ROOT)))
+			cfg->volumes.n_publish_roots = 1;
+	}
 }
 
 int config_parse(const char *name, const char *buf, size_t len, char *const *extra_labels,
@@ -1972,6 +2100,7 @@ int config_parse(const char *name, const char *buf, size_t len, char *const *ext
 	cfg->limits = (struct config_limits){CONFIG_DEFAULT_MAX_BODY, CONFIG_DEFAULT_MAX_CONN,
 					     CONFIG_DEFAULT_PER_CLIENT, CONFIG_DEFAULT_TIMEOUT_MS};
 	cfg->kube.publish_interval_ms = CONFIG_DEFAULT_KUBE_INTERVAL_MS;
+	cfg->volumes.overcommit_ratio = CONFIG_DEFAULT_OVERCOMMIT_RATIO;
 
 	r = tree_build(&c, buf ? buf : "", buf ? len : 0, &root);
 	if (r < 0)

@@ -57,6 +57,7 @@ struct config *config_free(struct config *cfg)
 	free(cfg->kube.ca_file);
 	free(cfg->kube.client_cert);
 	free(cfg->kube.client_key);
+	strv_free(cfg->volumes.publish_roots);
 	free(cfg);
 	return NULL;
 }
@@ -159,6 +160,22 @@ static bool endpoint_eq(const struct config_listen *a, const struct config_liste
 	       str_eq(a->group, b->group);
 }
 
+/* The same set of strings (each list is free of duplicates), in any order. */
+static bool strv_same_set(char *const *a, size_t na, char *const *b, size_t nb)
+{
+	if (na != nb)
+		return false;
+	for (size_t i = 0; i < na; i++) {
+		size_t j = 0;
+
+		while (j < nb && strcmp(a[i], b[j]) != 0)
+			j++;
+		if (j == nb)
+			return false;
+	}
+	return true;
+}
+
 struct keylist {
 	char *buf;
 	size_t len;
@@ -202,6 +219,17 @@ int config_restart_keys(const struct config *old_cfg, const struct config *new_c
 		keylist_add(&k, "limits.per_client_connections");
 	if (old_cfg->limits.request_timeout_ms != new_cfg->limits.request_timeout_ms)
 		keylist_add(&k, "limits.request_timeout");
+	/*
+	 * The volume service takes these at start: its capacity ledger is built with the ratio, and
+	 * request validation reads the roots and the size cap without a lock.
+	 */
+	if (old_cfg->volumes.overcommit_ratio != new_cfg->volumes.overcommit_ratio)
+		keylist_add(&k, "volumes.overcommit_ratio");
+	if (!strv_same_set(old_cfg->volumes.publish_roots, old_cfg->volumes.n_publish_roots,
+			   new_cfg->volumes.publish_roots, new_cfg->volumes.n_publish_roots))
+		keylist_add(&k, "volumes.publish_roots");
+	if (old_cfg->volumes.max_volume_size_bytes != new_cfg->volumes.max_volume_size_bytes)
+		keylist_add(&k, "volumes.max_volume_size");
 	/* TLS material is loaded into the server at start; token files are re-read per reload. */
 	for (size_t i = 0; listen_same && i < old_cfg->n_listen; i++) {
 		const struct config_auth *a = &old_cfg->listen[i].auth,

@@ -22,6 +22,11 @@
 
 #define CONFIG_DEFAULT_KUBE_INTERVAL_MS 1000
 
+#define CONFIG_DEFAULT_OVERCOMMIT_RATIO 1.0
+#define CONFIG_DEFAULT_PUBLISH_ROOT	"/var/lib/kubelet"
+#define CONFIG_MAX_OVERCOMMIT_RATIO	100
+#define CONFIG_MAX_PUBLISH_ROOTS	16
+
 /* A position in the config file, 1-based, for error messages. */
 struct config_pos {
 	unsigned line;
@@ -131,6 +136,14 @@ struct config_kube {
 	uint64_t publish_interval_ms; /* at most one status write per interval; >= 1s */
 };
 
+/* volumes: the volume service. Every key needs a restart (the service takes them at start). */
+struct config_volumes {
+	double overcommit_ratio; /* > 0, <= 100, at most 6 decimals; capacity = allocatable × it */
+	char **publish_roots;	 /* NULL-terminated, 1..16 absolute normalised paths */
+	size_t n_publish_roots;
+	uint64_t max_volume_size_bytes; /* largest size_bytes a request may ask for; 0 = no cap */
+};
+
 struct config_label {
 	char *key;
 	char *value;
@@ -149,6 +162,7 @@ struct config {
 	struct config_pool *pools;
 	size_t n_pools;
 	struct config_kube kube;
+	struct config_volumes volumes;
 };
 
 /*
@@ -194,7 +208,8 @@ const char *config_label_get(const struct config *cfg, const char *key);
  * Compares two configs for a SIGHUP reload. Writes into `buf` a comma-separated
  * list of the keys that differ and can only take effect after a restart
  * (listen, threads, limits.max_connections, limits.per_client_connections,
- * limits.request_timeout, listen[].auth TLS files) and returns how many there
+ * limits.request_timeout, listen[].auth TLS files, volumes.overcommit_ratio,
+ * volumes.publish_roots, volumes.max_volume_size) and returns how many there
  * are. Keys that apply live (log_level, labels, node_name, limits.max_body,
  * token files which are re-read, pools, kube) are not listed.
  */

@@ -34,6 +34,7 @@ struct quota_volumes_opts {
 	const struct quota_ops *ops;
 	double overcommit_ratio;	  /* 0 = 1.0 */
 	const char *const *publish_roots; /* NULL-terminated; NULL = QUOTA_PUBLISH_ROOT_DEFAULT */
+	uint64_t max_size_bytes;	  /* largest size_bytes of a request; 0 = no cap */
 	/*
 	 * The ready pools now (malloc'd array, the service frees it); called
 	 * without any service lock held. NULL = no pools.
@@ -113,7 +114,8 @@ int quota_volume_unpublish(struct quota_volumes *v, const char *name,
 			   const struct quota_publish_req *req, json_t **out, char *err,
 			   size_t err_len);
 
-/* Prometheus lines: pmem_volume_* per volume (usage read live) and operation counters. */
+/* Prometheus lines: pmem_volume_* per volume (usage read live), operation counters by operation
+ * and result, and latency histograms by operation. */
 void quota_volumes_metrics(struct quota_volumes *v, FILE *f);
 
 #endif

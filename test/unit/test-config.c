@@ -170,6 +170,11 @@ static void test_empty_means_defaults(void **state)
 		assert_int_equal(cfg->limits.max_connections, 1024);
 		assert_int_equal(cfg->limits.per_client_connections, 64);
 		assert_int_equal(cfg->limits.request_timeout_ms, 30000);
+		assert_true(cfg->volumes.overcommit_ratio == 1.0);
+		assert_int_equal(cfg->volumes.n_publish_roots, 1);
+		assert_string_equal(cfg->volumes.publish_roots[0], "/var/lib/kubelet");
+		assert_null(cfg->volumes.publish_roots[1]);
+		assert_int_equal(cfg->volumes.max_volume_size_bytes, 0);
 		/* The host name doubles as kubernetes.io/hostname. */
 		assert_string_equal(config_label_get(cfg, "kubernetes.io/hostname"), host);
 		config_free(cfg);
@@ -471,7 +476,7 @@ static void test_unknown_keys(void **state)
 		"node_name: a\nfoo: 1\n",
 		{2, 1,
 		 "unknown key \"foo\" (expected one of node_name, log_level, threads, labels, "
-		 "listen, limits, pools, placement, resize, kube)"});
+		 "listen, limits, pools, placement, resize, kube, volumes)"});
 	EXPECT_ERRORS("limits:\n  max_bodyy: 1Mi\n",
 		      {2, 3, "limits: unknown key \"max_bodyy\" (expected one of max_body, "});
 	EXPECT_ERRORS("pools:\n"
@@ -1116,7 +1121,8 @@ static void test_restart_keys(void **state)
 				   "    auth: {token_file: /t, tls_cert: /c, tls_key: /k}\n"
 				   "limits: {max_body: 1Mi, max_connections: 100, "
 				   "per_client_connections: 10, request_timeout: 30s}\n"
-				   "pools: [{name: /mnt/a, regions: [region0]}]\n";
+				   "pools: [{name: /mnt/a, regions: [region0]}]\n"
+				   "volumes: {overcommit_ratio: 1.0, publish_roots: [/a, /b]}\n";
 	static const struct {
 		const char *from, *to; /* one textual edit of base */
 		int n;
@@ -1132,6 +1138,19 @@ static void test_restart_keys(void **state)
 		{"10.0.0.1:8443", "10.0.0.1:8444", 1, "listen"},
 		{"unix: /run/p.sock", "unix: /run/p.sock\n    mode: \"0600\"", 1, "listen"},
 		{"  - unix: /run/p.sock\n", "", 1, "listen"},
+		/* The volume service takes volumes: at start only. */
+		{"overcommit_ratio: 1.0", "overcommit_ratio: 1", 0, ""},
+		{"[/a, /b]", "[/b, /a]", 0, ""},
+		{"overcommit_ratio: 1.0", "overcommit_ratio: 1.5", 1, "volumes.overcommit_ratio"},
+		{"[/a, /b]", "[/a, /c]", 1, "volumes.publish_roots"},
+		{"[/a, /b]", "[/a]", 1, "volumes.publish_roots"},
+		{"[/a, /b]}", "[/a, /b], max_volume_size: 0}", 0, ""},
+		{"[/a, /b]}", "[/a, /b], max_volume_size: 1Ti}", 1, "volumes.max_volume_size"},
+		{"volumes: {overcommit_ratio: 1.0, publish_roots: [/a, /b]}\n", "", 1,
+		 "volumes.publish_roots"},
+		{"{overcommit_ratio: 1.0, publish_roots: [/a, /b]}",
+		 "{overcommit_ratio: 2.5, publish_roots: [/a], max_volume_size: 1Gi}", 3,
+		 "volumes.overcommit_ratio,volumes.publish_roots,volumes.max_volume_size"},
 		{"max_connections: 100, per_client_connections: 10, request_timeout: 30s",
 		 "max_connections: 99, per_client_connections: 9, request_timeout: 31s", 3,
 		 "limits.max_connections,limits.per_client_connections,limits.request_timeout"},
@@ -1260,6 +1279,213 @@ static void test_kube(void **state)
 		      {1, 8, "kube: unknown key \"watch\" (expected one of enabled, api_url, "});
 }
 
+static void test_volumes(void **state)
+{
+	static const struct {
+		const char *text;
+		double want;
+	} ratios[] = {
+		{"1", 1.0},
+		{"1.0", 1.0},
+		{"1.5", 1.5},
+		{"0.5", 0.5},
+		{"2.25", 2.25},
+		{"100", 100.0},
+		{"100.000000", 100.0},
+		{"0.000001", 0.000001},
+		{"0.1", 0.1},
+		{"10.123456", 10.123456},
+	};
+	struct config *cfg;
+	char text[1024];
+	size_t o;
+	char *yaml;
+
+	(void)state;
+	/* Null and empty mean the defaults. */
+	cfg = parse_ok("volumes:\n");
+	assert_true(cfg->volumes.overcommit_ratio == 1.0);
+	assert_int_equal(cfg->volumes.n_publish_roots, 1);
+	assert_string_equal(cfg->volumes.publish_roots[0], "/var/lib/kubelet");
+	assert_int_equal(cfg->volumes.max_volume_size_bytes, 0);
+	config_free(cfg);
+	cfg = parse_ok("volumes: {}\n");
+	assert_true(cfg->volumes.overcommit_ratio == 1.0);
+	assert_string_equal(cfg->volumes.publish_roots[0], "/var/lib/kubelet");
+	config_free(cfg);
+
+	cfg = parse_ok("volumes:\n"
+		       "  overcommit_ratio: 1.5\n"
+		       "  publish_roots:\n"
+		       "    - /var/lib/kubelet\n"
+		       "    - /mnt/targets\n"
+		       "  max_volume_size: 64Gi\n");
+	assert_true(cfg->volumes.overcommit_ratio == 1.5);
+	assert_int_equal(cfg->volumes.n_publish_roots, 2);
+	assert_string_equal(cfg->volumes.publish_roots[0], "/var/lib/kubelet");
+	assert_string_equal(cfg->volumes.publish_roots[1], "/mnt/targets");
+	assert_null(cfg->volumes.publish_roots[2]);
+	assert_int_equal(cfg->volumes.max_volume_size_bytes, 64ULL << 30);
+	yaml = dump_yaml(cfg);
+	assert_non_null(strstr(yaml, "volumes:\n"
+				     "  overcommit_ratio: 1.5\n"
+				     "  publish_roots:\n"
+				     "  - /var/lib/kubelet\n"
+				     "  - /mnt/targets\n"
+				     "  max_volume_size: 64Gi\n"));
+	free(yaml);
+	config_free(cfg);
+
+	/* Roots replace the default, they do not add to it; 0 is "no cap". */
+	cfg = parse_ok("volumes: {publish_roots: [/srv/pods], max_volume_size: 0}\n");
+	assert_int_equal(cfg->volumes.n_publish_roots, 1);
+	assert_string_equal(cfg->volumes.publish_roots[0], "/srv/pods");
+	assert_int_equal(cfg->volumes.max_volume_size_bytes, 0);
+	config_free(cfg);
+
+	for (size_t i = 0; i < N_OF(ratios); i++) {
+		snprintf(text, sizeof(text), "volumes:\n  overcommit_ratio: %s\n", ratios[i].text);
+		cfg = parse_ok(text);
+		assert_true(cfg->volumes.overcommit_ratio == ratios[i].want);
+		config_free(cfg);
+	}
+
+	/* 16 roots are fine, the 17th is reported where it is. */
+	o = (size_t)snprintf(text, sizeof(text), "volumes:\n  publish_roots:\n");
+	for (int i = 0; i < 16; i++)
+		o += (size_t)snprintf(text + o, sizeof(text) - o, "    - /r%d\n", i);
+	cfg = parse_ok(text);
+	assert_int_equal(cfg->volumes.n_publish_roots, 16);
+	assert_string_equal(cfg->volumes.publish_roots[15], "/r15");
+	config_free(cfg);
+	snprintf(text + o, sizeof(text) - o, "    - /r16\n");
+	EXPECT_ERRORS(text, {19, 7, "volumes.publish_roots: more than 16 publish roots"});
+
+	/* The section. */
+	EXPECT_ERRORS("volumes: [a]\n", {1, 10, "volumes: expected a mapping, got a sequence"});
+	EXPECT_ERRORS("volumes: on\n", {1, 10, "volumes: expected a mapping, got \"on\""});
+	EXPECT_ERRORS("volumes: {ratio: 2}\n",
+		      {1, 11,
+		       "volumes: unknown key \"ratio\" (expected one of overcommit_ratio, "
+		       "publish_roots, max_volume_size)"});
+	EXPECT_ERRORS(
+		"volumes:\n  overcommit_ratio: 1.0\n  overcommit_ratio: 2.0\n",
+		{3, 3, "volumes.overcommit_ratio: duplicate key (first at line 2, column 3)"});
+
+	/* overcommit_ratio: kind, syntax, range. */
+	EXPECT_ERRORS(
+		"volumes:\n  overcommit_ratio:\n",
+		{2, 20, "volumes.overcommit_ratio: expected a number like 1.0 or 1.5, got null"});
+	EXPECT_ERRORS("volumes:\n  overcommit_ratio: [1]\n",
+		      {2, 21,
+		       "volumes.overcommit_ratio: expected a number like 1.0 or 1.5, got a "
+		       "sequence"});
+	EXPECT_ERRORS("volumes:\n  overcommit_ratio: \"1.5\"\n",
+		      {2, 21,
+		       "volumes.overcommit_ratio: expected a number, got a quoted string \"1.5\""});
+	EXPECT_ERRORS("volumes:\n  overcommit_ratio: 0\n",
+		      {2, 21,
+		       "volumes.overcommit_ratio: out of range: 0 (must be above 0 and at most "
+		       "100)"});
+	EXPECT_ERRORS("volumes:\n  overcommit_ratio: 0.000000\n",
+		      {2, 21, "out of range: 0.000000 (must be above 0 and at most 100)"});
+	EXPECT_ERRORS("volumes:\n  overcommit_ratio: 100.000001\n",
+		      {2, 21, "volumes.overcommit_ratio: out of range: 100.000001"});
+	EXPECT_ERRORS("volumes:\n  overcommit_ratio: 101\n", {2, 21, "out of range: 101"});
+	EXPECT_ERRORS("volumes:\n  overcommit_ratio: 99999999999999999999999999999999\n",
+		      {2, 21, "volumes.overcommit_ratio: out of range: 9999"});
+	EXPECT_ERRORS("volumes:\n  overcommit_ratio: 1.0000001\n",
+		      {2, 21,
+		       "volumes.overcommit_ratio: more than 6 decimal places (capacity is "
+		       "computed in millionths), got \"1.0000001\""});
+	EXPECT_ERRORS("volumes:\n  overcommit_ratio: 01.5\n",
+		      {2, 21,
+		       "volumes.overcommit_ratio: leading zeros are ambiguous (YAML 1.1 reads "
+		       "them as octal), got \"01.5\""});
+	{
+		static const char *const bad[] = {"-1",	 "+1",	 "1e3",	 ".5",	 "1.",	"1.5x",
+						  "inf", ".inf", "nan",	 "1,5",	 "1_0", "0x10",
+						  "one", "1..5", "1.5.", "true", "1:30"};
+
+		for (size_t i = 0; i < N_OF(bad); i++) {
+			char want[128];
+			struct want w = {2, 21, want};
+
+			snprintf(text, sizeof(text), "volumes:\n  overcommit_ratio: %s\n", bad[i]);
+			snprintf(want, sizeof(want),
+				 "volumes.overcommit_ratio: expected a number like 1.0 or 1.5, got "
+				 "\"%s\"",
+				 bad[i]);
+			expect_errors_n(text, NULL, &w, 1);
+		}
+	}
+
+	/* publish_roots: kind, emptiness, each path, repeats. */
+	EXPECT_ERRORS("volumes:\n  publish_roots:\n",
+		      {2, 17,
+		       "volumes.publish_roots: must list at least one root (leave "
+		       "publish_roots: out for the default)"});
+	EXPECT_ERRORS("volumes:\n  publish_roots: []\n",
+		      {2, 18, "volumes.publish_roots: must list at least one root"});
+	EXPECT_ERRORS("volumes:\n  publish_roots: /var/lib/kubelet\n",
+		      {2, 18,
+		       "volumes.publish_roots: expected a sequence of paths, got "
+		       "\"/var/lib/kubelet\""});
+	EXPECT_ERRORS(
+		"volumes:\n  publish_roots: {a: b}\n",
+		{2, 18, "volumes.publish_roots: expected a sequence of paths, got a mapping"});
+	EXPECT_ERRORS("volumes:\n  publish_roots: [var/lib/kubelet]\n",
+		      {2, 19,
+		       "volumes.publish_roots[0]: must be an absolute path, got "
+		       "\"var/lib/kubelet\""});
+	EXPECT_ERRORS("volumes:\n  publish_roots: [/ok, /]\n",
+		      {2, 24, "volumes.publish_roots[1]: must not be /, got \"/\""});
+	EXPECT_ERRORS("volumes:\n  publish_roots: [/a/]\n",
+		      {2, 19, "volumes.publish_roots[0]: must be normalised (no trailing \"/\")"});
+	EXPECT_ERRORS("volumes:\n  publish_roots: [/a//b]\n",
+		      {2, 19, "volumes.publish_roots[0]: must be normalised (no \"//\")"});
+	EXPECT_ERRORS(
+		"volumes:\n  publish_roots: [/a/../b, /a/./b]\n",
+		{2, 19, "publish_roots[0]: must be normalised (no \".\" or \"..\" components)"},
+		{2, 28, "publish_roots[1]: must be normalised (no \".\" or \"..\" components)"});
+	EXPECT_ERRORS("volumes:\n  publish_roots: [\"/a\\tb\"]\n",
+		      {2, 19, "volumes.publish_roots[0]: must not contain control characters"});
+	EXPECT_ERRORS("volumes:\n  publish_roots: [~, {a: b}]\n",
+		      {2, 19, "volumes.publish_roots[0]: expected a path, got null"},
+		      {2, 22, "volumes.publish_roots[1]: expected a path, got a mapping"});
+	EXPECT_ERRORS("volumes:\n  publish_roots:\n    - /a\n    - /b\n    - /a\n",
+		      {5, 7, "volumes.publish_roots[2]: /a is listed twice"});
+
+	/* max_volume_size: a size, 0..1Ei. */
+	EXPECT_ERRORS("volumes:\n  max_volume_size: 1.5Gi\n",
+		      {2, 20,
+		       "volumes.max_volume_size: expected a size like 64Gi, 500M or 1048576, got "
+		       "\"1.5Gi\""});
+	EXPECT_ERRORS("volumes:\n  max_volume_size: -1\n",
+		      {2, 20, "volumes.max_volume_size: expected a size"});
+	EXPECT_ERRORS("volumes:\n  max_volume_size: [1Gi]\n",
+		      {2, 20,
+		       "volumes.max_volume_size: expected a size like 64Gi, 500M or 1048576, "
+		       "got a sequence"});
+	EXPECT_ERRORS("volumes:\n  max_volume_size: 2Ei\n",
+		      {2, 20, "volumes.max_volume_size: out of range: \"2Ei\" (must be 0..1Ei)"});
+	EXPECT_ERRORS("volumes:\n  max_volume_size: 16Ei\n",
+		      {2, 20,
+		       "volumes.max_volume_size: out of range: \"16Ei\" does not fit in 64 bits "
+		       "(must be 0..1Ei)"});
+
+	/* Every mistake of the section in one go, in file order. */
+	EXPECT_ERRORS("volumes:\n"
+		      "  max_volume_size: 1GB\n"
+		      "  overcommit_ratio: 0\n"
+		      "  publish_roots: [/a, a]\n"
+		      "  extra: 1\n",
+		      {2, 20, "volumes.max_volume_size: expected a size"},
+		      {3, 21, "volumes.overcommit_ratio: out of range: 0"},
+		      {4, 23, "volumes.publish_roots[1]: must be an absolute path, got \"a\""},
+		      {5, 3, "volumes: unknown key \"extra\""});
+}
+
 /* ---- dumps -------------------------------------------------------------- */
 
 static void test_json(void **state)
@@ -1304,7 +1530,9 @@ static void test_json(void **state)
 		   "\"regions\":[\"region1\"],\"reserve_bytes\":0,"
 		   "\"topology\":{\"fstype\":null,\"options\":null,\"type\":\"kmem\"},"
 		   "\"values\":[]}],"
-		   "\"resize\":{},\"source\":\"pmemd.yaml\",\"threads\":2}");
+		   "\"resize\":{},\"source\":\"pmemd.yaml\",\"threads\":2,"
+		   "\"volumes\":{\"max_volume_size_bytes\":0,\"overcommit_ratio\":1.0,"
+		   "\"publish_roots\":[\"/var/lib/kubelet\"]}}");
 	free(s);
 	config_free(cfg);
 }
@@ -1372,6 +1600,15 @@ static void test_yaml_round_trip(void **state)
 			    "  client_cert: /c\n"
 			    "  client_key: /k\n"
 			    "  publish_interval: 1500ms\n"));
+	round_trip(parse_ok("volumes: {overcommit_ratio: 1.5}\n"));
+	round_trip(parse_ok("volumes: {overcommit_ratio: 1.1, max_volume_size: 1000}\n"));
+	round_trip(
+		parse_ok("volumes:\n"
+			 "  overcommit_ratio: 0.333333\n"
+			 "  publish_roots: [/var/lib/kubelet, \"/mnt/with space/and:colon\", /0]\n"
+			 "  max_volume_size: 64Gi\n"));
+	round_trip(parse_ok("volumes: {overcommit_ratio: 100, publish_roots: [/t]}\n"));
+	round_trip(parse_ok("volumes: {overcommit_ratio: 0.000001}\n"));
 }
 
 static void test_yaml_text(void **state)
@@ -1437,6 +1674,7 @@ int main(void)
 		cmocka_unit_test(test_restart_keys),
 		cmocka_unit_test(test_names),
 		cmocka_unit_test(test_kube),
+		cmocka_unit_test(test_volumes),
 		cmocka_unit_test(test_json),
 		cmocka_unit_test(test_yaml_round_trip),
 		cmocka_unit_test(test_yaml_text),

@@ -68,6 +68,8 @@ static struct fake {
 	char calls[16384];
 	char fail_op[32]; /* this op fails with fail_err */
 	int fail_err;
+	char slow_op[32]; /* this op first sleeps slow_us (latency metrics) */
+	unsigned slow_us;
 	struct quota_pool_info pools[2];
 	size_t n_pools;
 	char allocated[2][64]; /* last "pool=bytes" reported */
@@ -106,6 +108,8 @@ static void fake_reset(void)
 	F.n_mounts = 0;
 	F.calls[0] = '\0';
 	F.fail_op[0] = '\0';
+	F.slow_op[0] = '\0';
+	F.slow_us = 0;
 	memset(F.allocated, 0, sizeof(F.allocated));
 	memset(F.pools, 0, sizeof(F.pools));
 	snprintf(F.pools[0].name, sizeof(F.pools[0].name), "/mnt/pmem0");
@@ -123,6 +127,8 @@ static void fake_reset(void)
 
 static int should_fail(const char *op)
 {
+	if (F.slow_us && strcmp(F.slow_op, op) == 0)
+		usleep(F.slow_us);
 	return strcmp(F.fail_op, op) == 0 ? F.fail_err : 0;
 }
 
@@ -556,6 +562,35 @@ static int64_t jint(const json_t *j, const char *key)
 static const char *jstr(const json_t *j, const char *key)
 {
 	return json_string_value(json_object_get(j, key));
+}
+
+/* The value of one Prometheus sample `series` (name and labels exactly) in `text`. */
+static double sample(const char *text, const char *series)
+{
+	size_t n = strlen(series);
+	const char *p = text;
+	double d = -1;
+
+	while ((p = strstr(p, series)) && ((p != text && p[-1] != '\n') || p[n] != ' '))
+		p++;
+	if (!p) {
+		fprintf(stderr, "no sample %s in:\n%s\n", series, text);
+		fail();
+	}
+	assert_int_equal(sscanf(p + n, " %lf", &d), 1);
+	return d;
+}
+
+static char *metrics_text(struct quota_volumes *v)
+{
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+
+	assert_non_null(f);
+	quota_volumes_metrics(v, f);
+	assert_int_equal(fclose(f), 0);
+	return text;
 }
 
 /* ======================= the service ======================= */
@@ -1044,6 +1079,190 @@ static void test_concurrent_creates(void **state)
 	fake_reset();
 }
 
+/* Every operation is counted by result and timed, whatever the result. */
+static void test_operation_metrics(void **state)
+{
+	static const char *const ops[] = {"create", "resize", "delete", "publish", "unpublish"};
+	static const char *const les[] = {"0.0005", "0.001", "0.0025", "0.005", "0.01",
+					  "0.025",  "0.05",  "0.1",    "0.25",	"0.5",
+					  "1",	    "2.5",   "5",      "10",	"+Inf"};
+	const char *t = "/var/lib/kubelet/pods/p1/volumes/m";
+	struct quota_volumes *v;
+	struct quota_resize_req rr;
+	json_t *j = NULL;
+	char err[512], series[160], *text;
+	(void)state;
+
+	fake_reset();
+	v = service();
+	/* Before any operation: every series is there, at 0. */
+	text = metrics_text(v);
+	for (size_t o = 0; o < (sizeof(ops) / sizeof(ops[0])); o++) {
+		snprintf(series, sizeof(series),
+			 "pmem_volume_operation_duration_seconds_count{operation=\"%s\"}", ops[o]);
+		assert_true(sample(text, series) == 0);
+		snprintf(series, sizeof(series),
+			 "pmem_volume_operations_total{operation=\"%s\",result=\"error\"}", ops[o]);
+		assert_true(sample(text, series) == 0);
+	}
+	assert_non_null(strstr(text, "# TYPE pmem_volume_operation_duration_seconds histogram\n"));
+	free(text);
+
+	/* create: ok x2, idempotent repeat (ok), conflict, no_space, invalid, not_found, error. */
+	assert_int_equal(create(v,
+				"{\"name\":\"m\",\"size_bytes\":10485760,\"pool\":"
+				"\"mnt-pmem0\"}",
+				NULL, NULL, err, sizeof(err)),
+			 0);
+	assert_int_equal(create(v,
+				"{\"name\":\"m\",\"size_bytes\":10485760,\"pool\":"
+				"\"mnt-pmem0\"}",
+				NULL, NULL, err, sizeof(err)),
+			 0);
+	assert_int_equal(
+		create(v, "{\"name\":\"n\",\"size_bytes\":4096}", NULL, NULL, err, sizeof(err)), 0);
+	assert_int_equal(
+		create(v, "{\"name\":\"m\",\"size_bytes\":4096}", NULL, NULL, err, sizeof(err)),
+		-EEXIST);
+	assert_int_equal(create(v, "{\"name\":\"huge\",\"size_bytes\":8589934592}", NULL, NULL, err,
+				sizeof(err)),
+			 -ENOSPC);
+	assert_int_equal(create(v, "{\"name\":\"x\",\"size_bytes\":4096,\"numa_node\":5}", NULL,
+				NULL, err, sizeof(err)),
+			 -EINVAL);
+	assert_int_equal(create(v, "{\"name\":\"x\",\"size_bytes\":4096,\"pool\":\"/mnt/no\"}",
+				NULL, NULL, err, sizeof(err)),
+			 -ENOENT);
+	snprintf(F.fail_op, sizeof(F.fail_op), "make_dir");
+	F.fail_err = -EIO;
+	assert_int_equal(
+		create(v, "{\"name\":\"x\",\"size_bytes\":4096}", NULL, NULL, err, sizeof(err)),
+		-EIO);
+	F.fail_op[0] = '\0';
+	/* A request the parser refuses never reaches the service: not counted there. */
+	assert_int_equal(
+		create(v, "{\"name\":\"X\",\"size_bytes\":4096}", NULL, NULL, err, sizeof(err)),
+		-EINVAL);
+
+	/* resize: one slow ok (limit_set sleeps 30 ms), conflict, no_space, not_found. */
+	snprintf(F.slow_op, sizeof(F.slow_op), "limit_set");
+	F.slow_us = 30000;
+	rr.size_bytes = 20 * MiB;
+	assert_int_equal(quota_volume_resize(v, "m", &rr, &j, err, sizeof(err)), 0);
+	json_decref(j);
+	F.slow_us = 0;
+	proj_of("/mnt/pmem0", 1000, false)->bytes_used = 15 * MiB;
+	rr.size_bytes = 10 * MiB;
+	assert_int_equal(quota_volume_resize(v, "m", &rr, &j, err, sizeof(err)), -EBUSY);
+	proj_of("/mnt/pmem0", 1000, false)->bytes_used = 0;
+	rr.size_bytes = 8 * GiB;
+	assert_int_equal(quota_volume_resize(v, "m", &rr, &j, err, sizeof(err)), -ENOSPC);
+	rr.size_bytes = 4096;
+	assert_int_equal(quota_volume_resize(v, "nope", &rr, &j, err, sizeof(err)), -ENOENT);
+
+	/* publish, unpublish, delete while published (conflict), then forced, then missing. */
+	assert_int_equal(publish(v, "m", t, false, false, err, sizeof(err)), 0);
+	assert_int_equal(publish(v, "nope", t, false, false, err, sizeof(err)), -ENOENT);
+	assert_int_equal(quota_volume_delete(v, "m", false, err, sizeof(err)), -EBUSY);
+	assert_int_equal(publish(v, "m", t, false, true, err, sizeof(err)), 0);
+	assert_int_equal(quota_volume_delete(v, "m", false, err, sizeof(err)), 0);
+	assert_int_equal(quota_volume_delete(v, "m", false, err, sizeof(err)), -ENOENT);
+
+	text = metrics_text(v);
+	{
+		static const struct {
+			const char *op, *res;
+			double n;
+		} want[] = {
+			{"create", "ok", 3},	    {"create", "conflict", 1},
+			{"create", "no_space", 1},  {"create", "invalid", 1},
+			{"create", "not_found", 1}, {"create", "error", 1},
+			{"resize", "ok", 1},	    {"resize", "conflict", 1},
+			{"resize", "no_space", 1},  {"resize", "not_found", 1},
+			{"resize", "error", 0},	    {"delete", "ok", 1},
+			{"delete", "conflict", 1},  {"delete", "not_found", 1},
+			{"publish", "ok", 1},	    {"publish", "not_found", 1},
+			{"unpublish", "ok", 1},	    {"unpublish", "error", 0},
+		};
+
+		for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+			snprintf(series, sizeof(series),
+				 "pmem_volume_operations_total{operation=\"%s\",result=\"%s\"}",
+				 want[i].op, want[i].res);
+			if (sample(text, series) != want[i].n)
+				fprintf(stderr, "%s: want %g\n", series, want[i].n);
+			assert_true(sample(text, series) == want[i].n);
+		}
+	}
+	/* Histograms: one observation per counted operation; buckets cumulative, +Inf = count. */
+	{
+		static const double counts[] = {8, 4, 3, 2, 1};
+
+		for (size_t o = 0; o < (sizeof(ops) / sizeof(ops[0])); o++) {
+			double prev = 0, b = 0;
+
+			for (size_t k = 0; k < sizeof(les) / sizeof(les[0]); k++) {
+				snprintf(series, sizeof(series),
+					 "pmem_volume_operation_duration_seconds_bucket{operation="
+					 "\"%s\",le=\"%s\"}",
+					 ops[o], les[k]);
+				b = sample(text, series);
+				assert_true(b >= prev);
+				prev = b;
+			}
+			snprintf(series, sizeof(series),
+				 "pmem_volume_operation_duration_seconds_count{operation=\"%s\"}",
+				 ops[o]);
+			assert_true(sample(text, series) == counts[o]);
+			assert_true(b == counts[o]);
+		}
+	}
+	/* The slow resize (>= 30 ms) is above the 25 ms bucket, and in the sum. */
+	assert_true(sample(text, "pmem_volume_operation_duration_seconds_bucket{operation="
+				 "\"resize\",le=\"0.025\"}") <= 3);
+	assert_true(sample(text, "pmem_volume_operation_duration_seconds_sum{operation="
+				 "\"resize\"}") >= 0.03);
+	free(text);
+	quota_volumes_free(v);
+	fake_reset();
+}
+
+/* volumes.max_volume_size reaches request validation through quota_volumes_opts. */
+static void test_max_size_option(void **state)
+{
+	struct quota_volumes_opts o = {
+		.ops = &fake_ops,
+		.max_size_bytes = 1 * MiB,
+		.pools = fake_pools,
+		.allocated = fake_allocated,
+		.now = fixed_now,
+	};
+	struct quota_volumes *v = NULL;
+	struct quota_resize_req rr;
+	json_t *body;
+	char err[256];
+	(void)state;
+
+	fake_reset();
+	assert_int_equal(quota_volumes_new(&o, &v, err, sizeof(err)), 0);
+	assert_int_equal(quota_volumes_sync(v), 0);
+	assert_int_equal(quota_volumes_limits(v)->max_size_bytes, 1 * MiB);
+	assert_int_equal(
+		create(v, "{\"name\":\"a\",\"size_bytes\":1048576}", NULL, NULL, err, sizeof(err)),
+		0);
+	assert_int_equal(
+		create(v, "{\"name\":\"b\",\"size_bytes\":1048577}", NULL, NULL, err, sizeof(err)),
+		-EINVAL);
+	assert_non_null(strstr(err, "size_bytes"));
+	body = json_pack("{s:I}", "size_bytes", (json_int_t)(2 * MiB));
+	assert_int_equal(
+		quota_resize_req_parse(body, quota_volumes_limits(v), &rr, err, sizeof(err)),
+		-EINVAL);
+	json_decref(body);
+	quota_volumes_free(v);
+	fake_reset();
+}
+
 /* ======================= over HTTP ======================= */
 
 struct reply {
@@ -1306,6 +1525,8 @@ int main(void)
 		cmocka_unit_test(test_publish_and_restart),
 		cmocka_unit_test(test_start_up_repairs),
 		cmocka_unit_test(test_concurrent_creates),
+		cmocka_unit_test(test_operation_metrics),
+		cmocka_unit_test(test_max_size_option),
 		cmocka_unit_test(test_http_routes),
 		cmocka_unit_test(test_http_concurrent_creates),
 		cmocka_unit_test(test_http_no_service),

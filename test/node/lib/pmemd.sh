@@ -2,6 +2,8 @@
 # Helpers for system tests that run the real pmemd inside the node (sourced after lib/test.sh).
 
 PMEMD_BIN=${PMEMD_BIN:-$PMEMD_SRC/pmemd}
+# The test build with fault-injection points (make build/pmemd-fault; never installed).
+PMEMD_FAULT_BIN=${PMEMD_FAULT_BIN:-$PMEMD_SRC/build/pmemd-fault}
 PMEMD_SOCK=/run/pmemd-test/pmemd.sock
 PMEMD_LOG=${PMEMD_LOG:-$PWD/pmemd.log}
 PMEMD_PID=
@@ -12,7 +14,7 @@ pmemd_start() {
 	mkdir -p /run/pmemd-test
 	"$PMEMD_BIN" --config "$cfg" >>"$PMEMD_LOG" 2>&1 &
 	PMEMD_PID=$!
-	for i in $(seq 1 600); do
+	for ((i = 0; i < 600; i++)); do
 		if [[ $(pmemd_status GET /readyz) == 200 ]]; then
 			return 0
 		fi
@@ -30,6 +32,43 @@ pmemd_stop() {
 	[[ -n $PMEMD_PID ]] || return 0
 	kill -TERM "$PMEMD_PID" 2>/dev/null
 	wait "$PMEMD_PID" || rc=$?
+	PMEMD_PID=
+	return $rc
+}
+
+# pmemd_start_fault CONFIG OP:STEP: like pmemd_start, but the fault-injection build with
+# PMEMD_FAULT=OP:STEP (e.g. volume_create:3: it aborts right after step 3 of a create).
+pmemd_start_fault() {
+	local bin=$PMEMD_BIN r=0
+	PMEMD_BIN=$PMEMD_FAULT_BIN
+	export PMEMD_FAULT=$2
+	pmemd_start "$1" || r=$?
+	unset PMEMD_FAULT
+	PMEMD_BIN=$bin
+	return $r
+}
+
+# pmemd_wait_exit [SECS]: waits until pmemd ends by itself (an injected abort) and returns
+# its exit status (134: SIGABRT); after SECS (default 30) it kills it and returns 255.
+pmemd_wait_exit() {
+	local i s k v rc=0
+	[[ -n $PMEMD_PID ]] || return 255
+	for ((i = 0; i < ${1:-30} * 10; i++)); do
+		s=
+		while read -r k v _; do
+			[[ $k == State: ]] && s=$v && break
+		done 2>/dev/null <"/proc/$PMEMD_PID/status"
+		[[ -z $s || $s == Z ]] && break
+		sleep 0.1
+	done
+	if [[ -n $s && $s != Z ]]; then
+		echo "# pmemd did not end within ${1:-30} s; killed"
+		kill -KILL "$PMEMD_PID" 2>/dev/null
+		wait "$PMEMD_PID" 2>/dev/null
+		PMEMD_PID=
+		return 255
+	fi
+	wait "$PMEMD_PID" 2>/dev/null || rc=$?
 	PMEMD_PID=
 	return $rc
 }

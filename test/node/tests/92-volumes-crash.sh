@@ -1,0 +1,269 @@
+#!/bin/bash
+# The crash matrix (issue 5): the fault-injection build (build/pmemd-fault) aborts after every
+# step of create (1-7), resize (1-3) and delete (1-3), on an ext4 and an xfs pool; the release
+# pmemd then started on the same pools must show the volume absent or whole (its size, its
+# data), every earlier volume intact, nothing in staging or trash, project quota limits only
+# for the ids of the volumes there are, allocated_bytes = the sum of their limits; and the
+# operation retried succeeds. (Few processes per check: every exec is slow under TCG.)
+# shellcheck source-path=SCRIPTDIR/..
+# shellcheck source=lib/test.sh
+. "$PMEMD_SRC/test/node/lib/test.sh"
+# shellcheck source=lib/pmemd.sh
+. "$PMEMD_SRC/test/node/lib/pmemd.sh"
+
+MiB=$((1024 * 1024))
+SIZE0=$((8 * MiB))  # a volume's size when made
+SIZE1=$((12 * MiB)) # its size after the resize
+OUT=$PWD/vapi.out
+DATA=$PWD/data # 1 MiB of random bytes, copied into the volumes resized or deleted
+ulimit -c 0         # the aborts dump no core
+shopt -s nullglob dotglob # a folder's entries are globbed (a process costs much under TCG)
+export LC_ALL=C           # ... and sorted as jq sorts
+
+# The steps of each operation: the fault("volume_<op>", N) points of quota/quota-volumes.c.
+declare -A STEPS=([create]=7 [resize]=3 [delete]=3)
+# Volumes whose marker file was written and that must keep it: name -> pool.
+declare -A MARKED=()
+
+# vapi METHOD PATH [BODY]: prints the HTTP status (000: no answer); the body goes to $OUT.
+vapi() {
+	local args=()
+	: >"$OUT"
+	[[ -n ${3:-} ]] && args=(-H 'Content-Type: application/json' -d "$3")
+	curl -s -o "$OUT" -w '%{http_code}' --max-time 60 --unix-socket "$PMEMD_SOCK" \
+		-X "$1" "${args[@]}" "http://localhost$2"
+}
+
+# json_int KEY: the integer KEY of the last answer ($OUT), without a process.
+json_int() {
+	local body=
+	read -r -d '' body <"$OUT"
+	[[ $body =~ \"$1\":\ *([0-9]+) ]] && echo "${BASH_REMATCH[1]}"
+}
+
+# mark NAME MNT: writes the volume's marker file and remembers it.
+mark() {
+	echo "marker of $1" >"$2/$1/marker" && MARKED[$1]=$2
+}
+
+# quota_limits FS MNT: "projid kib inodes" (block and inode hard limits) for every project
+# with a limit, as the quota tools see it. pmemd sets no soft limit, so no grace column.
+quota_limits() {
+	local id s h is ih
+	if [[ $1 == ext4 ]]; then
+		# #1000 -- used soft hard iused isoft ihard (-v: also the ids that use nothing)
+		repquota -v -P -n "$2" | while read -r id _ _ s h _ is ih _; do
+			[[ $id =~ ^#[0-9]+$ ]] && ((s + h + is + ih > 0)) && echo "${id#\#} $h $ih"
+		done
+	else
+		# #1000 used soft hard warn [grace] iused isoft ihard warn [grace]
+		xfs_quota -x -c 'report -p -n -N -b -i' "$2" | while read -r id _ s h _ _ _ is ih _; do
+			[[ $id =~ ^#[0-9]+$ ]] && ((s + h + is + ih > 0)) && echo "${id#\#} $h $ih"
+		done
+	fi
+}
+
+# consistent LABEL FS MNT: what every pool must show after a start.
+consistent() {
+	local l=$1 fs=$2 mnt=$3 names want_q sum lines alloc f id kib ino bad n h
+	local -a stg trash dirs=()
+	local -A got=() ids=()
+	# One curl for both answers, one jq for every figure.
+	{ read -r names; read -r want_q; read -r sum; read -r lines; read -r alloc; } < <(
+		curl -sS --max-time 60 --unix-socket "$PMEMD_SOCK" http://localhost/v1/volumes \
+			"http://localhost/v1/pools/x?name=$mnt" | jq -nr --arg p "$mnt" '
+		[inputs] as [$v, $pool] | [$v.volumes[] | select(.pool == $p)] |
+		([.[].name] | sort | join(" ")),
+		(sort_by(.project_id) | map("\(.project_id):\((.limit_bytes + 1023) / 1024 | floor):\(.inodes)") | join(" ")),
+		(map(.limit_bytes) | add // 0),
+		(map("\(.name)=\(.project_id)") | join(" ")),
+		$pool.allocated_bytes')
+	stg=("$mnt"/.pmemd/staging/*)
+	trash=("$mnt"/.pmemd/trash/*)
+	for f in "$mnt"/*; do
+		[[ $f == "$mnt/lost+found" || $f == "$mnt/.pmemd" ]] || dirs+=("${f##*/}")
+	done
+	t_eq "$l: staging is empty" "${stg[*]}" ""
+	t_eq "$l: trash is empty" "${trash[*]}" ""
+	t_eq "$l: the pool's directories are the volumes pmemd lists" "${dirs[*]}" "$names"
+	t_eq "$l: allocated_bytes is the sum of the volumes' limits" "$alloc" "$sum"
+
+	# The project id on each directory (lsattr -p) is the volume's.
+	for n in $lines; do ids[$mnt/${n%=*}]=${n#*=}; done
+	bad=
+	if ((${#ids[@]})); then
+		while read -r id _ f; do
+			[[ ${ids[$f]:-} == "$id" ]] || bad+=" $f:$id"
+		done < <(lsattr -pd "${!ids[@]}" 2>&1)
+	fi
+	t_eq "$l: every volume's directory has its project id ($lines)" "${bad# }" ""
+
+	# The kernel's project quotas: exactly one limit per volume, the volume's.
+	while read -r id kib ino; do got[$id]="$kib:$ino"; done < <(quota_limits "$fs" "$mnt")
+	bad=
+	for n in $want_q; do
+		id=${n%%:*}
+		[[ ${got[$id]:-none} == "${n#*:}" ]] || bad+=" #$id has ${got[$id]:-no limit}, not ${n#*:};"
+		unset "got[$id]"
+	done
+	for id in "${!got[@]}"; do bad+=" #$id has ${got[$id]} but no volume (leaked);"; done
+	t_eq "$l: project quotas (id:KiB:inodes) are exactly the volumes' [$want_q]" "${bad# }" ""
+
+	# Every volume given a marker still has it, as written.
+	bad=
+	for n in "${!MARKED[@]}"; do
+		[[ ${MARKED[$n]} == "$mnt" ]] || continue
+		h=missing
+		[[ -f $mnt/$n/marker ]] && read -r h <"$mnt/$n/marker"
+		[[ $h == "marker of $n" ]] || bad+=" $n: '$h'"
+	done
+	t_eq "$l: every earlier volume keeps its marker file" "${bad# }" ""
+}
+
+# volume_is LABEL MNT NAME absent|SIZE [data]: the volume does not exist at all, or exists
+# whole: its size, its directory, and ("data" given) its marker and data file as written.
+volume_is() {
+	local l=$1 mnt=$2 name=$3 want=$4 data=${5:-} m=
+	if [[ $want == absent ]]; then
+		t_eq "$l: GET $name is 404" "$(vapi GET "/v1/volumes/$name")" 404
+		t_check "$l: no $mnt/$name" test ! -e "$mnt/$name"
+		return
+	fi
+	t_eq "$l: GET $name is 200" "$(vapi GET "/v1/volumes/$name")" 200
+	t_eq "$l: size_bytes" "$(json_int size_bytes)" "$want"
+	t_check "$l: $mnt/$name is a directory" test -d "$mnt/$name"
+	if [[ -n $data ]]; then
+		read -r m <"$mnt/$name/marker"
+		t_eq "$l: the marker file is intact" "$m" "marker of $name"
+		t_check "$l: the 1 MiB data file is intact" cmp "$DATA" "$mnt/$name/data"
+	fi
+}
+
+# crash_case FS MNT OP STEP
+crash_case() {
+	local fs=$1 mnt=$2 op=$3 step=$4 name=crash-$3-$4-$1 l="$1 $3:$4" st rc data="" want n line logl
+	local create="{\"name\":\"$name\",\"size_bytes\":$SIZE0,\"pool\":\"$mnt\"}" log=$PMEMD_LOG
+	t_note "---- $l ----"
+	pmemd_stop >/dev/null 2>&1
+	PMEMD_LOG=$PWD/pmemd-fault-$fs-$op-$step.log
+	pmemd_start_fault "$cfg" "volume_$op:$step" || {
+		PMEMD_LOG=$log
+		t_fail "$l: pmemd-fault starts"
+		return
+	}
+	if [[ $op != create ]]; then
+		t_eq "$l: a volume to $op is made (201)" "$(vapi POST /v1/volumes "$create")" 201
+		mark "$name" "$mnt"
+		cp "$DATA" "$mnt/$name/data"
+		data=data
+	fi
+	case $op in
+	create) st=$(vapi POST /v1/volumes "$create") ;;
+	resize) st=$(vapi POST "/v1/volumes/$name/resize" "{\"size_bytes\":$SIZE1}") ;;
+	delete)
+		unset "MARKED[$name]"
+		st=$(vapi DELETE "/v1/volumes/$name")
+		;;
+	esac
+	pmemd_wait_exit 30
+	rc=$?
+	t_eq "$l: pmemd-fault aborts in the $op (HTTP $st; exit status)" "$rc" 134
+	st=no
+	while read -r line; do
+		[[ $line == *"event=fault_injected op=volume_$op step=$step" ]] && st=yes
+	done <"$PMEMD_LOG"
+	t_eq "$l: ... at the injected fault (logged)" "$st" yes
+	PMEMD_LOG=$log
+	mapfile -t logl <"$PMEMD_LOG"
+	n=${#logl[@]}
+	pmemd_start "$cfg" || {
+		t_fail "$l: pmemd restarts after the crash"
+		return
+	}
+	t_ok "$l: pmemd restarts after the crash"
+	# The start repairs what this crash left, and nothing of any other volume.
+	mapfile -t -s "$n" logl <"$PMEMD_LOG"
+	st=
+	for line in "${logl[@]}"; do
+		[[ $line == *event=volume_repaired* ]] || continue
+		t_note "$l: ${line#*event=}"
+		[[ $line == *"rel=$name "* || $line == *"rel=.pmemd/"*"/$name"* ]] || st+=" ${line#*rel=}"
+	done
+	t_eq "$l: the start repaired nothing else" "${st# }" ""
+
+	# What the restart must find: the old state before the operation's commit point (the
+	# rename into place for create, the rename into trash for delete, the size record for
+	# resize), the new state after it.
+	case $op:$step in
+	create:7) want=$SIZE0 ;;
+	create:*) want=absent ;;
+	resize:3) want=$SIZE1 ;;
+	resize:*) want=$SIZE0 ;;
+	delete:*) want=absent ;;
+	esac
+	volume_is "$l" "$mnt" "$name" "$want" "$data"
+	consistent "$l" "$fs" "$mnt"
+
+	# The client never got an answer: it retries, and that succeeds. The volume stays, so
+	# the next cases check it is untouched by their crashes.
+	case $op in
+	create)
+		if [[ $want == absent ]]; then st=201; else st=200; fi
+		t_eq "$l: the create retried is $st" "$(vapi POST /v1/volumes "$create")" $st
+		t_eq "$l: ... size_bytes" "$(json_int size_bytes)" $SIZE0
+		mark "$name" "$mnt"
+		;;
+	resize)
+		t_eq "$l: the resize retried is 200" \
+			"$(vapi POST "/v1/volumes/$name/resize" "{\"size_bytes\":$SIZE1}")" 200
+		t_eq "$l: ... size_bytes" "$(json_int size_bytes)" $SIZE1
+		;;
+	delete)
+		# A 404 changes nothing: the checks above hold.
+		t_eq "$l: the delete retried is 404 (gone)" "$(vapi DELETE "/v1/volumes/$name")" 404
+		return
+		;;
+	esac
+	consistent "$l: after the retry" "$fs" "$mnt"
+}
+
+cfg=$PWD/pmemd.yaml
+pmemd_config "$cfg" "pools:
+  - name: /mnt/pmem0
+    regions: [region0]
+  - name: /mnt/pmem1
+    regions: [region1]
+    topology:
+      fstype: xfs"
+
+head -c $MiB /dev/urandom >"$DATA"
+t_check "the fault-injection build is there ($PMEMD_FAULT_BIN)" test -x "$PMEMD_FAULT_BIN"
+t_check "... and has the fault points" grep -q fault_injected "$PMEMD_FAULT_BIN"
+t_check "the release pmemd has none" bash -c "! grep -q fault_injected '$PMEMD_BIN'"
+pmemd_start "$cfg" || t_fatal "pmemd starts (and makes the pools)"
+t_ok "pmemd starts and is ready"
+# A volume in each pool made before any crash: no crash may touch it.
+for mnt in /mnt/pmem0 /mnt/pmem1; do
+	t_eq "a bystander volume in $mnt is made" "$(vapi POST /v1/volumes \
+		"{\"name\":\"bystander-${mnt#/mnt/}\",\"size_bytes\":$((4 * MiB)),\"pool\":\"$mnt\"}")" 201
+	mark "bystander-${mnt#/mnt/}" "$mnt"
+done
+
+for pair in ext4:/mnt/pmem0 xfs:/mnt/pmem1; do
+	for op in create resize delete; do
+		for ((step = 1; step <= STEPS[$op]; step++)); do
+			crash_case "${pair%%:*}" "${pair#*:}" "$op" "$step"
+		done
+	done
+done
+
+t_note "---- after every case: a clean restart repairs nothing ----"
+pmemd_stop
+t_eq "pmemd stops with 0" "$?" 0
+n=$(wc -l <"$PMEMD_LOG")
+pmemd_start "$cfg" || t_fatal "pmemd restarts"
+t_eq "no repair at the last start" "$(tail -n +$((n + 1)) "$PMEMD_LOG" | grep 'event=volume_repaired')" ""
+consistent "ext4 at the end" ext4 /mnt/pmem0
+consistent "xfs at the end" xfs /mnt/pmem1
+pmemd_stop
+pmemd_done
