@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "api/api-internal.h"
+#include "util/secret.h"
 
 #define TOKEN_MAX (4 * 1024)
 #define PEM_MAX	  (1024 * 1024)
@@ -67,31 +68,18 @@ static int read_small_file(const char *path, size_t max, char **out, size_t *out
 
 int api_auth_read_token(const char *path, char **out, char *err, size_t err_len)
 {
-	char *buf;
-	size_t len;
-	int r = read_small_file(path, TOKEN_MAX, &buf, &len, err, err_len);
+	int r = secret_read_token(path, TOKEN_MAX, out);
 
-	if (r < 0)
-		return r;
-	while (len > 0 && (buf[len - 1] == '\n' || buf[len - 1] == '\r'))
-		buf[--len] = '\0';
-	if (len == 0 || strlen(buf) != len) {
-		snprintf(err, err_len, "token file %s is empty or holds a NUL byte", path);
-		api_auth_secret_free(buf);
-		return -EINVAL;
-	}
-	for (size_t i = 0; i < len; i++) {
-		unsigned char c = (unsigned char)buf[i];
-		if (c <= 0x20 || c >= 0x7f) {
-			snprintf(err, err_len,
-				 "token file %s holds whitespace or non-printable characters",
-				 path);
-			api_auth_secret_free(buf);
-			return -EINVAL;
-		}
-	}
-	*out = buf;
-	return 0;
+	if (r == -EINVAL)
+		snprintf(err, err_len,
+			 "token file %s is empty, not a regular file, or holds whitespace, NUL or "
+			 "control characters",
+			 path);
+	else if (r == -EFBIG)
+		snprintf(err, err_len, "token file %s is larger than %d bytes", path, TOKEN_MAX);
+	else if (r < 0)
+		snprintf(err, err_len, "cannot read token file %s: %s", path, strerror(-r));
+	return r;
 }
 
 int api_auth_read_file(const char *path, char **out, char *err, size_t err_len)
@@ -99,15 +87,6 @@ int api_auth_read_file(const char *path, char **out, char *err, size_t err_len)
 	size_t len;
 
 	return read_small_file(path, PEM_MAX, out, &len, err, err_len);
-}
-
-char *api_auth_secret_free(char *s)
-{
-	if (s) {
-		explicit_bzero(s, strlen(s));
-		free(s);
-	}
-	return NULL;
 }
 
 /*

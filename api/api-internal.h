@@ -22,7 +22,7 @@ char *api_metrics_render(struct api_metrics *m, double uptime_seconds, size_t *l
 
 /* ---- auth (api-auth.c) ---- */
 
-/* Reads a token file: trims one trailing newline; refuses empty files and files > 4 KiB. */
+/* Reads a token file (util/secret.h) with a message for `err`; at most 4 KiB. */
 int api_auth_read_token(const char *path, char **out, char *err, size_t err_len);
 
 /* Checks an Authorization header against a token, in constant time. */
@@ -30,9 +30,6 @@ bool api_auth_bearer_ok(const char *header, const char *token);
 
 /* Reads a whole (PEM) file into memory, at most 1 MiB. */
 int api_auth_read_file(const char *path, char **out, char *err, size_t err_len);
-
-/* Frees a secret after overwriting it. Accepts NULL, returns NULL. */
-char *api_auth_secret_free(char *s);
 
 /* ---- listeners (api-listen.c) ---- */
 

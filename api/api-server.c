@@ -16,6 +16,7 @@
 
 #include "api/api-internal.h"
 #include "util/log.h"
+#include "util/secret.h"
 
 struct listener {
 	struct api_server *srv;
@@ -376,8 +377,8 @@ static void listener_close(struct listener *l)
 		unlink(l->unix_path);
 	free(l->unix_path);
 	l->unix_path = NULL;
-	l->token = api_auth_secret_free(l->token);
-	l->tls_key = api_auth_secret_free(l->tls_key);
+	l->token = secret_free(l->token);
+	l->tls_key = secret_free(l->tls_key);
 	free(l->tls_cert);
 	free(l->tls_ca);
 	l->tls_cert = l->tls_ca = NULL;
@@ -642,7 +643,7 @@ int api_server_set_config(struct api_server *srv, const struct config *cfg, char
 	for (size_t i = 0; i < srv->n_listeners; i++) {
 		/* A listener keeps requiring a token unless the new config names one. */
 		if (tokens[i]) {
-			api_auth_secret_free(srv->listeners[i].token);
+			secret_free(srv->listeners[i].token);
 			srv->listeners[i].token = tokens[i];
 			tokens[i] = NULL;
 		}
@@ -650,7 +651,7 @@ int api_server_set_config(struct api_server *srv, const struct config *cfg, char
 	pthread_rwlock_unlock(&srv->lock);
 out:
 	for (size_t i = 0; i < srv->n_listeners; i++)
-		api_auth_secret_free(tokens[i]);
+		secret_free(tokens[i]);
 	free(tokens);
 	return r;
 }

@@ -15,6 +15,7 @@
 
 #include "kube/kube.h"
 #include "util/names.h"
+#include "util/secret.h"
 #include "util/log.h"
 
 #define MAX_RESPONSE	   (16u * 1024 * 1024) /* a list of a few thousand nodes fits */
@@ -469,57 +470,13 @@ static int errno_for_curl(CURLcode rc)
  */
 static int read_token(const char *file, char **out, struct kube_status *st)
 {
-	char *tok = malloc(MAX_TOKEN + 1);
-	size_t n = 0;
-	int fd, r = 0;
+	int r = secret_read_token(file, MAX_TOKEN, out);
 
-	if (!tok)
-		return -ENOMEM;
-	fd = open(file, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-	if (fd < 0) {
-		r = -errno;
-		goto fail;
-	}
-	while (n <= MAX_TOKEN) {
-		ssize_t got = read(fd, tok + n, MAX_TOKEN + 1 - n);
-
-		if (got < 0 && errno == EINTR)
-			continue;
-		if (got < 0) {
-			r = -errno;
-			break;
-		}
-		if (got == 0)
-			break;
-		n += (size_t)got;
-	}
-	close(fd);
-	if (r)
-		goto fail;
-	if (n > MAX_TOKEN) {
-		r = -EFBIG;
-		goto fail;
-	}
-	while (n > 0 && strchr(" \t\r\n", tok[n - 1]))
-		n--;
-	tok[n] = '\0';
-	/* The token goes into a header line: a CR or LF in it would forge other headers. */
-	for (size_t i = 0; i < n; i++)
-		if ((unsigned char)tok[i] <= 0x20 || tok[i] == 0x7f)
-			r = -EINVAL;
-	if (n == 0)
-		r = -EINVAL;
-	if (r)
-		goto fail;
-	*out = tok;
-	return 0;
-fail:
-	st_set(st, "token file %s: %s", file,
-	       r == -EINVAL  ? "empty or holds spaces or control characters"
-	       : r == -EFBIG ? "larger than 64 KiB"
-			     : strerror(-r));
-	explicit_bzero(tok, MAX_TOKEN + 1);
-	free(tok);
+	if (r < 0)
+		st_set(st, "token file %s: %s", file,
+		       r == -EINVAL  ? "empty or holds spaces or control characters"
+		       : r == -EFBIG ? "larger than 64 KiB"
+				     : strerror(-r));
 	return r;
 }
 
@@ -644,12 +601,8 @@ out:
 	for (struct curl_slist *l = hdrs; l; l = l->next)
 		explicit_bzero(l->data, strlen(l->data));
 	curl_slist_free_all(hdrs);
-	if (auth)
-		explicit_bzero(auth, strlen(auth));
-	if (token)
-		explicit_bzero(token, strlen(token));
-	free(auth);
-	free(token);
+	secret_free(auth);
+	secret_free(token);
 	free(url);
 	return r;
 }

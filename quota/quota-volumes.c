@@ -348,6 +348,16 @@ static void add_usage(struct quota_volumes *v, json_t *j)
 	json_object_set_new(j, "used_inodes", json_integer((json_int_t)u.inodes_used));
 }
 
+/* The answer of an operation on one volume: its JSON with live usage, or ENOMEM. */
+static int reply_volume(struct quota_volumes *v, json_t *j, json_t **out, char *err, size_t err_len)
+{
+	if (!j)
+		return fail(-ENOMEM, err, err_len, "out of memory");
+	add_usage(v, j);
+	*out = j;
+	return 0;
+}
+
 /* Tells the pool manager the committed bytes of every pool that changed. Without locks. */
 static void report_allocated(struct quota_volumes *v)
 {
@@ -1286,11 +1296,7 @@ finish:
 	log_info("volume_resized", "volume=%s from=%" PRIu64 " to=%" PRIu64 " limit_bytes=%" PRIu64,
 		 name, old_size, req->size_bytes, new_limit);
 reply:
-	if (!j)
-		return fail(-ENOMEM, err, err_len, "out of memory");
-	add_usage(v, j);
-	*out = j;
-	return 0;
+	return reply_volume(v, j, out, err, err_len);
 }
 
 int quota_volume_resize(struct quota_volumes *v, const char *name,
@@ -1498,11 +1504,7 @@ static int publish(struct quota_volumes *v, const char *name, const struct quota
 	log_info("volume_published", "volume=%s target=%s readonly=%d", name, req->target_path,
 		 req->readonly);
 reply:
-	if (!j)
-		return fail(-ENOMEM, err, err_len, "out of memory");
-	add_usage(v, j);
-	*out = j;
-	return 0;
+	return reply_volume(v, j, out, err, err_len);
 }
 
 int quota_volume_publish(struct quota_volumes *v, const char *name,
@@ -1572,11 +1574,7 @@ static int unpublish(struct quota_volumes *v, const char *name, const struct quo
 		return r;
 	log_info("volume_unpublished", "volume=%s target=%s", name, req->target_path);
 reply:
-	if (!j)
-		return fail(-ENOMEM, err, err_len, "out of memory");
-	add_usage(v, j);
-	*out = j;
-	return 0;
+	return reply_volume(v, j, out, err, err_len);
 }
 
 int quota_volume_unpublish(struct quota_volumes *v, const char *name,

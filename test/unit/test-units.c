@@ -8,9 +8,12 @@
 #include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "util/names.h"
+#include "util/secret.h"
 #include "util/units.h"
 
 #define N_OF(a)	 (sizeof(a) / sizeof((a)[0]))
@@ -243,12 +246,70 @@ static void test_dns_subdomain(void **state)
 	assert_true(names_is_dns_subdomain("ab-", 2));
 }
 
+static void put(const char *path, const char *data, size_t len)
+{
+	FILE *f = fopen(path, "w");
+
+	assert_non_null(f);
+	assert_int_equal(fwrite(data, 1, len, f), len);
+	fclose(f);
+}
+
+static void test_secret_token(void **state)
+{
+	char dir[] = "/tmp/pmemd-secret-XXXXXX", path[64], link[64];
+	char *tok = NULL, *keep = (char *)"untouched";
+	(void)state;
+
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/token", dir);
+	snprintf(link, sizeof(link), "%s/link", dir);
+
+	put(path, "abc.DEF-123\n\r\t \n", 16);
+	assert_int_equal(secret_read_token(path, 64, &tok), 0);
+	assert_string_equal(tok, "abc.DEF-123");
+	tok = secret_free(tok);
+	assert_null(tok);
+	/* A symlink chain, as Kubernetes mounts secrets. */
+	assert_int_equal(symlink(path, link), 0);
+	assert_int_equal(secret_read_token(link, 64, &tok), 0);
+	assert_string_equal(tok, "abc.DEF-123");
+	tok = secret_free(tok);
+
+	/* Exactly max is fine; one byte more is too large. */
+	put(path, "0123456789", 10);
+	assert_int_equal(secret_read_token(path, 10, &tok), 0);
+	tok = secret_free(tok);
+	assert_int_equal(secret_read_token(path, 9, &keep), -EFBIG);
+	assert_string_equal(keep, "untouched");
+
+	/* What would forge a header, or is no token at all. */
+	put(path, "a\r\nX-Evil: 1", 13);
+	assert_int_equal(secret_read_token(path, 64, &keep), -EINVAL);
+	put(path, "a b", 3);
+	assert_int_equal(secret_read_token(path, 64, &keep), -EINVAL);
+	put(path, "a\0b", 3);
+	assert_int_equal(secret_read_token(path, 64, &keep), -EINVAL);
+	put(path, " \n", 2);
+	assert_int_equal(secret_read_token(path, 64, &keep), -EINVAL);
+	put(path, "", 0);
+	assert_int_equal(secret_read_token(path, 64, &keep), -EINVAL);
+	/* A directory is not a token file; a missing file says ENOENT. */
+	assert_int_equal(secret_read_token(dir, 64, &keep), -EINVAL);
+	unlink(link);
+	unlink(path);
+	assert_int_equal(secret_read_token(path, 64, &keep), -ENOENT);
+	assert_string_equal(keep, "untouched");
+	rmdir(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_size_valid),  cmocka_unit_test(test_size_invalid),
-		cmocka_unit_test(test_size_why),    cmocka_unit_test(test_duration),
-		cmocka_unit_test(test_size_format), cmocka_unit_test(test_dns_subdomain),
+		cmocka_unit_test(test_size_valid),   cmocka_unit_test(test_size_invalid),
+		cmocka_unit_test(test_size_why),     cmocka_unit_test(test_duration),
+		cmocka_unit_test(test_size_format),  cmocka_unit_test(test_dns_subdomain),
+		cmocka_unit_test(test_secret_token),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
