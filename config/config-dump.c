@@ -6,6 +6,7 @@
 #include <yaml.h>
 
 #include "config/config.h"
+#include "sched/sched.h"
 #include "util/units.h"
 
 #define HOSTNAME_LABEL "kubernetes.io/hostname"
@@ -170,6 +171,38 @@ static json_t *volumes_json(const struct config_volumes *v, bool *ok)
 	return o;
 }
 
+static json_t *placement_json(const struct config_placement *pl, bool *ok)
+{
+	json_t *o = json_object();
+
+	jset(o, "pmem_policy", json_string(config_pmem_policy_name(pl->pmem_policy)), ok);
+	jset(o, "cpu_policy", json_string(config_cpu_policy_name(pl->cpu_policy)), ok);
+	jset(o, "reservation_ttl_ms", json_integer((json_int_t)pl->reservation_ttl_ms), ok);
+	jset(o, "cpu_manager_state", jstr(pl->cpu_manager_state), ok);
+	jset(o, "driver", jstr(pl->driver), ok);
+	return o;
+}
+
+static json_t *scheduler_json(const struct config_scheduler *sc, bool *ok)
+{
+	json_t *o = json_object(), *agents = json_array();
+
+	jset(o, "url_prefix", jstr(sc->url_prefix), ok);
+	jset(o, "simulate", jstr(sc->simulate), ok);
+	for (size_t i = 0; i < sc->n_agents; i++) {
+		json_t *a = json_object();
+
+		jset(a, "url", jstr(sc->agents[i].url), ok);
+		jset(a, "token_file", jstr(sc->agents[i].token_file), ok);
+		jset(a, "ca_file", jstr(sc->agents[i].ca_file), ok);
+		jappend(agents, a, ok);
+	}
+	jset(o, "agents", agents, ok);
+	jset(o, "poll_interval_ms", json_integer((json_int_t)sc->poll_interval_ms), ok);
+	jset(o, "max_record_age_ms", json_integer((json_int_t)sc->max_record_age_ms), ok);
+	return o;
+}
+
 json_t *config_to_json(const struct config *cfg)
 {
 	json_t *root, *listen, *limits, *pools;
@@ -202,7 +235,10 @@ json_t *config_to_json(const struct config *cfg)
 	for (size_t i = 0; i < cfg->n_pools; i++)
 		jappend(pools, pool_json(&cfg->pools[i], &ok), &ok);
 	jset(root, "pools", pools, &ok);
-	jset(root, "placement", json_object(), &ok);
+	jset(root, "role", json_string(config_role_name(cfg->role)), &ok);
+	jset(root, "state_dir", jstr(cfg->state_dir), &ok);
+	jset(root, "placement", placement_json(&cfg->placement, &ok), &ok);
+	jset(root, "scheduler", scheduler_json(&cfg->scheduler, &ok), &ok);
 	jset(root, "resize", json_object(), &ok);
 	jset(root, "kube", kube_json(&cfg->kube, &ok), &ok);
 	jset(root, "volumes", volumes_json(&cfg->volumes, &ok), &ok);
@@ -438,11 +474,66 @@ static void put_volumes(struct out *o, const struct config_volumes *v)
 	map_end(o);
 }
 
+/* Written only when it differs from the defaults, like kube:. */
+static void put_placement(struct out *o, const struct config_placement *pl)
+{
+	char buf[64];
+
+	if (pl->pmem_policy == SCHED_PMEM_BINPACK &&
+	    pl->cpu_policy == SCHED_CPU_SHORTEST_DISTANCE &&
+	    pl->reservation_ttl_ms == CONFIG_DEFAULT_RESERVATION_TTL_MS &&
+	    strcmp(pl->cpu_manager_state, CONFIG_DEFAULT_CPU_MANAGER_STATE) == 0 &&
+	    strcmp(pl->driver, CONFIG_DEFAULT_DRIVER) == 0)
+		return;
+	put_str(o, "placement");
+	map_start(o, false);
+	put_kv(o, "pmem_policy", config_pmem_policy_name(pl->pmem_policy));
+	put_kv(o, "cpu_policy", config_cpu_policy_name(pl->cpu_policy));
+	format_duration(pl->reservation_ttl_ms, buf, sizeof(buf));
+	put_kv(o, "reservation_ttl", buf);
+	put_kv(o, "cpu_manager_state", pl->cpu_manager_state);
+	put_kv(o, "driver", pl->driver);
+	map_end(o);
+}
+
+/* Written for role: scheduler only (the parser refuses the section otherwise). */
+static void put_scheduler(struct out *o, const struct config *cfg)
+{
+	const struct config_scheduler *sc = &cfg->scheduler;
+	char buf[64];
+
+	if (cfg->role != CONFIG_ROLE_SCHEDULER)
+		return;
+	put_str(o, "scheduler");
+	map_start(o, false);
+	put_kv(o, "url_prefix", sc->url_prefix);
+	put_kv_opt(o, "simulate", sc->simulate);
+	if (sc->n_agents) {
+		put_str(o, "agents");
+		seq_start(o, false);
+		for (size_t i = 0; i < sc->n_agents; i++) {
+			map_start(o, false);
+			put_kv(o, "url", sc->agents[i].url);
+			put_kv_opt(o, "token_file", sc->agents[i].token_file);
+			put_kv_opt(o, "ca_file", sc->agents[i].ca_file);
+			map_end(o);
+		}
+		seq_end(o);
+	}
+	format_duration(sc->poll_interval_ms, buf, sizeof(buf));
+	put_kv(o, "poll_interval", buf);
+	format_duration(sc->max_record_age_ms, buf, sizeof(buf));
+	put_kv(o, "max_record_age", buf);
+	map_end(o);
+}
+
 static void put_config(struct out *o, const struct config *cfg)
 {
 	char buf[64];
 
 	map_start(o, false);
+	if (cfg->role != CONFIG_ROLE_NODE)
+		put_kv(o, "role", config_role_name(cfg->role));
 	put_kv_opt(o, "node_name", cfg->node_name);
 	put_kv(o, "log_level", log_level_name(cfg->log_level));
 	put_kuint(o, "threads", cfg->threads);
@@ -476,6 +567,10 @@ static void put_config(struct out *o, const struct config *cfg)
 	seq_end(o);
 	put_kube(o, &cfg->kube);
 	put_volumes(o, &cfg->volumes);
+	if (strcmp(cfg->state_dir, CONFIG_DEFAULT_STATE_DIR) != 0)
+		put_kv(o, "state_dir", cfg->state_dir);
+	put_placement(o, &cfg->placement);
+	put_scheduler(o, cfg);
 	map_end(o);
 }
 

@@ -13,6 +13,7 @@
 #include <yaml.h>
 
 #include "config/config.h"
+#include "sched/sched.h"
 #include "util/names.h"
 #include "util/units.h"
 
@@ -1146,7 +1147,7 @@ static void f_later(struct ctx *c, struct node *v, const char *path, void *base,
 	(void)c, (void)v, (void)path, (void)base, (void)f;
 }
 
-/* placement: and resize: belong to later issues; accepted empty so configs can be written ahead. */
+/* resize: belongs to a later issue; accepted empty so configs can be written ahead. */
 static const struct section reserved_section = {NULL, 0, "section reserved, no keys yet"};
 
 static void f_reserved(struct ctx *c, struct node *v, const char *path, void *base,
@@ -1259,6 +1260,114 @@ static const struct section kube_section = {kube_fields, N_OF(kube_fields), NULL
 static void f_roots(struct ctx *c, struct node *v, const char *path, void *base,
 		    const struct field *f);
 
+static const char *const role_names[] = {
+	[CONFIG_ROLE_NODE] = "node",
+	[CONFIG_ROLE_SCHEDULER] = "scheduler",
+	[CONFIG_ROLE_SCHEDULER + 1] = NULL,
+};
+
+const char *config_role_name(enum config_role r)
+{
+	return NAME_OF(role_names, r);
+}
+
+/* The engine's own names, indexed by its enums, so the two cannot drift apart. */
+static const char *const pmem_policy_names[] = {
+	[SCHED_PMEM_BINPACK] = "binpack",	  [SCHED_PMEM_SPREAD] = "spread",
+	[SCHED_PMEM_SINGLE_NUMA] = "single-numa", [SCHED_PMEM_FIRST_FIT] = "first-fit",
+	[SCHED_PMEM_FIRST_FIT + 1] = NULL,
+};
+static const char *const cpu_policy_names[] = {
+	[SCHED_CPU_SHORTEST_DISTANCE] = "shortest-distance",
+	[SCHED_CPU_SINGLE_NUMA] = "single-numa-cpu",
+	[SCHED_CPU_SINGLE_NUMA + 1] = NULL,
+};
+
+const char *config_pmem_policy_name(unsigned p)
+{
+	return NAME_OF(pmem_policy_names, p);
+}
+
+const char *config_cpu_policy_name(unsigned p)
+{
+	return NAME_OF(cpu_policy_names, p);
+}
+
+/* A CSI driver name is a DNS subdomain (the CSI spec: at most 63 characters). */
+static const char *check_driver(const char *s)
+{
+	if (strlen(s) > 63 || !names_is_dns_subdomain(s, strlen(s)))
+		return "expected a CSI driver name (a DNS subdomain of at most 63 characters)";
+	return NULL;
+}
+
+/* The extender's URL prefix: an absolute path with no trailing '/', not under /v1. */
+static const char *check_url_prefix(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n < 2 || s[0] != '/' || s[n - 1] == '/' || n > 128)
+		return "expected an absolute URL path without a trailing '/', like /scheduler";
+	for (const char *p = s; *p; p++)
+		if (!(is_alnum(*p) || *p == '/' || *p == '-' || *p == '_' || *p == '.'))
+			return "expected letters, digits, '/', '-', '_' and '.' only";
+	if (strstr(s, "//") || strstr(s, "/./") || strstr(s, "/../") ||
+	    strcmp(s + n - 2, "/.") == 0 || (n >= 3 && strcmp(s + n - 3, "/..") == 0))
+		return "expected a normalised path";
+	if (strcmp(s, "/v1") == 0 || strncmp(s, "/v1/", 4) == 0)
+		return "must not be under /v1, which is pmemd's own API";
+	return NULL;
+}
+
+/* placement: */
+enum { PL_PMEM, PL_CPU, PL_TTL, PL_CPU_STATE, PL_DRIVER };
+static const struct field placement_fields[] = {
+	[PL_PMEM] = {"pmem_policy", f_enum, offsetof(struct config_placement, pmem_policy),
+		     .names = pmem_policy_names},
+	[PL_CPU] = {"cpu_policy", f_enum, offsetof(struct config_placement, cpu_policy),
+		    .names = cpu_policy_names},
+	[PL_TTL] = {"reservation_ttl", f_duration,
+		    offsetof(struct config_placement, reservation_ttl_ms), 1000,
+		    24ULL * 3600 * 1000, .range = "1s..24h"},
+	[PL_CPU_STATE] = {"cpu_manager_state", f_string,
+			  offsetof(struct config_placement, cpu_manager_state),
+			  .check = check_abs_path},
+	[PL_DRIVER] = {"driver", f_string, offsetof(struct config_placement, driver),
+		       .check = check_driver},
+};
+static const struct section placement_section = {placement_fields, N_OF(placement_fields), NULL};
+
+/* scheduler.agents[]: */
+enum { AG_URL, AG_TOKEN, AG_CA };
+static const struct field agent_fields[] = {
+	[AG_URL] = {"url", f_string, offsetof(struct config_agent, url), .check = check_api_url},
+	[AG_TOKEN] = {"token_file", f_string, offsetof(struct config_agent, token_file),
+		      .check = check_abs_path},
+	[AG_CA] = {"ca_file", f_string, offsetof(struct config_agent, ca_file),
+		   .check = check_abs_path},
+};
+static const struct section agent_section = {agent_fields, N_OF(agent_fields), NULL};
+
+static void f_agents(struct ctx *c, struct node *v, const char *path, void *base,
+		     const struct field *f);
+
+/* scheduler: */
+enum { S_PREFIX, S_SIMULATE, S_AGENTS, S_POLL, S_MAX_AGE };
+static const struct field scheduler_fields[] = {
+	[S_PREFIX] = {"url_prefix", f_string, offsetof(struct config_scheduler, url_prefix),
+		      .check = check_url_prefix},
+	[S_SIMULATE] = {"simulate", f_string, offsetof(struct config_scheduler, simulate),
+			.check = check_abs_path},
+	[S_AGENTS] = {"agents", f_agents},
+	[S_POLL] = {"poll_interval", f_duration,
+		    offsetof(struct config_scheduler, poll_interval_ms), 100, 3600 * 1000,
+		    .range = "100ms..1h"},
+	[S_MAX_AGE] = {"max_record_age", f_duration,
+		       offsetof(struct config_scheduler, max_record_age_ms), 1000,
+		       24ULL * 3600 * 1000, .range = "1s..24h"},
+};
+static const struct section scheduler_section = {scheduler_fields, N_OF(scheduler_fields), NULL};
+
 /* volumes: */
 enum { V_RATIO, V_ROOTS, V_MAX_SIZE };
 static const struct field volumes_fields[] = {
@@ -1348,9 +1457,34 @@ static void f_kube(struct ctx *c, struct node *v, const char *path, void *base,
 		   const struct field *f);
 static void f_volumes(struct ctx *c, struct node *v, const char *path, void *base,
 		      const struct field *f);
+static void f_placement(struct ctx *c, struct node *v, const char *path, void *base,
+			const struct field *f);
+static void f_scheduler(struct ctx *c, struct node *v, const char *path, void *base,
+			const struct field *f);
 
 /* The top level. */
-enum { TOP_NODE_NAME, TOP_LOG_LEVEL, TOP_THREADS, TOP_LABELS, TOP_LISTEN, TOP_LIMITS, TOP_POOLS };
+enum {
+	TOP_NODE_NAME,
+	TOP_LOG_LEVEL,
+	TOP_THREADS,
+	TOP_LABELS,
+	TOP_LISTEN,
+	TOP_LIMITS,
+	TOP_POOLS,
+	TOP_PLACEMENT,
+	TOP_RESIZE,
+	TOP_KUBE,
+	TOP_VOLUMES,
+	TOP_ROLE,
+	TOP_STATE_DIR,
+	TOP_SCHEDULER,
+};
+
+/* The state directory holds files pmemd writes as root: never "/" and never a pool. */
+static const char *check_state_dir(const char *s)
+{
+	return check_pool_path(s);
+}
 static const struct field top_fields[] = {
 	[TOP_NODE_NAME] = {"node_name", f_string, offsetof(struct config, node_name),
 			   .check = check_node_name},
@@ -1361,10 +1495,14 @@ static const struct field top_fields[] = {
 	[TOP_LISTEN] = {"listen", f_listen},
 	[TOP_LIMITS] = {"limits", f_limits, offsetof(struct config, limits)},
 	[TOP_POOLS] = {"pools", f_pools},
-	{"placement", f_reserved},
-	{"resize", f_reserved},
-	{"kube", f_kube, offsetof(struct config, kube)},
-	{"volumes", f_volumes, offsetof(struct config, volumes)},
+	[TOP_PLACEMENT] = {"placement", f_placement, offsetof(struct config, placement)},
+	[TOP_RESIZE] = {"resize", f_reserved},
+	[TOP_KUBE] = {"kube", f_kube, offsetof(struct config, kube)},
+	[TOP_VOLUMES] = {"volumes", f_volumes, offsetof(struct config, volumes)},
+	[TOP_ROLE] = {"role", f_enum, offsetof(struct config, role), .names = role_names},
+	[TOP_STATE_DIR] = {"state_dir", f_string, offsetof(struct config, state_dir),
+			   .check = check_state_dir},
+	[TOP_SCHEDULER] = {"scheduler", f_scheduler, offsetof(struct config, scheduler)},
 };
 static const struct section top_section = {top_fields, N_OF(top_fields), NULL};
 
@@ -1425,6 +1563,82 @@ static void f_volumes(struct ctx *c, struct node *v, const char *path, void *bas
 
 	if (!is_null(v))
 		walk_map(c, v, path, at(base, f->off), &volumes_section, &s);
+}
+
+static void f_placement(struct ctx *c, struct node *v, const char *path, void *base,
+			const struct field *f)
+{
+	struct seen s;
+
+	if (!is_null(v))
+		walk_map(c, v, path, at(base, f->off), &placement_section, &s);
+}
+
+static void f_scheduler(struct ctx *c, struct node *v, const char *path, void *base,
+			const struct field *f)
+{
+	struct config_scheduler *sc = at(base, f->off);
+	char p[PATH_LEN];
+	struct seen s;
+
+	if (is_null(v) || !walk_map(c, v, path, sc, &scheduler_section, &s))
+		return;
+	/* One source of truth for the cluster view: mixing a simulation with live agents would
+	 * make every answer a guess about which one was meant. */
+	if (s.val[S_SIMULATE] && s.val[S_AGENTS] && sc->n_agents)
+		errorf(c, s.val[S_AGENTS], path_key(p, path, "agents"),
+		       "simulate and agents exclude each other (the cluster view has one source)");
+	if (sc->max_record_age_ms && sc->poll_interval_ms &&
+	    sc->max_record_age_ms < 2 * sc->poll_interval_ms && s.val[S_MAX_AGE])
+		errorf(c, s.val[S_MAX_AGE], path_key(p, path, "max_record_age"),
+		       "out of range: must be at least twice scheduler.poll_interval, or every "
+		       "node goes stale between two polls");
+}
+
+/* scheduler.agents: a list of URLs, or of {url, token_file, ca_file}. */
+static void f_agents(struct ctx *c, struct node *v, const char *path, void *base,
+		     const struct field *f)
+{
+	struct config_scheduler *sc = base;
+
+	(void)f;
+	if (is_null(v) || !expect(c, v, NODE_SEQ, path, "a sequence of agents") ||
+	    !within(c, v, path, CONFIG_MAX_AGENTS, "agents"))
+		return;
+	sc->agents = calloc(v->n ? v->n : 1, sizeof(*sc->agents));
+	if (!sc->agents) {
+		c->oom = true;
+		return;
+	}
+	for (size_t i = 0; i < v->n; i++) {
+		struct config_agent *a = &sc->agents[sc->n_agents];
+		struct node *it = v->kids[i];
+		const char *why;
+		char p[PATH_LEN];
+		struct qbuf q;
+		struct seen s;
+
+		path_index(p, path, i);
+		if (it->kind == NODE_SCALAR) {
+			if ((why = check_api_url(it->text))) {
+				errorf(c, it, p, "%s, got %s", why, quote(&q, it->text));
+				continue;
+			}
+			a->url = xstrdup(c, it->text);
+		} else if (walk_map(c, it, p, a, &agent_section, &s) && !s.val[AG_URL]) {
+			errorf(c, it, p, "url is missing");
+		}
+		if (!a->url) {
+			free(a->token_file);
+			free(a->ca_file);
+			memset(a, 0, sizeof(*a));
+			continue;
+		}
+		for (size_t j = 0; j < sc->n_agents; j++)
+			if (strcmp(sc->agents[j].url, a->url) == 0)
+				errorf(c, it, p, "%s is listed twice", a->url);
+		sc->n_agents++;
+	}
 }
 
 static int label_set(struct ctx *c, struct config *cfg, const char *key, const char *value)
@@ -2069,6 +2283,21 @@ static void validate(struct ctx *c, struct node *root, struct config *cfg, char 
 		default_node_name(c, cfg);
 	if (cfg->threads == 0)
 		cfg->threads = default_threads();
+	if (!cfg->state_dir)
+		cfg->state_dir = xstrdup(c, CONFIG_DEFAULT_STATE_DIR);
+	if (!cfg->placement.cpu_manager_state)
+		cfg->placement.cpu_manager_state = xstrdup(c, CONFIG_DEFAULT_CPU_MANAGER_STATE);
+	if (!cfg->placement.driver)
+		cfg->placement.driver = xstrdup(c, CONFIG_DEFAULT_DRIVER);
+	if (!cfg->scheduler.url_prefix)
+		cfg->scheduler.url_prefix = xstrdup(c, CONFIG_DEFAULT_URL_PREFIX);
+	if (s.val[TOP_SCHEDULER] && !is_null(s.val[TOP_SCHEDULER]) &&
+	    cfg->role != CONFIG_ROLE_SCHEDULER)
+		errorf(c, s.key[TOP_SCHEDULER], "scheduler",
+		       "needs role: scheduler (this pmemd is a node agent)");
+	if (cfg->role == CONFIG_ROLE_SCHEDULER && s.val[TOP_POOLS] && cfg->n_pools)
+		errorf(c, s.key[TOP_POOLS], "pools",
+		       "a scheduler-role pmemd owns no pools (role: scheduler)");
 	if (!cfg->volumes.publish_roots) {
 		cfg->volumes.publish_roots = strv_new(c, 1);
 		if (cfg->volumes.publish_roots &&
@@ -2101,6 +2330,11 @@ int config_parse(const char *name, const char *buf, size_t len, char *const *ext
 					     CONFIG_DEFAULT_PER_CLIENT, CONFIG_DEFAULT_TIMEOUT_MS};
 	cfg->kube.publish_interval_ms = CONFIG_DEFAULT_KUBE_INTERVAL_MS;
 	cfg->volumes.overcommit_ratio = CONFIG_DEFAULT_OVERCOMMIT_RATIO;
+	cfg->placement.pmem_policy = SCHED_PMEM_BINPACK;
+	cfg->placement.cpu_policy = SCHED_CPU_SHORTEST_DISTANCE;
+	cfg->placement.reservation_ttl_ms = CONFIG_DEFAULT_RESERVATION_TTL_MS;
+	cfg->scheduler.poll_interval_ms = CONFIG_DEFAULT_POLL_INTERVAL_MS;
+	cfg->scheduler.max_record_age_ms = CONFIG_DEFAULT_MAX_RECORD_AGE_MS;
 
 	r = tree_build(&c, buf ? buf : "", buf ? len : 0, &root);
 	if (r < 0)

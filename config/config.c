@@ -58,6 +58,17 @@ struct config *config_free(struct config *cfg)
 	free(cfg->kube.client_cert);
 	free(cfg->kube.client_key);
 	strv_free(cfg->volumes.publish_roots);
+	free(cfg->state_dir);
+	free(cfg->placement.cpu_manager_state);
+	free(cfg->placement.driver);
+	free(cfg->scheduler.url_prefix);
+	free(cfg->scheduler.simulate);
+	for (size_t i = 0; i < cfg->scheduler.n_agents; i++) {
+		free(cfg->scheduler.agents[i].url);
+		free(cfg->scheduler.agents[i].token_file);
+		free(cfg->scheduler.agents[i].ca_file);
+	}
+	free(cfg->scheduler.agents);
 	free(cfg);
 	return NULL;
 }
@@ -196,6 +207,20 @@ static void keylist_add(struct keylist *k, const char *key)
 		k->used += (size_t)n < k->len - k->used ? (size_t)n : k->len - k->used - 1;
 }
 
+static bool scheduler_eq(const struct config_scheduler *a, const struct config_scheduler *b)
+{
+	if (!str_eq(a->url_prefix, b->url_prefix) || !str_eq(a->simulate, b->simulate) ||
+	    a->poll_interval_ms != b->poll_interval_ms ||
+	    a->max_record_age_ms != b->max_record_age_ms || a->n_agents != b->n_agents)
+		return false;
+	for (size_t i = 0; i < a->n_agents; i++)
+		if (!str_eq(a->agents[i].url, b->agents[i].url) ||
+		    !str_eq(a->agents[i].token_file, b->agents[i].token_file) ||
+		    !str_eq(a->agents[i].ca_file, b->agents[i].ca_file))
+			return false;
+	return true;
+}
+
 int config_restart_keys(const struct config *old_cfg, const struct config *new_cfg, char *buf,
 			size_t len)
 {
@@ -230,6 +255,14 @@ int config_restart_keys(const struct config *old_cfg, const struct config *new_c
 		keylist_add(&k, "volumes.publish_roots");
 	if (old_cfg->volumes.max_volume_size_bytes != new_cfg->volumes.max_volume_size_bytes)
 		keylist_add(&k, "volumes.max_volume_size");
+	/* The role decides which services exist; the state directory holds their files; the
+	 * scheduler's cluster view is built once from its source. */
+	if (old_cfg->role != new_cfg->role)
+		keylist_add(&k, "role");
+	if (!str_eq(old_cfg->state_dir, new_cfg->state_dir))
+		keylist_add(&k, "state_dir");
+	if (!scheduler_eq(&old_cfg->scheduler, &new_cfg->scheduler))
+		keylist_add(&k, "scheduler");
 	/* TLS material is loaded into the server at start; token files are re-read per reload. */
 	for (size_t i = 0; listen_same && i < old_cfg->n_listen; i++) {
 		const struct config_auth *a = &old_cfg->listen[i].auth,

@@ -27,6 +27,15 @@
 #define CONFIG_MAX_OVERCOMMIT_RATIO	100
 #define CONFIG_MAX_PUBLISH_ROOTS	16
 
+#define CONFIG_DEFAULT_STATE_DIR	  "/var/lib/pmemd"
+#define CONFIG_DEFAULT_CPU_MANAGER_STATE  "/var/lib/kubelet/cpu_manager_state"
+#define CONFIG_DEFAULT_DRIVER		  "pmem.csi.pmemd.io"
+#define CONFIG_DEFAULT_RESERVATION_TTL_MS (5 * 60 * 1000)
+#define CONFIG_DEFAULT_URL_PREFIX	  "/scheduler"
+#define CONFIG_DEFAULT_POLL_INTERVAL_MS	  2000
+#define CONFIG_DEFAULT_MAX_RECORD_AGE_MS  60000
+#define CONFIG_MAX_AGENTS		  10000
+
 /* A position in the config file, 1-based, for error messages. */
 struct config_pos {
 	unsigned line;
@@ -149,6 +158,42 @@ struct config_label {
 	char *value;
 };
 
+/* role: what this pmemd is. One binary; the role picks which services start. */
+enum config_role {
+	CONFIG_ROLE_NODE,      /* owns this node's PMEM: pools, volumes, reservations */
+	CONFIG_ROLE_SCHEDULER, /* the cluster view and the kube-scheduler extender */
+};
+
+/* placement: the policy defaults of both roles (values are enum sched_*_policy). */
+struct config_placement {
+	unsigned pmem_policy;	     /* enum sched_pmem_policy; default binpack */
+	unsigned cpu_policy;	     /* enum sched_cpu_policy; default shortest-distance */
+	uint64_t reservation_ttl_ms; /* a reservation without ttl lives this long; 1s..24h */
+	char *cpu_manager_state;     /* the kubelet's checkpoint; absent file = no exclusive CPUs */
+	char *driver; /* the CSI driver name StorageClasses and inline volumes name */
+};
+
+/* scheduler.agents[]: a node agent the scheduler role polls (GET /v1/node). */
+struct config_agent {
+	char *url;	  /* http(s)://host:port of the node's pmemd; http only to loopback */
+	char *token_file; /* bearer token for it, or NULL */
+	char *ca_file;	  /* PEM CA for https, or NULL: the system CAs */
+};
+
+/*
+ * scheduler: role scheduler only. The cluster view comes from exactly one source: a
+ * `simulate` file (capacity planning, tests, benchmarks), else `agents` polled over REST,
+ * else the PmemNode custom resources through the Kubernetes API (kube:).
+ */
+struct config_scheduler {
+	char *url_prefix; /* extender verbs at <prefix>/filter, /prioritize, /bind */
+	char *simulate;	  /* absolute path of a cluster description (docs/scheduler.md) */
+	struct config_agent *agents;
+	size_t n_agents;
+	uint64_t poll_interval_ms;  /* agents: how often each is asked; 100ms..1h */
+	uint64_t max_record_age_ms; /* a record older than this fails filter; 1s..24h */
+};
+
 struct config {
 	char *source; /* the file it came from */
 	char *node_name;
@@ -163,6 +208,10 @@ struct config {
 	size_t n_pools;
 	struct config_kube kube;
 	struct config_volumes volumes;
+	enum config_role role;
+	char *state_dir; /* what is not in the filesystem of the pools: reservations, policies */
+	struct config_placement placement;
+	struct config_scheduler scheduler;
 };
 
 /*
@@ -223,6 +272,10 @@ int config_restart_keys(const struct config *old_cfg, const struct config *new_c
 bool config_kube_equal(const struct config_kube *a, const struct config_kube *b);
 
 const char *config_kube_enabled_name(enum config_kube_enabled e);
+const char *config_role_name(enum config_role r);
+/* placement policy names, the same as sched_pmem_policy_name()/sched_cpu_policy_name(). */
+const char *config_pmem_policy_name(unsigned p);
+const char *config_cpu_policy_name(unsigned p);
 const char *config_pool_type_name(enum config_pool_type t);
 const char *config_fstype_name(enum config_fstype t);
 const char *config_match_op_name(enum config_match_op op);

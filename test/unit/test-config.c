@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "config/config.h"
+#include "sched/sched.h"
 
 #define NAME	"pmemd.yaml"
 #define N_OF(a) (sizeof(a) / sizeof((a)[0]))
@@ -462,9 +463,137 @@ static void test_reserved_sections(void **state)
 	(void)state;
 	config_free(cfg);
 	EXPECT_ERRORS("placement:\n  spread: true\nresize: {x: 1}\n",
-		      {2, 3, "placement: unknown key \"spread\" (section reserved, no keys yet)"},
+		      {2, 3,
+		       "placement: unknown key \"spread\" (expected one of pmem_policy, "
+		       "cpu_policy, reservation_ttl, cpu_manager_state, driver)"},
 		      {3, 10, "resize: unknown key \"x\" (section reserved, no keys yet)"});
 	EXPECT_ERRORS("resize: []\n", {1, 9, "resize: expected a mapping, got a sequence"});
+}
+
+static void test_placement_and_role(void **state)
+{
+	struct config *cfg;
+	char *yaml;
+	json_t *j;
+
+	(void)state;
+	cfg = parse_ok("");
+	assert_int_equal(cfg->role, CONFIG_ROLE_NODE);
+	assert_string_equal(cfg->state_dir, "/var/lib/pmemd");
+	assert_int_equal(cfg->placement.pmem_policy, SCHED_PMEM_BINPACK);
+	assert_int_equal(cfg->placement.cpu_policy, SCHED_CPU_SHORTEST_DISTANCE);
+	assert_int_equal(cfg->placement.reservation_ttl_ms, 300000);
+	assert_string_equal(cfg->placement.cpu_manager_state, "/var/lib/kubelet/cpu_manager_state");
+	assert_string_equal(cfg->placement.driver, "pmem.csi.pmemd.io");
+	assert_string_equal(cfg->scheduler.url_prefix, "/scheduler");
+	assert_int_equal(cfg->scheduler.poll_interval_ms, 2000);
+	assert_int_equal(cfg->scheduler.max_record_age_ms, 60000);
+	yaml = dump_yaml(cfg);
+	/* Defaults are not written back. */
+	assert_null(strstr(yaml, "placement"));
+	assert_null(strstr(yaml, "scheduler"));
+	assert_null(strstr(yaml, "role"));
+	free(yaml);
+	config_free(cfg);
+
+	cfg = parse_ok("state_dir: /srv/pmemd\n"
+		       "placement:\n"
+		       "  pmem_policy: single-numa\n"
+		       "  cpu_policy: single-numa-cpu\n"
+		       "  reservation_ttl: 90s\n"
+		       "  cpu_manager_state: /k/cpu_manager_state\n"
+		       "  driver: pmem.example.com\n");
+	assert_string_equal(cfg->state_dir, "/srv/pmemd");
+	assert_int_equal(cfg->placement.pmem_policy, SCHED_PMEM_SINGLE_NUMA);
+	assert_int_equal(cfg->placement.cpu_policy, SCHED_CPU_SINGLE_NUMA);
+	assert_int_equal(cfg->placement.reservation_ttl_ms, 90000);
+	assert_string_equal(cfg->placement.driver, "pmem.example.com");
+	yaml = dump_yaml(cfg);
+	assert_non_null(strstr(yaml, "state_dir: /srv/pmemd\n"
+				     "placement:\n"
+				     "  pmem_policy: single-numa\n"
+				     "  cpu_policy: single-numa-cpu\n"
+				     "  reservation_ttl: 90s\n"
+				     "  cpu_manager_state: /k/cpu_manager_state\n"
+				     "  driver: pmem.example.com\n"));
+	free(yaml);
+	j = config_to_json(cfg);
+	assert_string_equal(
+		json_string_value(json_object_get(json_object_get(j, "placement"), "pmem_policy")),
+		"single-numa");
+	assert_string_equal(json_string_value(json_object_get(j, "role")), "node");
+	json_decref(j);
+	config_free(cfg);
+
+	cfg = parse_ok("role: scheduler\n"
+		       "scheduler:\n"
+		       "  url_prefix: /pmem/extender\n"
+		       "  agents:\n"
+		       "    - http://127.0.0.1:8081\n"
+		       "    - url: https://10.0.0.2:8080\n"
+		       "      token_file: /t\n"
+		       "      ca_file: /ca.pem\n"
+		       "  poll_interval: 500ms\n"
+		       "  max_record_age: 10s\n");
+	assert_int_equal(cfg->role, CONFIG_ROLE_SCHEDULER);
+	assert_string_equal(cfg->scheduler.url_prefix, "/pmem/extender");
+	assert_int_equal(cfg->scheduler.n_agents, 2);
+	assert_string_equal(cfg->scheduler.agents[0].url, "http://127.0.0.1:8081");
+	assert_null(cfg->scheduler.agents[0].token_file);
+	assert_string_equal(cfg->scheduler.agents[1].url, "https://10.0.0.2:8080");
+	assert_string_equal(cfg->scheduler.agents[1].token_file, "/t");
+	assert_string_equal(cfg->scheduler.agents[1].ca_file, "/ca.pem");
+	assert_int_equal(cfg->scheduler.poll_interval_ms, 500);
+	assert_int_equal(cfg->scheduler.max_record_age_ms, 10000);
+	yaml = dump_yaml(cfg);
+	assert_non_null(strstr(yaml, "role: scheduler\n"));
+	assert_non_null(strstr(yaml, "scheduler:\n  url_prefix: /pmem/extender\n  agents:\n"
+				     "  - url: http://127.0.0.1:8081\n"));
+	free(yaml);
+	config_free(cfg);
+
+	cfg = parse_ok("role: scheduler\nscheduler: {simulate: /etc/pmemd/cluster.yaml}\n");
+	assert_string_equal(cfg->scheduler.simulate, "/etc/pmemd/cluster.yaml");
+	config_free(cfg);
+
+	EXPECT_ERRORS("role: master\n",
+		      {1, 7, "role: expected one of node, scheduler, got \"master\""});
+	EXPECT_ERRORS("placement: {pmem_policy: tight}\n",
+		      {1, 26,
+		       "placement.pmem_policy: expected one of binpack, spread, single-numa, "
+		       "first-fit, got \"tight\""});
+	EXPECT_ERRORS("placement: {cpu_policy: near}\n",
+		      {1, 25, "placement.cpu_policy: expected one of shortest-distance, "});
+	EXPECT_ERRORS("placement: {reservation_ttl: 0s}\n",
+		      {1, 30, "placement.reservation_ttl: out of range: \"0s\" (must be 1s..24h)"});
+	EXPECT_ERRORS("placement: {driver: Pmem_Driver}\n",
+		      {1, 21, "placement.driver: expected a CSI driver name"});
+	EXPECT_ERRORS("placement: {cpu_manager_state: relative/path}\n",
+		      {1, 32, "placement.cpu_manager_state: "});
+	EXPECT_ERRORS("state_dir: /\n", {1, 12, "state_dir: "});
+	EXPECT_ERRORS("scheduler: {poll_interval: 1s}\n",
+		      {1, 1, "scheduler: needs role: scheduler"});
+	EXPECT_ERRORS("role: scheduler\npools:\n  - name: /mnt/a\n    regions: [region0]\n",
+		      {2, 1, "pools: a scheduler-role pmemd owns no pools"});
+	EXPECT_ERRORS("role: scheduler\nscheduler: {url_prefix: /v1/x}\n",
+		      {2, 25, "scheduler.url_prefix: must not be under /v1"});
+	EXPECT_ERRORS("role: scheduler\nscheduler: {url_prefix: /a/}\n",
+		      {2, 25, "scheduler.url_prefix: expected an absolute URL path"});
+	EXPECT_ERRORS("role: scheduler\nscheduler: {url_prefix: /a/../b}\n",
+		      {2, 25, "scheduler.url_prefix: expected a normalised path"});
+	EXPECT_ERRORS("role: scheduler\nscheduler:\n  agents: [http://10.1.1.1:80]\n",
+		      {3, 12, "scheduler.agents[0]: http:// is only allowed to a loopback"});
+	EXPECT_ERRORS("role: scheduler\nscheduler:\n  agents: [{token_file: /t}]\n",
+		      {3, 12, "scheduler.agents[0]: url is missing"});
+	EXPECT_ERRORS("role: scheduler\nscheduler:\n"
+		      "  agents: [http://127.0.0.1:1, http://127.0.0.1:1]\n",
+		      {3, 32, "scheduler.agents[1]: http://127.0.0.1:1 is listed twice"});
+	EXPECT_ERRORS("role: scheduler\nscheduler:\n  simulate: /c.yaml\n"
+		      "  agents: [http://127.0.0.1:1]\n",
+		      {4, 11, "scheduler.agents: simulate and agents exclude each other"});
+	EXPECT_ERRORS("role: scheduler\nscheduler:\n  poll_interval: 10s\n"
+		      "  max_record_age: 15s\n",
+		      {4, 19, "scheduler.max_record_age: out of range: must be at least twice"});
 }
 
 /* ---- errors, each at its exact position --------------------------------- */
@@ -476,7 +605,8 @@ static void test_unknown_keys(void **state)
 		"node_name: a\nfoo: 1\n",
 		{2, 1,
 		 "unknown key \"foo\" (expected one of node_name, log_level, threads, labels, "
-		 "listen, limits, pools, placement, resize, kube, volumes)"});
+		 "listen, limits, pools, placement, resize, kube, volumes, role, state_dir, "
+		 "scheduler)"});
 	EXPECT_ERRORS("limits:\n  max_bodyy: 1Mi\n",
 		      {2, 3, "limits: unknown key \"max_bodyy\" (expected one of max_body, "});
 	EXPECT_ERRORS("pools:\n"
@@ -1521,7 +1651,10 @@ static void test_json(void **state)
 		   "{\"auth\":{\"client_ca\":null,\"tls_cert\":null,\"tls_key\":null,"
 		   "\"token_file\":\"/etc/pmemd/token\"},\"host\":\"::1\",\"port\":9000,"
 		   "\"tcp\":\"[::1]:9000\"}],"
-		   "\"log_level\":\"info\",\"node_name\":\"node-a\",\"placement\":{},"
+		   "\"log_level\":\"info\",\"node_name\":\"node-a\",\"placement\":{\"cpu_manager_"
+		   "state\":\"/var/lib/kubelet/"
+		   "cpu_manager_state\",\"cpu_policy\":\"shortest-distance\",\"driver\":\"pmem.csi."
+		   "pmemd.io\",\"pmem_policy\":\"binpack\",\"reservation_ttl_ms\":300000},"
 		   "\"pools\":[{\"key\":\"zone\",\"name\":\"/mnt/a\",\"operator\":\"In\","
 		   "\"reformat\":false,\"regions\":[\"region0\"],\"reserve_bytes\":0,\"topology\":{"
 		   "\"fstype\":\"ext4\",\"options\":null,"
@@ -1530,7 +1663,10 @@ static void test_json(void **state)
 		   "\"regions\":[\"region1\"],\"reserve_bytes\":0,"
 		   "\"topology\":{\"fstype\":null,\"options\":null,\"type\":\"kmem\"},"
 		   "\"values\":[]}],"
-		   "\"resize\":{},\"source\":\"pmemd.yaml\",\"threads\":2,"
+		   "\"resize\":{},\"role\":\"node\","
+		   "\"scheduler\":{\"agents\":[],\"max_record_age_ms\":60000,"
+		   "\"poll_interval_ms\":2000,\"simulate\":null,\"url_prefix\":\"/scheduler\"},"
+		   "\"source\":\"pmemd.yaml\",\"state_dir\":\"/var/lib/pmemd\",\"threads\":2,"
 		   "\"volumes\":{\"max_volume_size_bytes\":0,\"overcommit_ratio\":1.0,"
 		   "\"publish_roots\":[\"/var/lib/kubelet\"]}}");
 	free(s);
@@ -1654,6 +1790,7 @@ int main(void)
 		cmocka_unit_test(test_units_and_limits),
 		cmocka_unit_test(test_extra_labels),
 		cmocka_unit_test(test_reserved_sections),
+		cmocka_unit_test(test_placement_and_role),
 		cmocka_unit_test(test_unknown_keys),
 		cmocka_unit_test(test_wrong_types),
 		cmocka_unit_test(test_sizes_and_ranges),
