@@ -125,7 +125,9 @@ int sched_evaluate(const struct sched_node *node, const struct sched_request *re
 /*
  * Evaluates every node (results[i] for nodes[i]; `results` has n entries) and sets *best to
  * the index of the feasible node with the highest score (ties: the name that sorts first),
- * or -1 when none is feasible. 0 or -EINVAL as sched_evaluate.
+ * or -1 when none is feasible. -EINVAL when the request is malformed (reason in results[0]);
+ * a malformed node only fails itself (results[i] not feasible, with the reason), so one bad
+ * record does not stop a cluster's scheduling.
  */
 int sched_pick(const struct sched_node *nodes, size_t n, const struct sched_request *req,
 	       struct sched_result *results, long *best);
