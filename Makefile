@@ -10,9 +10,15 @@ UNITDIR    ?= $(PREFIX)/lib/systemd/system
 MANDIR     ?= $(PREFIX)/share/man
 
 CC         ?= cc
-PKGS       := libmicrohttpd jansson libndctl libdaxctl numa yaml-0.1 libsystemd libcurl gnutls blkid mount
+CXX        ?= g++
+# simdjson (the extender's hot-path parser, sched/sched-extender-parse.cc) ships a .pc file on
+# Debian; without one, link it by name so a missing .pc does not empty the whole list.
+SIMDJSON_PC := $(shell pkg-config --exists simdjson 2>/dev/null && echo simdjson)
+PKGS       := libmicrohttpd jansson libndctl libdaxctl numa yaml-0.1 libsystemd libcurl gnutls blkid mount \
+	      $(SIMDJSON_PC)
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread -lm
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null) $(if $(SIMDJSON_PC),,-lsimdjson) \
+	      -lstdc++ -lpthread -lm
 
 WARNINGS := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
 	    -Wformat=2 -Wundef -Wwrite-strings -Wimplicit-fallthrough -Wno-format-nonliteral
@@ -22,18 +28,28 @@ OPT_CFLAGS  := -O2 -D_FORTIFY_SOURCE=2
 SAN_CFLAGS  := -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
 CFLAGS      ?=
 LDFLAGS     ?=
+# C++ is confined to single files that wrap a C++ library behind a C header.
+CXX_WARNINGS := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wundef -Wimplicit-fallthrough \
+		-Wno-format-nonliteral
+BASE_CXXFLAGS := -std=c++17 -g $(CXX_WARNINGS) -fno-common -fstack-protector-strong \
+		 -D_GNU_SOURCE -I. -Ibuild -MMD -MP $(PKG_CFLAGS)
+CXXFLAGS    ?=
 
 # The product library: every room but pmemd.c, so tests and fuzzers drive the same code.
 LIB_SRCS := $(sort $(wildcard util/*.c config/*.c api/*.c topology/*.c quota/*.c sched/*.c \
-			      resize/*.c kube/*.c))
+			      resize/*.c kube/*.c cluster/*.c))
 LIB_ASM  := $(wildcard api/*.S)
+LIB_CXX_SRCS := $(sort $(wildcard util/*.cc config/*.cc api/*.cc topology/*.cc quota/*.cc \
+				  sched/*.cc resize/*.cc kube/*.cc cluster/*.cc))
 TEST_SRCS := $(sort $(wildcard test/unit/test-*.c))
 TEST_HELPERS := $(filter-out $(TEST_SRCS),$(sort $(wildcard test/unit/*.c)))
 
 OBJ_DIR  := build/obj
 SAN_DIR  := build/san
-LIB_OBJS := $(LIB_SRCS:%.c=$(OBJ_DIR)/%.o) $(LIB_ASM:%.S=$(OBJ_DIR)/%.o)
-SAN_OBJS := $(LIB_SRCS:%.c=$(SAN_DIR)/%.o) $(LIB_ASM:%.S=$(SAN_DIR)/%.o)
+LIB_OBJS := $(LIB_SRCS:%.c=$(OBJ_DIR)/%.o) $(LIB_ASM:%.S=$(OBJ_DIR)/%.o) \
+	    $(LIB_CXX_SRCS:%.cc=$(OBJ_DIR)/%.o)
+SAN_OBJS := $(LIB_SRCS:%.c=$(SAN_DIR)/%.o) $(LIB_ASM:%.S=$(SAN_DIR)/%.o) \
+	    $(LIB_CXX_SRCS:%.cc=$(SAN_DIR)/%.o)
 TESTS     := $(TEST_SRCS:test/unit/%.c=build/test/%)
 # Small drivers that system tests run inside the emulated node (test/node/bin/*.c).
 NODE_BIN_SRCS := $(sort $(wildcard test/node/bin/*.c))
@@ -43,7 +59,8 @@ SAN_TESTS := $(TEST_SRCS:test/unit/%.c=build/test-san/%)
 # after step 3; test/node/tests/92-volumes-crash.sh). Every C file is compiled again into
 # its own folder, so the release objects in $(OBJ_DIR) never hold fault code.
 FAULT_DIR  := build/fault
-FAULT_OBJS := $(LIB_SRCS:%.c=$(FAULT_DIR)/%.o) $(LIB_ASM:%.S=$(FAULT_DIR)/%.o)
+FAULT_OBJS := $(LIB_SRCS:%.c=$(FAULT_DIR)/%.o) $(LIB_ASM:%.S=$(FAULT_DIR)/%.o) \
+	      $(LIB_CXX_SRCS:%.cc=$(FAULT_DIR)/%.o)
 FAULT_BIN  := build/pmemd-fault
 TEST_LIBS := $(shell pkg-config --libs cmocka 2>/dev/null)
 
@@ -75,6 +92,10 @@ $(OBJ_DIR)/%.o: %.S docs/openapi.json
 	@mkdir -p $(dir $@)
 	$(CC) -I. -c $< -o $@
 
+$(OBJ_DIR)/%.o: %.cc | build/version.h
+	@mkdir -p $(dir $@)
+	$(CXX) $(BASE_CXXFLAGS) $(OPT_CFLAGS) $(CXXFLAGS) -c $< -o $@
+
 $(SAN_DIR)/%.o: %.c | build/version.h
 	@mkdir -p $(dir $@)
 	$(CC) $(BASE_CFLAGS) $(SAN_CFLAGS) $(CFLAGS) -c $< -o $@
@@ -83,6 +104,10 @@ $(SAN_DIR)/%.o: %.S docs/openapi.json
 	@mkdir -p $(dir $@)
 	$(CC) -I. -c $< -o $@
 
+$(SAN_DIR)/%.o: %.cc | build/version.h
+	@mkdir -p $(dir $@)
+	$(CXX) $(BASE_CXXFLAGS) $(SAN_CFLAGS) $(CXXFLAGS) -c $< -o $@
+
 $(FAULT_DIR)/%.o: %.c | build/version.h
 	@mkdir -p $(dir $@)
 	$(CC) $(BASE_CFLAGS) $(OPT_CFLAGS) -DPMEMD_FAULT_INJECTION $(CFLAGS) -c $< -o $@
@@ -90,6 +115,10 @@ $(FAULT_DIR)/%.o: %.c | build/version.h
 $(FAULT_DIR)/%.o: %.S docs/openapi.json
 	@mkdir -p $(dir $@)
 	$(CC) -I. -c $< -o $@
+
+$(FAULT_DIR)/%.o: %.cc | build/version.h
+	@mkdir -p $(dir $@)
+	$(CXX) $(BASE_CXXFLAGS) $(OPT_CFLAGS) -DPMEMD_FAULT_INJECTION $(CXXFLAGS) -c $< -o $@
 
 build/libpmemd.a: $(LIB_OBJS)
 	@rm -f $@

@@ -1,5 +1,6 @@
 /* units: size and duration parsing with overflow checks. */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -113,4 +114,144 @@ void units_size_format(uint64_t bytes, char *buf, unsigned long len)
 	else
 		snprintf(buf, len, "%llu%s", (unsigned long long)(bytes >> (10 * (best + 1))),
 			 names[best]);
+}
+
+/* ---- Kubernetes quantities ------------------------------------------------------------ */
+
+/*
+ * The value is kept exact as mant * 10^e10 * 2^e2 (mant up to 36 digits in 128 bits), then
+ * scaled and rounded up once, so "0.1Gi" and "1.5" land where Kubernetes puts them.
+ */
+#define QTY_MAX_DIGITS 36
+
+struct qty_suffix {
+	const char *name;
+	int e10;
+	int e2;
+};
+
+static const struct qty_suffix qty_suffixes[] = {
+	{"", 0, 0},    {"n", -9, 0},  {"u", -6, 0},  {"m", -3, 0},  {"k", 3, 0},   {"M", 6, 0},
+	{"G", 9, 0},   {"T", 12, 0},  {"P", 15, 0},  {"E", 18, 0},  {"Ki", 0, 10}, {"Mi", 0, 20},
+	{"Gi", 0, 30}, {"Ti", 0, 40}, {"Pi", 0, 50}, {"Ei", 0, 60},
+};
+
+/* An exponent suffix "e3", "E-2", "e+9"; 0 or -EINVAL. */
+static int qty_exponent(const char *p, int *e10)
+{
+	int sign = 1, v = 0;
+
+	if (*p != 'e' && *p != 'E')
+		return -EINVAL;
+	p++;
+	if (*p == '+' || *p == '-')
+		sign = *p++ == '-' ? -1 : 1;
+	if (*p < '0' || *p > '9')
+		return -EINVAL;
+	for (; *p >= '0' && *p <= '9'; p++) {
+		v = v * 10 + (*p - '0');
+		if (v > 1000)
+			return -EINVAL;
+	}
+	if (*p)
+		return -EINVAL;
+	*e10 = sign * v;
+	return 0;
+}
+
+int units_parse_quantity_scaled(const char *s, unsigned scale10, uint64_t *out, const char **why)
+{
+	const char *dummy, *p = s;
+	unsigned __int128 mant = 0;
+	int digits = 0, frac = 0, e10 = 0, e2 = 0;
+	bool any = false, dot = false;
+
+	if (!why)
+		why = &dummy;
+	if (!s || !*s) {
+		*why = "missing value";
+		return -EINVAL;
+	}
+	if (*p == '-') {
+		*why = "negative quantity";
+		return -EINVAL;
+	}
+	if (*p == '+')
+		p++;
+	for (;; p++) {
+		if (*p == '.' && !dot) {
+			dot = true;
+			continue;
+		}
+		if (*p < '0' || *p > '9')
+			break;
+		any = true;
+		if (mant == 0 && *p == '0') {
+			if (dot)
+				frac++;
+			continue;
+		}
+		if (++digits > QTY_MAX_DIGITS) {
+			*why = "too many digits";
+			return -ERANGE;
+		}
+		mant = mant * 10 + (unsigned)(*p - '0');
+		if (dot)
+			frac++;
+	}
+	if (!any) {
+		*why = "expected a number";
+		return -EINVAL;
+	}
+	size_t i;
+	for (i = 0; i < sizeof(qty_suffixes) / sizeof(qty_suffixes[0]); i++) {
+		if (strcmp(p, qty_suffixes[i].name) == 0) {
+			e10 = qty_suffixes[i].e10;
+			e2 = qty_suffixes[i].e2;
+			break;
+		}
+	}
+	if (i == sizeof(qty_suffixes) / sizeof(qty_suffixes[0]) && qty_exponent(p, &e10) < 0) {
+		*why = "unknown suffix (expected Ki Mi Gi Ti Pi Ei, n u m k M G T P E or e<int>)";
+		return -EINVAL;
+	}
+	e10 += (int)scale10 - frac;
+	if (mant == 0) {
+		*out = 0;
+		return 0;
+	}
+	/* Multiply first (exact), dividing last rounds up exactly once. */
+	const unsigned __int128 lim = (unsigned __int128)UINT64_MAX;
+	for (; e2 > 0; e2--) {
+		mant <<= 1;
+		if (mant > lim << 4) /* keep headroom; a later /10 may bring it back */
+			break;
+	}
+	for (; e10 > 0; e10--) {
+		if (mant > lim * 16)
+			break;
+		mant *= 10;
+	}
+	if (e2 > 0 || e10 > 0) {
+		*why = "value too large";
+		return -ERANGE;
+	}
+	for (; e10 < 0; e10++) {
+		mant = mant / 10 + (mant % 10 != 0);
+		if (mant == 1 && e10 < -1) {
+			e10 = 0; /* any positive value rounds up to at least 1 */
+			break;
+		}
+	}
+	if (mant > lim) {
+		*why = "value too large";
+		return -ERANGE;
+	}
+	*out = (uint64_t)mant;
+	return 0;
+}
+
+int units_parse_quantity(const char *s, uint64_t *out, const char **why)
+{
+	return units_parse_quantity_scaled(s, 0, out, why);
 }

@@ -1,0 +1,356 @@
+/*
+ * sched-latency: the extender's hot path on a 5,000-node simulated cluster (issue 6,
+ * "Benchmarks: Latency"). One pod (the recorded redis-1: a 32Gi PVC, an 8Gi inline volume, a
+ * 16Gi annotation volume, 2 CPUs) is filtered and prioritized against every node, with a
+ * NodeNames body as kube-scheduler sends it when nodeCacheCapable is true. Per call, timed:
+ * parse the body, read the pod's request, find each named node, sched_evaluate() it, write the
+ * answer. Also, in the same run, the time just to parse that body with jansson (the baseline)
+ * and with the extender's parser. Prints figures; exits non-zero only when it could not run.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "sched/sched-extender.h"
+#include "sched/sched-pod.h"
+#include "sched/sched.h"
+
+#define GiB	 ((uint64_t)1 << 30)
+#define NODES	 5000
+#define POD_FILE "test/fixtures/kube-scheduler-v1.20/filter-args-pmem-pvc-inline.json"
+#define PVC_FILE "test/fixtures/kube-apiserver-v1.20/get-pvc-redis-data-1.json"
+#define SC_FILE	 "test/fixtures/kube-apiserver-v1.20/get-storageclass.json"
+
+static int iterations = 2000;
+static int parse_iterations = 300;
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+static uint64_t rng_state = 42;
+static uint64_t rng(void) /* splitmix64 */
+{
+	uint64_t z = (rng_state += 0x9e3779b97f4a7c15ULL);
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+	return z ^ (z >> 31);
+}
+
+/* ---- the cluster, and a name -> node index as the scheduler role would keep one ------- */
+
+struct cluster {
+	struct sched_node nodes[NODES];
+	struct sched_numa numa[NODES][2];
+	struct sched_pool pools[NODES][2];
+	char names[NODES][40];
+	int32_t slots[1 << 14]; /* open addressing, node index + 1 */
+};
+
+static uint32_t fnv1a(const char *s)
+{
+	uint32_t h = 2166136261u;
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 16777619u;
+	return h;
+}
+
+static void cluster_build(struct cluster *c)
+{
+	memset(c->slots, 0, sizeof(c->slots));
+	for (int i = 0; i < NODES; i++) {
+		snprintf(c->names[i], sizeof(c->names[i]), "pmem-node-%05d.rack-%02d.zone-a", i,
+			 i % 50);
+		for (int k = 0; k < 2; k++) {
+			c->numa[i][k] = (struct sched_numa){
+				.id = k, .cpus = 48, .cpus_free = (unsigned)(rng() % 49)};
+			/* 1.5 TiB per socket, 0-100% used: some nodes fit, some do not */
+			uint64_t alloc = 1536 * GiB;
+			c->pools[i][k] = (struct sched_pool){
+				.name = k ? "/mnt/pmem1" : "/mnt/pmem0",
+				.numa = k,
+				.fstype = "ext4",
+				.allocatable = alloc,
+				.allocated = (rng() % 1537) * GiB,
+				.reserved = (rng() % 8) * GiB,
+			};
+		}
+		c->nodes[i] = (struct sched_node){.name = c->names[i],
+						  .n_numa = 2,
+						  .numa = c->numa[i],
+						  .n_pools = 2,
+						  .pools = c->pools[i]};
+		uint32_t h = fnv1a(c->names[i]) & ((1 << 14) - 1);
+		while (c->slots[h])
+			h = (h + 1) & ((1 << 14) - 1);
+		c->slots[h] = i + 1;
+	}
+}
+
+static const struct sched_node *cluster_find(const struct cluster *c, const char *name)
+{
+	uint32_t h = fnv1a(name) & ((1 << 14) - 1);
+	for (; c->slots[h]; h = (h + 1) & ((1 << 14) - 1)) {
+		const struct sched_node *n = &c->nodes[c->slots[h] - 1];
+		if (strcmp(n->name, name) == 0)
+			return n;
+	}
+	return NULL;
+}
+
+/* ---- the PVC resolver: a cache hit, as the scheduler role's watch cache gives ---------- */
+
+static struct sched_pvc_info pvc_cached;
+
+static int lookup(void *ud, const char *ns, const char *claim, struct sched_pvc_info *out,
+		  char *err, size_t err_len)
+{
+	(void)ud;
+	(void)err;
+	(void)err_len;
+	if (strcmp(ns, "default") != 0 || strcmp(claim, "redis-data-1") != 0)
+		return -ENOENT;
+	*out = pvc_cached;
+	return 0;
+}
+
+/* ---- one extender call ----------------------------------------------------------------- */
+
+struct stage_ns {
+	uint64_t parse, request, lookup, evaluate, write;
+};
+
+static int one_call(bool filter, struct sched_ext_parser *p, const char *body, size_t len,
+		    const struct cluster *c, const struct sched_node **found,
+		    struct sched_result *res, struct sched_ext_buf *out, struct stage_ns *st,
+		    size_t *feasible)
+{
+	struct sched_pod_opts o = {.lookup_pvc = lookup};
+	struct sched_ext_args *a = NULL;
+	struct sched_pod_request *pr = NULL;
+	char err[256];
+	uint64_t t0 = now_ns(), t1, t2, t25, t3, t4;
+	int r;
+
+	if ((r = sched_ext_args_parse(p, body, len, &a, err, sizeof(err)))) {
+		fprintf(stderr, "parse: %s\n", err);
+		return r;
+	}
+	t1 = now_ns();
+	if ((r = sched_pod_request_build(a->pod, &o, &pr, err, sizeof(err)))) {
+		fprintf(stderr, "request: %s\n", err);
+		sched_ext_args_free(a);
+		return r;
+	}
+	t2 = now_ns();
+	for (size_t i = 0; i < a->n_nodes; i++)
+		found[i] = cluster_find(c, a->names[i]);
+	t25 = now_ns();
+	*feasible = 0;
+	for (size_t i = 0; i < a->n_nodes; i++) {
+		const struct sched_node *n = found[i];
+		if (!n) {
+			res[i] = (struct sched_result){.feasible = false};
+			snprintf(res[i].reason, sizeof(res[i].reason), "no record of this node");
+			continue;
+		}
+		if ((r = sched_evaluate(n, &pr->req, &res[i]))) {
+			fprintf(stderr, "evaluate %s: %s\n", n->name, res[i].reason);
+			break;
+		}
+		*feasible += res[i].feasible;
+	}
+	t3 = now_ns();
+	sched_ext_buf_reset(out);
+	if (!r)
+		r = filter ? sched_ext_write_filter(out, a, body, res, NULL)
+			   : sched_ext_write_priorities(out, a, res);
+	t4 = now_ns();
+	st->parse = t1 - t0;
+	st->request = t2 - t1;
+	st->lookup = t25 - t2;
+	st->evaluate = t3 - t25;
+	st->write = t4 - t3;
+	sched_pod_request_free(pr);
+	sched_ext_args_free(a);
+	return r;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+static double pct_ms(uint64_t *v, int n, double q)
+{
+	qsort(v, (size_t)n, sizeof(*v), cmp_u64);
+	int i = (int)(q * (n - 1) + 0.5);
+	return (double)v[i] / 1e6;
+}
+
+static double mean_ms(const uint64_t *v, int n)
+{
+	double s = 0;
+	for (int i = 0; i < n; i++)
+		s += (double)v[i];
+	return s / n / 1e6;
+}
+
+int main(int argc, char **argv)
+{
+	for (int i = 1; i < argc; i++) {
+		if (strncmp(argv[i], "--iterations=", 13) == 0)
+			iterations = atoi(argv[i] + 13);
+		else if (strncmp(argv[i], "--parse-iterations=", 19) == 0)
+			parse_iterations = atoi(argv[i] + 19);
+		else {
+			fprintf(stderr, "usage: %s [--iterations=N] [--parse-iterations=N]\n",
+				argv[0]);
+			return 2;
+		}
+	}
+	if (iterations < 10 || parse_iterations < 10) {
+		fprintf(stderr, "iterations must be >= 10\n");
+		return 2;
+	}
+
+	/* The pod as kube-scheduler sent it, and its PVC as the API server answers. */
+	json_t *fix = json_load_file(POD_FILE, 0, NULL);
+	json_t *pvc = json_load_file(PVC_FILE, 0, NULL);
+	json_t *sc = json_load_file(SC_FILE, 0, NULL);
+	char err[256];
+	if (!fix || !pvc || !sc) {
+		fprintf(stderr, "sched-latency: cannot read the fixtures (run from the repo)\n");
+		return 1;
+	}
+	if (sched_pvc_info_from_json(pvc, sc, NULL, NULL, &pvc_cached, err, sizeof(err))) {
+		fprintf(stderr, "pvc: %s\n", err);
+		return 1;
+	}
+	char *pod = json_dumps(json_object_get(fix, "Pod"), JSON_COMPACT);
+
+	static struct cluster c;
+	cluster_build(&c);
+
+	/* The body: {"Pod":...,"Nodes":null,"NodeNames":[5,000 names]} */
+	size_t cap = strlen(pod) + NODES * 48 + 64, len;
+	char *body = malloc(cap);
+	len = (size_t)snprintf(body, cap, "{\"Pod\":%s,\"Nodes\":null,\"NodeNames\":[", pod);
+	for (int i = 0; i < NODES; i++)
+		len += (size_t)snprintf(body + len, cap - len, "%s\"%s\"", i ? "," : "",
+					c.names[i]);
+	len += (size_t)snprintf(body + len, cap - len, "]}");
+
+	struct sched_ext_parser *p = sched_ext_parser_new();
+	struct sched_result *res = calloc(NODES, sizeof(*res));
+	uint64_t *lat = calloc((size_t)iterations, sizeof(*lat));
+	uint64_t *st_parse = calloc((size_t)iterations, sizeof(uint64_t));
+	uint64_t *st_req = calloc((size_t)iterations, sizeof(uint64_t));
+	uint64_t *st_eval = calloc((size_t)iterations, sizeof(uint64_t));
+	uint64_t *st_look = calloc((size_t)iterations, sizeof(uint64_t));
+	const struct sched_node **found = calloc(NODES, sizeof(*found));
+	uint64_t *st_write = calloc((size_t)iterations, sizeof(uint64_t));
+	uint64_t *pj = calloc((size_t)parse_iterations, sizeof(uint64_t));
+	uint64_t *ps = calloc((size_t)parse_iterations, sizeof(uint64_t));
+	struct sched_ext_buf out = {0};
+	if (!p || !res || !lat || !st_parse || !st_req || !st_eval || !st_look || !found ||
+	    !st_write || !pj || !ps) {
+		fprintf(stderr, "out of memory\n");
+		return 1;
+	}
+
+	printf("# sched-latency: %d nodes x 2 NUMA nodes, body %zu bytes (%d NodeNames), pod "
+	       "redis-1 (32Gi PVC + 8Gi inline + 16Gi annotation, 2 CPUs)\n",
+	       NODES, len, NODES);
+	printf("# %d timed calls per verb after 50 warm-up calls; one thread\n", iterations);
+
+	double mean_total = 0;
+	for (int verb = 0; verb < 2; verb++) {
+		bool filter = verb == 0;
+		size_t feasible = 0;
+		struct stage_ns st;
+		for (int i = -50; i < iterations; i++) {
+			uint64_t t0 = now_ns();
+			if (one_call(filter, p, body, len, &c, found, res, &out, &st, &feasible))
+				return 1;
+			if (i < 0)
+				continue;
+			lat[i] = now_ns() - t0;
+			st_parse[i] = st.parse;
+			st_req[i] = st.request;
+			st_eval[i] = st.evaluate;
+			st_look[i] = st.lookup;
+			st_write[i] = st.write;
+		}
+		double mean = mean_ms(lat, iterations);
+		mean_total += mean;
+		printf("%-10s p50 %.3f ms  p99 %.3f ms  max %.3f ms  mean %.3f ms  (%zu/%d "
+		       "feasible, answer %zu bytes)\n",
+		       filter ? "filter" : "prioritize", pct_ms(lat, iterations, 0.5),
+		       pct_ms(lat, iterations, 0.99), pct_ms(lat, iterations, 1.0), mean, feasible,
+		       NODES, out.len);
+		printf("%-10s   p50 by stage: parse %.3f  pod request %.3f  name lookup %.3f  "
+		       "sched_evaluate %.3f  write %.3f ms\n",
+		       "", pct_ms(st_parse, iterations, 0.5), pct_ms(st_req, iterations, 0.5),
+		       pct_ms(st_look, iterations, 0.5), pct_ms(st_eval, iterations, 0.5),
+		       pct_ms(st_write, iterations, 0.5));
+	}
+	printf("pods/s     %.0f (one filter + one prioritize per pod, one core)\n",
+	       1000.0 / mean_total);
+
+	/* Parsing alone, the same body: jansson's DOM vs the extender's parser. */
+	for (int i = -5; i < parse_iterations; i++) {
+		json_error_t je;
+		uint64_t t0 = now_ns();
+		json_t *j = json_loadb(body, len, 0, &je);
+		uint64_t t1 = now_ns();
+		if (!j) {
+			fprintf(stderr, "jansson: %s\n", je.text);
+			return 1;
+		}
+		json_decref(j);
+		struct sched_ext_args *a = NULL;
+		uint64_t t2 = now_ns();
+		if (sched_ext_args_parse(p, body, len, &a, err, sizeof(err)))
+			return 1;
+		uint64_t t3 = now_ns();
+		sched_ext_args_free(a);
+		if (i >= 0) {
+			pj[i] = t1 - t0;
+			ps[i] = t3 - t2;
+		}
+	}
+	double jm = pct_ms(pj, parse_iterations, 0.5), sm = pct_ms(ps, parse_iterations, 0.5);
+	printf("parse only (%zu bytes, %d runs):\n", len, parse_iterations);
+	printf("  jansson json_loadb      p50 %.3f ms  p99 %.3f ms  (%.0f MB/s)\n", jm,
+	       pct_ms(pj, parse_iterations, 0.99), (double)len / jm / 1e3);
+	printf("  sched_ext_args_parse    p50 %.3f ms  p99 %.3f ms  (%.0f MB/s, %.1fx; simdjson "
+	       "On-Demand + the Pod via jansson)\n",
+	       sm, pct_ms(ps, parse_iterations, 0.99), (double)len / sm / 1e3, jm / sm);
+
+	sched_ext_buf_free(&out);
+	free(pj);
+	free(ps);
+	free(lat);
+	free(st_parse);
+	free(st_req);
+	free(st_eval);
+	free(st_look);
+	free(found);
+	free(st_write);
+	free(res);
+	sched_ext_parser_free(p);
+	free(body);
+	free(pod);
+	json_decref(fix);
+	json_decref(pvc);
+	json_decref(sc);
+	return 0;
+}
