@@ -148,6 +148,7 @@ static int one_call(bool filter, struct sched_ext_parser *p, const char *body, s
 		sched_ext_args_free(a);
 		return r;
 	}
+	pr->req.terse = true; /* as the extender asks: no summary text for nodes that pass */
 	t2 = now_ns();
 	for (size_t i = 0; i < a->n_nodes; i++)
 		found[i] = cluster_find(c, a->names[i]);

@@ -52,6 +52,7 @@
  * scheduling of a cluster.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -281,9 +282,12 @@ static bool prepare(struct ctx *c, struct sched_result *out)
 		c->new_bytes = add_sat(c->new_bytes, v->size);
 	}
 
-	memset(c->numa_free, 0, sizeof(c->numa_free));
+	/* Only the node's own NUMA entries: zeroing all SCHED_MAX_NUMA cost more than the rest of
+	 * a small node's evaluation. */
+	memset(c->numa_free, 0, sizeof(c->numa_free[0]) * n->n_numa);
 	c->max_alloc = 0;
-	uint64_t alloc[SCHED_MAX_NUMA] = {0};
+	uint64_t alloc[SCHED_MAX_NUMA];
+	memset(alloc, 0, sizeof(alloc[0]) * n->n_numa);
 	for (size_t p = 0; p < n->n_pools; p++) {
 		c->pool_free[p] = n->pools[p].numa < 0 ? 0 : sched_pool_free(&n->pools[p]);
 		if (n->pools[p].numa >= 0) {
@@ -630,6 +634,8 @@ static void finish(const struct ctx *c, const struct plan *pl, struct sched_resu
 
 	/* The summary: each pool used with what it keeps, then the CPUs. */
 	out->reason[0] = '\0';
+	if (req->terse)
+		return;
 	for (size_t p = 0; p < n->n_pools; p++) {
 		uint64_t take = 0;
 		for (size_t i = 0; i < req->n_volumes; i++)
@@ -655,12 +661,14 @@ int sched_evaluate(const struct sched_node *node, const struct sched_request *re
 {
 	struct ctx c;
 	struct plan pl;
-	char why[SCHED_REASON_MAX] = "";
+	char why[SCHED_REASON_MAX];
 	int r;
 
 	if (!out)
 		return -EINVAL;
-	memset(out, 0, sizeof(*out));
+	why[0] = '\0';
+	/* Not the whole struct: the per-volume entries past n_volumes are never read. */
+	memset(out, 0, offsetof(struct sched_result, volumes));
 	out->cpu_numa_id = -1;
 	if (!node || !req)
 		return invalid(out, "no node or request");
@@ -670,6 +678,7 @@ int sched_evaluate(const struct sched_node *node, const struct sched_request *re
 	if (r < 0)
 		return r;
 	out->n_volumes = req->n_volumes;
+	memset(out->volumes, 0, sizeof(out->volumes[0]) * req->n_volumes);
 	for (size_t i = 0; i < req->n_volumes; i++) {
 		out->volumes[i].pool = -1;
 		out->volumes[i].numa_id = -1;
@@ -702,7 +711,9 @@ int sched_evaluate(const struct sched_node *node, const struct sched_request *re
 		reason_add(out->reason, "single-numa-cpu: %s", *why ? why : "no NUMA node");
 		return 0;
 	} else if (!placed) {
-		char w2[SCHED_REASON_MAX] = "";
+		char w2[SCHED_REASON_MAX];
+
+		w2[0] = '\0';
 		bool ok;
 
 		plan_init(&c, &pl);

@@ -63,7 +63,7 @@ static int tnode_pool(struct tnode *t, int numa, uint64_t free_bytes, const char
 static struct sched_request req_of(const struct sched_volume *v, size_t n, unsigned cpus,
 				   enum sched_pmem_policy pp, enum sched_cpu_policy cp)
 {
-	return (struct sched_request){n, v, cpus, pp, cp};
+	return (struct sched_request){n, v, cpus, pp, cp, false};
 }
 
 static struct sched_volume vol(uint64_t size)
@@ -1137,6 +1137,21 @@ static void test_properties(void **state)
 		assert_memory_equal(a.volumes, b.volumes, sizeof(a.volumes[0]) * a.n_volumes);
 		assert_int_equal(a.cpu_numa_id, b.cpu_numa_id);
 		assert_memory_equal(&before, &t, sizeof(t)); /* evaluate changes nothing */
+		/* terse: the same decision; only a feasible result's summary is left out. */
+		r.terse = true;
+		memset(&b, 0x5a, sizeof(b));
+		assert_int_equal(sched_evaluate(&t.node, &r, &b), 0);
+		r.terse = false;
+		assert_int_equal(a.feasible, b.feasible);
+		assert_int_equal(a.score, b.score);
+		assert_int_equal(a.distance, b.distance);
+		assert_true(a.pmem_new == b.pmem_new);
+		assert_int_equal(a.n_volumes, b.n_volumes);
+		assert_memory_equal(a.volumes, b.volumes, sizeof(a.volumes[0]) * a.n_volumes);
+		if (a.feasible)
+			assert_string_equal(b.reason, "");
+		else
+			assert_string_equal(a.reason, b.reason);
 		if (!a.feasible) {
 			assert_int_equal(a.score, 0);
 			assert_true(a.reason[0] != '\0');
