@@ -209,6 +209,21 @@ static void volume_allocated(void *ctx, const char *pool, uint64_t bytes)
 	topology_manager_set_allocated(app->topo, pool, bytes);
 }
 
+static void volume_reserved(void *ctx, const char *pool, uint64_t bytes)
+{
+	struct app *app = ctx;
+
+	topology_manager_set_reserved(app->topo, pool, bytes);
+}
+
+/* NUMA nodes, CPUs and distances for placing reservations. */
+static json_t *volume_node_record(void *ctx)
+{
+	struct app *app = ctx;
+
+	return topology_manager_node_json(app->topo, NULL);
+}
+
 /* After every pool pass: the node is ready once its pools have been reconciled once,
  * and the node record goes to the API server (the publisher coalesces). */
 static void on_topology_pass(void *ctx, struct topology_manager *m)
@@ -371,6 +386,12 @@ int main(int argc, char **argv)
 		.pools = volume_pools,
 		.allocated = volume_allocated,
 		.ctx = &app,
+		.state_dir = cfg->state_dir,
+		.reservation_ttl_ms = cfg->placement.reservation_ttl_ms,
+		.pmem_policy = cfg->placement.pmem_policy,
+		.cpu_policy = cfg->placement.cpu_policy,
+		.node_record = volume_node_record,
+		.reserved = volume_reserved,
 	};
 	r = quota_volumes_new(&vopts, &vols, err, sizeof(err));
 	if (r < 0) {

@@ -55,6 +55,8 @@ extern const struct api_route api_topology_routes[];
 extern const size_t api_topology_routes_count;
 extern const struct api_route api_volumes_routes[];
 extern const size_t api_volumes_routes_count;
+extern const struct api_route api_placement_routes[];
+extern const size_t api_placement_routes_count;
 
 /* Server facts the core handlers read. */
 bool api_server_is_ready(const struct api_server *srv);

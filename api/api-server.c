@@ -502,7 +502,7 @@ int api_server_start(struct api_server **out, const struct config *cfg,
 	clock_gettime(CLOCK_MONOTONIC, &srv->started);
 	srv->cfg = cfg;
 	srv->n_routes = api_core_routes_count + api_topology_routes_count +
-			api_volumes_routes_count + extra;
+			api_volumes_routes_count + api_placement_routes_count + extra;
 	srv->routes = calloc(srv->n_routes, sizeof(*srv->routes));
 	srv->listeners = calloc(cfg->n_listen ? cfg->n_listen : 1, sizeof(*srv->listeners));
 	if (!srv->routes || !srv->listeners) {
@@ -516,9 +516,12 @@ int api_server_start(struct api_server **out, const struct config *cfg,
 	       api_topology_routes_count * sizeof(*srv->routes));
 	memcpy(srv->routes + api_core_routes_count + api_topology_routes_count, api_volumes_routes,
 	       api_volumes_routes_count * sizeof(*srv->routes));
+	memcpy(srv->routes + api_core_routes_count + api_topology_routes_count +
+		       api_volumes_routes_count,
+	       api_placement_routes, api_placement_routes_count * sizeof(*srv->routes));
 	if (extra)
 		memcpy(srv->routes + api_core_routes_count + api_topology_routes_count +
-			       api_volumes_routes_count,
+			       api_volumes_routes_count + api_placement_routes_count,
 		       hooks->routes, extra * sizeof(*srv->routes));
 	srv->metrics = api_metrics_new(srv->routes, srv->n_routes);
 	if (!srv->metrics) {

@@ -87,6 +87,9 @@ struct quota_create_req {
 	int numa_node; /* -1 = not given; never both pool and numa_node */
 	uint64_t inodes; /* 0 = not given (no inode limit) */
 	struct quota_labels labels;
+	/* The pod the volume is for: consumes a matching reservation (quota-reservations.c). */
+	char *pod_uid; /* NULL = not given */
+	char *claim;   /* "namespace/name" of the PVC; NULL = not given */
 };
 
 /* POST /v1/volumes/{name}/resize */
@@ -124,6 +127,17 @@ int quota_unpublish_req_parse(const json_t *body, const struct quota_req_limits 
  */
 int quota_target_path_valid(const char *path, size_t n, const char *const *roots, char *why,
 			    size_t len);
+
+/*
+ * Is s[0..n) "namespace/name" of a PVC: a DNS label (1..63) and a DNS
+ * subdomain (1..253)? 0 or -EINVAL with the reason.
+ */
+int quota_claim_valid(const char *s, size_t n, char *why, size_t len);
+#define QUOTA_POD_UID_MAX 128
+/* Is s[0..n) a pod uid: 1..128 of [A-Za-z0-9-] (a UUID in practice)? 0 or -EINVAL, reason. */
+int quota_pod_uid_valid(const char *s, size_t n, char *why, size_t len);
+/* A Kubernetes namespace: a DNS label, 1..63 of [a-z0-9-], not starting or ending with '-'. */
+int quota_namespace_valid(const char *s, size_t n, char *why, size_t len);
 
 /* ---- records: a volume's trusted.pmemd.* attributes (quota-catalog.c) ---- */
 

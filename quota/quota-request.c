@@ -142,6 +142,111 @@ static int get_text(const json_t *v, const char *field, size_t max, const char *
 	return 0;
 }
 
+/* A string field checked by `valid`, copied into *out (malloc'd). */
+static int get_checked(const json_t *v, const char *field, size_t max,
+		       int (*valid)(const char *, size_t, char *, size_t), char **out, char *err,
+		       size_t err_len)
+{
+	char why[160], d[120];
+	const char *s;
+	size_t n;
+
+	if (!json_is_string(v))
+		return qm_fail(-EINVAL, err, err_len, "%s: must be a string, got %s", field,
+			       describe(v, d, sizeof(d)));
+	s = json_string_value(v);
+	n = json_string_length(v);
+	if (n > max)
+		return qm_fail(-EINVAL, err, err_len, "%s: must be at most %zu bytes, got %zu",
+			       field, max, n);
+	if (valid(s, n, why, sizeof(why)) < 0)
+		return qm_fail(-EINVAL, err, err_len, "%s: %s", field, why);
+	*out = strndup(s, n);
+	return *out ? 0 : qm_fail(-ENOMEM, err, err_len, "out of memory");
+}
+
+static bool dns_label_char(unsigned char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-';
+}
+
+/* The reason s[0..n) is not an RFC 1123 label of at most `max`, or NULL. */
+static const char *label_reason(const char *s, size_t n, size_t max, char *buf, size_t len)
+{
+	if (n == 0)
+		return "must not be empty";
+	if (n > max) {
+		snprintf(buf, len, "must be at most %zu characters, got %zu", max, n);
+		return buf;
+	}
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (c == '\0') {
+			snprintf(buf, len, "has a NUL byte at position %zu", i + 1);
+			return buf;
+		}
+		if (!dns_label_char(c)) {
+			snprintf(buf, len,
+				 "has a character other than a-z, 0-9 and '-' at position %zu",
+				 i + 1);
+			return buf;
+		}
+	}
+	if (s[0] == '-' || s[n - 1] == '-')
+		return "must start and end with a letter or digit";
+	return NULL;
+}
+
+int quota_pod_uid_valid(const char *s, size_t n, char *why, size_t len)
+{
+	if (n == 0)
+		return qm_fail(-EINVAL, why, len, "must not be empty");
+	if (n > QUOTA_POD_UID_MAX)
+		return qm_fail(-EINVAL, why, len, "must be at most %d characters, got %zu",
+			       QUOTA_POD_UID_MAX, n);
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (c == '\0')
+			return qm_fail(-EINVAL, why, len, "has a NUL byte at position %zu", i + 1);
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		      c == '-'))
+			return qm_fail(-EINVAL, why, len,
+				       "has a character other than A-Z, a-z, 0-9 and '-' at "
+				       "position %zu",
+				       i + 1);
+	}
+	return 0;
+}
+
+int quota_namespace_valid(const char *s, size_t n, char *why, size_t len)
+{
+	char buf[120];
+	const char *r = label_reason(s, n, 63, buf, sizeof(buf));
+
+	return r ? qm_fail(-EINVAL, why, len, "%s", r) : 0;
+}
+
+int quota_claim_valid(const char *s, size_t n, char *why, size_t len)
+{
+	const char *slash = memchr(s, '/', n);
+	char buf[160];
+	const char *r;
+	size_t ns;
+
+	if (!slash)
+		return qm_fail(-EINVAL, why, len, "must be namespace/name");
+	ns = (size_t)(slash - s);
+	r = label_reason(s, ns, 63, buf, sizeof(buf));
+	if (r)
+		return qm_fail(-EINVAL, why, len, "namespace %s", r);
+	r = qm_name_reason(slash + 1, n - ns - 1, buf, sizeof(buf));
+	if (r)
+		return qm_fail(-EINVAL, why, len, "name %s", r);
+	return 0;
+}
+
 static uint64_t max_size(const struct quota_req_limits *lim)
 {
 	return lim && lim->max_size_bytes && lim->max_size_bytes < INT64_MAX ? lim->max_size_bytes
@@ -161,8 +266,8 @@ static int get_size(const json_t *body, const struct quota_req_limits *lim, uint
 int quota_create_req_parse(const json_t *body, const struct quota_req_limits *lim,
 			   struct quota_create_req **out, char *err, size_t err_len)
 {
-	static const char *const fields[] = {"name",   "size_bytes", "pool", "numa_node",
-					     "inodes", "labels",     NULL};
+	static const char *const fields[] = {"name",   "size_bytes", "pool",  "numa_node", "inodes",
+					     "labels", "pod_uid",    "claim", NULL};
 	struct quota_create_req *r;
 	const json_t *v;
 	const char *s;
@@ -242,6 +347,25 @@ int quota_create_req_parse(const json_t *body, const struct quota_req_limits *li
 		if (ret < 0)
 			goto fail;
 	}
+	v = json_object_get(body, "pod_uid");
+	if (v) {
+		ret = get_checked(v, "pod_uid", QUOTA_POD_UID_MAX, quota_pod_uid_valid, &r->pod_uid,
+				  err, err_len);
+		if (ret < 0)
+			goto fail;
+	}
+	v = json_object_get(body, "claim");
+	if (v) {
+		ret = get_checked(v, "claim", 63 + 1 + QUOTA_NAME_MAX, quota_claim_valid, &r->claim,
+				  err, err_len);
+		if (ret < 0)
+			goto fail;
+	}
+	if (r->claim && !r->pod_uid) {
+		ret = qm_fail(-EINVAL, err, err_len,
+			      "claim: only with pod_uid (it picks the pod's reserved volume)");
+		goto fail;
+	}
 	*out = r;
 	return 0;
 fail:
@@ -254,6 +378,8 @@ struct quota_create_req *quota_create_req_free(struct quota_create_req *r)
 	if (!r)
 		return NULL;
 	free(r->pool);
+	free(r->pod_uid);
+	free(r->claim);
 	qm_labels_clear(&r->labels);
 	free(r);
 	return NULL;

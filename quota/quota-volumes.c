@@ -11,7 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "quota/quota-volumes.h"
+#include "quota/quota-volumes-private.h"
 #include "util/log.h"
 
 #define META_PUBLISHED	   "published"
@@ -40,18 +40,8 @@ static void fault(const char *op, int step)
 #define fault(op, step) ((void)0)
 #endif
 
-enum op { OP_CREATE, OP_RESIZE, OP_DELETE, OP_PUBLISH, OP_UNPUBLISH, OP_COUNT };
 static const char *const op_names[OP_COUNT] = {"create", "resize", "delete", "publish",
 					       "unpublish"};
-enum result {
-	RES_OK,
-	RES_INVALID,
-	RES_NOT_FOUND,
-	RES_CONFLICT,
-	RES_NO_SPACE,
-	RES_ERROR,
-	RES_COUNT
-};
 static const char *const result_names[RES_COUNT] = {"ok",	"invalid",  "not_found",
 						    "conflict", "no_space", "error"};
 
@@ -59,62 +49,7 @@ static const char *const result_names[RES_COUNT] = {"ok",	"invalid",  "not_found
 static const double dur_buckets[] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
 				     0.1,    0.25,  0.5,    1,	   2.5,	 5,	10};
 #define N_DUR_BUCKETS (sizeof(dur_buckets) / sizeof(dur_buckets[0]))
-
-/* One operation's latency histogram; buckets are cumulative, as Prometheus renders them. */
-struct op_hist {
-	uint64_t le[N_DUR_BUCKETS];
-	uint64_t count;
-	double sum;
-};
-
-struct vpool {
-	char *name;
-	char *id;
-	int numa_node;
-	enum config_fstype fstype;
-	uint64_t allocatable;
-	bool ready;
-	bool scanned;
-	uint64_t reported; /* the committed bytes last told to opts.allocated (+1; 0 = never) */
-	struct quota_ids *ids;
-};
-
-struct target {
-	char *path;
-	bool readonly;
-};
-
-struct vol {
-	char name[QUOTA_NAME_MAX + 1];
-	struct vpool *pool;
-	uint32_t projid;
-	uint64_t size_bytes;
-	uint64_t limit_bytes; /* the quota: quota_limit_for_size(size_bytes) */
-	uint64_t inodes;
-	int64_t created;
-	json_t *labels; /* an object; never changed once set */
-	struct target *targets;
-	size_t n_targets;
-	bool pending; /* a create in flight: not a volume yet */
-	bool busy;    /* an operation in flight on it; others wait on cond */
-};
-
-struct quota_volumes {
-	pthread_mutex_t lock; /* everything below */
-	pthread_cond_t cond;  /* a volume stopped being busy or pending */
-	pthread_mutex_t sync_lock;
-	struct quota_volumes_opts o;
-	char **roots;
-	struct quota_req_limits lim;
-	struct quota_ledger *ledger;
-	uint64_t block_size;
-	struct vpool **pools;
-	size_t n_pools;
-	struct vol **vols;
-	size_t n_vols, cap_vols;
-	uint64_t counters[OP_COUNT][RES_COUNT];
-	struct op_hist hist[OP_COUNT];
-};
+_Static_assert(N_DUR_BUCKETS == QV_DUR_BUCKETS, "struct op_hist has QV_DUR_BUCKETS buckets");
 
 /* ---- small helpers ---- */
 
@@ -221,6 +156,19 @@ static uint64_t limit_for(const struct quota_volumes *v, const struct vpool *p, 
 	return volume_limit(size, p->fstype, v->block_size);
 }
 
+uint64_t qv_limit_for(const struct quota_volumes *v, const struct vpool *p, uint64_t size)
+{
+	return limit_for(v, p, size);
+}
+
+uint64_t qv_limit_any(const struct quota_volumes *v, uint64_t size)
+{
+	uint64_t a = volume_limit(size, CONFIG_FS_EXT4, v->block_size);
+	uint64_t b = volume_limit(size, CONFIG_FS_XFS, v->block_size);
+
+	return a > b ? a : b;
+}
+
 /* ---- the catalog in memory (callers hold v->lock) ---- */
 
 static struct vol *find_vol(struct quota_volumes *v, const char *name)
@@ -239,6 +187,11 @@ static struct vpool *find_pool(struct quota_volumes *v, const char *name_or_id)
 		     strcmp(v->pools[i]->id, name_or_id) == 0))
 			return v->pools[i];
 	return NULL;
+}
+
+struct vpool *qv_find_pool(struct quota_volumes *v, const char *name_or_id)
+{
+	return find_pool(v, name_or_id);
 }
 
 static void vol_free(struct vol *vol)
@@ -358,39 +311,61 @@ static int reply_volume(struct quota_volumes *v, json_t *j, json_t **out, char *
 	return 0;
 }
 
-/* Tells the pool manager the committed bytes of every pool that changed. Without locks. */
-static void report_allocated(struct quota_volumes *v)
+/*
+ * Tells the pool manager the committed bytes (allocated) and the bytes of
+ * unconsumed reservations (reserved) of every pool whose figure changed.
+ * Without locks: the callbacks take the manager's.
+ */
+void qv_report(struct quota_volumes *v)
 {
 	struct {
 		char *name;
 		uint64_t bytes;
+		bool reserved;
 	} * rep;
 	size_t n = 0;
 
-	if (!v->o.allocated)
+	if (!v->o.allocated && !v->o.reserved)
 		return;
 	pthread_mutex_lock(&v->lock);
-	rep = calloc(v->n_pools + 1, sizeof(*rep));
+	rep = calloc(2 * v->n_pools + 1, sizeof(*rep));
 	for (size_t i = 0; rep && i < v->n_pools; i++) {
 		struct quota_ledger_stat st;
 		struct vpool *p = v->pools[i];
+		uint64_t resv = qr_reserved_locked(v, p->name);
 
 		if (!p->scanned || quota_ledger_stat(v->ledger, p->name, &st) < 0)
 			continue;
-		if (p->reported == st.committed + 1)
-			continue;
-		p->reported = st.committed + 1;
-		rep[n].name = strdup(p->name);
-		rep[n].bytes = st.committed;
-		if (rep[n].name)
-			n++;
+		if (v->o.allocated && p->reported != st.committed + 1) {
+			p->reported = st.committed + 1;
+			rep[n].name = strdup(p->name);
+			rep[n].bytes = st.committed;
+			if (rep[n].name)
+				n++;
+		}
+		if (v->o.reserved && p->reported_resv != resv + 1) {
+			p->reported_resv = resv + 1;
+			rep[n].name = strdup(p->name);
+			rep[n].bytes = resv;
+			rep[n].reserved = true;
+			if (rep[n].name)
+				n++;
+		}
 	}
 	pthread_mutex_unlock(&v->lock);
 	for (size_t i = 0; i < n; i++) {
-		v->o.allocated(v->o.ctx, rep[i].name, rep[i].bytes);
+		if (rep[i].reserved)
+			v->o.reserved(v->o.ctx, rep[i].name, rep[i].bytes);
+		else
+			v->o.allocated(v->o.ctx, rep[i].name, rep[i].bytes);
 		free(rep[i].name);
 	}
 	free(rep);
+}
+
+static void report_allocated(struct quota_volumes *v)
+{
+	qv_report(v);
 }
 
 /* ---- published targets: trusted.pmemd.published = [{"target_path","readonly"}] ---- */
@@ -802,6 +777,12 @@ int quota_volumes_sync(struct quota_volumes *v)
 		if (p && (rr = adopt_pool(v, p)) < 0 && r == 0)
 			r = rr;
 	}
+	/* Reservations loaded at start take their capacity once their pool is scanned. */
+	pthread_mutex_lock(&v->lock);
+	qr_expire_locked(v);
+	qr_hold_locked(v);
+	qr_retry_save_locked(v);
+	pthread_mutex_unlock(&v->lock);
 	pthread_mutex_unlock(&v->sync_lock);
 	report_allocated(v);
 	return r;
@@ -834,6 +815,7 @@ int quota_volumes_new(const struct quota_volumes_opts *opts, struct quota_volume
 	pthread_cond_init(&v->cond, NULL);
 	v->o = *opts;
 	v->o.publish_roots = NULL;
+	v->o.state_dir = NULL; /* our copy is made below */
 	/* DAX requires the filesystem block size to be the page size (both ext4 and xfs). */
 	v->block_size = ps > 0 ? (uint64_t)ps : 4096;
 	while (roots[n])
@@ -850,6 +832,12 @@ int quota_volumes_new(const struct quota_volumes_opts *opts, struct quota_volume
 		quota_volumes_free(v);
 		return fail(-ENOMEM, err, err_len, "out of memory");
 	}
+	if (opts->state_dir && !(v->o.state_dir = strdup(opts->state_dir))) {
+		quota_volumes_free(v);
+		return fail(-ENOMEM, err, err_len, "out of memory");
+	}
+	/* Never refuses to start: a bad file is moved aside and logged (qr_load). */
+	qr_load(v);
 	*out = v;
 	return 0;
 }
@@ -871,6 +859,8 @@ struct quota_volumes *quota_volumes_free(struct quota_volumes *v)
 	for (size_t i = 0; v->roots && v->roots[i]; i++)
 		free(v->roots[i]);
 	free(v->roots);
+	qr_free_all(v);
+	free((char *)v->o.state_dir);
 	quota_ledger_free(v->ledger);
 	pthread_cond_destroy(&v->cond);
 	pthread_mutex_destroy(&v->sync_lock);
@@ -1005,12 +995,22 @@ undo:
 	return r;
 }
 
+/* A create failed: its own reservation is dropped; a pod reservation's entry stays held. */
+static void unreserve(struct quota_volumes *v, struct qr_entry *claimed, uint64_t token)
+{
+	if (claimed)
+		qr_claim_done_locked(v, claimed, false, 0, NULL);
+	else
+		quota_ledger_cancel(v->ledger, token, NULL, 0);
+}
+
 static int create(struct quota_volumes *v, const struct quota_create_req *req, json_t **out,
 		  bool *created, char *err, size_t err_len)
 {
 	struct quota_meta_text *mt = NULL;
 	char staging[sizeof(QUOTA_STAGING_DIR) + QUOTA_NAME_MAX + 2];
 	uint64_t token = 0, free_bytes = 0, limit = 0;
+	struct qr_entry *claimed = NULL;
 	struct vpool *p;
 	struct vol *vol;
 	json_t *j = NULL;
@@ -1026,6 +1026,7 @@ static int create(struct quota_volumes *v, const struct quota_create_req *req, j
 		return r == -E2BIG ? -EINVAL : r;
 	}
 	pthread_mutex_lock(&v->lock);
+	qr_expire_locked(v);
 	vol = settled_vol(v, req->name);
 	if (vol) {
 		struct quota_volume qv = {.pool = vol->pool->name,
@@ -1045,6 +1046,17 @@ static int create(struct quota_volumes *v, const struct quota_create_req *req, j
 		pthread_mutex_unlock(&v->lock);
 		goto done;
 	}
+	/*
+	 * A volume for a reserved pod takes the reservation's pool and its held
+	 * capacity (the token), which stays reserved until the volume exists:
+	 * never released in between, never counted twice.
+	 */
+	if (req->pod_uid)
+		claimed = qr_claim_locked(v, req, &p, &token);
+	if (claimed) {
+		limit = limit_for(v, p, req->size_bytes);
+		goto reserved;
+	}
 	p = place(v, req, &limit, &r, err, err_len);
 	if (!p) {
 		pthread_mutex_unlock(&v->lock);
@@ -1059,10 +1071,11 @@ static int create(struct quota_volumes *v, const struct quota_create_req *req, j
 		pthread_mutex_unlock(&v->lock);
 		goto done;
 	}
+reserved:
 	vol = calloc(1, sizeof(*vol));
 	if (!vol || !(vol->labels = quota_labels_to_json(&req->labels)) || add_vol(v, vol) < 0) {
 		vol_free(vol);
-		quota_ledger_cancel(v->ledger, token, NULL, 0);
+		unreserve(v, claimed, token);
 		pthread_mutex_unlock(&v->lock);
 		r = fail(-ENOMEM, err, err_len, "out of memory");
 		goto done;
@@ -1078,7 +1091,7 @@ static int create(struct quota_volumes *v, const struct quota_create_req *req, j
 	r = quota_ids_alloc(p->ids, &vol->projid);
 	if (r < 0) {
 		fail(r, err, err_len, "pool %s has no free project id", p->name);
-		quota_ledger_cancel(v->ledger, token, NULL, 0);
+		unreserve(v, claimed, token);
 		remove_vol(v, vol);
 		pthread_mutex_unlock(&v->lock);
 		goto done;
@@ -1092,10 +1105,13 @@ static int create(struct quota_volumes *v, const struct quota_create_req *req, j
 	pthread_mutex_lock(&v->lock);
 	if (r < 0) {
 		quota_ids_release(p->ids, vol->projid);
-		quota_ledger_cancel(v->ledger, token, NULL, 0);
+		unreserve(v, claimed, token);
 		remove_vol(v, vol);
 	} else {
-		quota_ledger_commit(v->ledger, token, NULL, 0);
+		if (claimed)
+			qr_claim_done_locked(v, claimed, true, limit, req->name);
+		else
+			quota_ledger_commit(v->ledger, token, NULL, 0);
 		vol->pending = false;
 		j = vol_json_locked(vol);
 		*created = true;
@@ -1105,8 +1121,9 @@ static int create(struct quota_volumes *v, const struct quota_create_req *req, j
 	if (r == 0)
 		log_info("volume_created",
 			 "volume=%s pool=%s projid=%" PRIu32 " size_bytes=%" PRIu64
-			 " limit_bytes=%" PRIu64,
-			 req->name, p->name, vol->projid, req->size_bytes, limit);
+			 " limit_bytes=%" PRIu64 " pod_uid=%s reservation=%s",
+			 req->name, p->name, vol->projid, req->size_bytes, limit,
+			 req->pod_uid ? req->pod_uid : "", claimed ? "consumed" : "none");
 	else
 		log_warn("volume_create_failed", "volume=%s pool=%s reason=\"%s\"", req->name,
 			 p->name, err);
@@ -1216,6 +1233,7 @@ static int resize(struct quota_volumes *v, const char *name, const struct quota_
 	int r;
 
 	pthread_mutex_lock(&v->lock);
+	qr_expire_locked(v);
 	vol = settled_vol(v, name);
 	if (!vol) {
 		pthread_mutex_unlock(&v->lock);
@@ -1349,6 +1367,7 @@ static int delete (struct quota_volumes *v, const char *name, bool force, char *
 	int r;
 
 	pthread_mutex_lock(&v->lock);
+	qr_expire_locked(v);
 	vol = settled_vol(v, name);
 	if (!vol) {
 		pthread_mutex_unlock(&v->lock);

@@ -45,6 +45,26 @@ struct quota_volumes_opts {
 	void *ctx;
 	/* Unix seconds; NULL = time(2). */
 	int64_t (*now)(void);
+	/*
+	 * Reservations (quota-reservations.c). now_ms: the wall clock in unix
+	 * milliseconds that expiry reads (NULL = now() × 1000, else the real
+	 * clock); injectable so tests expire without sleeping.
+	 */
+	int64_t (*now_ms)(void);
+	/* Reservations are kept in <state_dir>/reservations.json; NULL = in memory only. */
+	const char *state_dir;
+	uint64_t reservation_ttl_ms; /* a reservation without ttl_seconds; 0 = 5 minutes */
+	unsigned pmem_policy;	     /* enum sched_pmem_policy for reservations that name no pool */
+	unsigned cpu_policy;	     /* enum sched_cpu_policy */
+	/*
+	 * The node record now (GET /v1/node: NUMA nodes, CPUs, distances), for
+	 * placing reservations with the engine; called without service locks.
+	 * NULL or a NULL answer: NUMA nodes are taken from the pools, without CPUs.
+	 */
+	json_t *(*node_record)(void *ctx);
+	/* A pool's reserved bytes (unconsumed reservations) changed; called without service locks.
+	 */
+	void (*reserved)(void *ctx, const char *pool, uint64_t bytes);
 };
 
 int quota_volumes_new(const struct quota_volumes_opts *opts, struct quota_volumes **out, char *err,
@@ -69,6 +89,9 @@ const struct quota_req_limits *quota_volumes_limits(const struct quota_volumes *
  * (*created false). -EEXIST when the name is taken otherwise, -ENOSPC with
  * the free figure when no pool has room, -ENOENT/-EINVAL for an unknown pool
  * or NUMA node, -EAGAIN when no pool is ready. *out: the volume's JSON.
+ * With req->pod_uid, a matching entry of that pod's reservation is consumed:
+ * the volume goes to its pool and its held capacity becomes allocated; no
+ * matching entry is a normal create.
  */
 int quota_volume_create(struct quota_volumes *v, const struct quota_create_req *req, json_t **out,
 			bool *created, char *err, size_t err_len);
@@ -113,6 +136,38 @@ int quota_volume_publish(struct quota_volumes *v, const char *name,
 int quota_volume_unpublish(struct quota_volumes *v, const char *name,
 			   const struct quota_publish_req *req, json_t **out, char *err,
 			   size_t err_len);
+
+/* ---- reservations: capacity held for a scheduled pod until its volumes exist ---- */
+
+#define QUOTA_RESV_MAX 1024 /* reservations on a node */
+#define QUOTA_RESV_ENTRIES_MAX \
+	2048			  /* volumes of all reservations (ledger slots stay for creates) */
+#define QUOTA_RESV_VOLUMES_MAX 32 /* volumes of one reservation (SCHED_MAX_VOLUMES) */
+#define QUOTA_TTL_SECONDS_MAX  86400
+#define QUOTA_CPUS_MAX	       4096
+
+/*
+ * POST /v1/reservations: {pod_uid, pod_name?, namespace?, volumes: [{size_bytes,
+ * pool? | numa_node?, fstype?, claim?}], cpus?, cpu_numa_node?, ttl_seconds?}.
+ * Validates (every error names its field), then reserves: volumes that name
+ * no pool are placed by the engine (sched_evaluate, the configured
+ * policies) over this node's model with the ledger's figures; numa_node
+ * restricts a volume to that NUMA node's pools. All or nothing. The same
+ * body again: the same reservation (*created false); another body for the
+ * pod_uid: -EEXIST. -ENOSPC naming the need and the free figure. The file
+ * is written before the answer; a failed write undoes the reservation (-EIO).
+ */
+int quota_reservation_create(struct quota_volumes *v, const json_t *body, json_t **out,
+			     bool *created, char *err, size_t err_len);
+/* One reservation's JSON; -ENOENT (an expired one is gone). -EINVAL: not a pod uid. */
+int quota_reservation_get(struct quota_volumes *v, const char *pod_uid, json_t **out, char *err,
+			  size_t err_len);
+/* {"reservations": [...]} sorted by pod_uid. */
+int quota_reservation_list(struct quota_volumes *v, json_t **out, char *err, size_t err_len);
+/* Frees the capacity of its unconsumed volumes; -ENOENT; -EIO when the file cannot be written
+ * (then the reservation stays). */
+int quota_reservation_delete(struct quota_volumes *v, const char *pod_uid, char *err,
+			     size_t err_len);
 
 /* Prometheus lines: pmem_volume_* per volume (usage read live), operation counters by operation
  * and result, and latency histograms by operation. */

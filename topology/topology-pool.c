@@ -41,6 +41,11 @@ struct topology_manager {
 	uint64_t generation;
 	char *record; /* canonical node record without its generation: what "changed" means */
 	bool settled;
+	/* The kubelet CPU manager's checkpoint, read on every pass (a small local file). */
+	char *cpu_state;
+	unsigned *excl; /* CPU ids handed out exclusively, sorted */
+	size_t n_excl;
+	char excl_warning[600]; /* why the checkpoint could not be read, or "" */
 };
 
 const char *topology_pool_state_name(enum pool_state s)
@@ -378,11 +383,13 @@ static void finish_pass(struct topology_manager *m, struct topology_snapshot *sn
 		m->snap = snap;
 	}
 	for (size_t i = 0; i < n && i < m->n_pools; i++) {
-		/* allocated_bytes is the volume service's (set_allocated), not the pass's. */
+		/* allocated_bytes and reserved_bytes are the volume service's, not the pass's. */
 		uint64_t allocated = m->pools[i].st.allocated_bytes;
+		uint64_t reserved = m->pools[i].st.reserved_bytes;
 
 		m->pools[i].st = pools[i].st;
 		m->pools[i].st.allocated_bytes = allocated;
+		m->pools[i].st.reserved_bytes = reserved;
 	}
 	update_record(m);
 	m->settled = true;
@@ -432,6 +439,59 @@ int topology_manager_set_allocated(struct topology_manager *m, const char *pool,
 	return r;
 }
 
+int topology_manager_set_reserved(struct topology_manager *m, const char *pool, uint64_t bytes)
+{
+	int r = -ENOENT;
+
+	pthread_mutex_lock(&m->lock);
+	for (size_t i = 0; i < m->n_pools; i++) {
+		if (strcmp(m->pools[i].st.name, pool) != 0)
+			continue;
+		r = 0;
+		if (m->pools[i].st.reserved_bytes != bytes) {
+			m->pools[i].st.reserved_bytes = bytes;
+			update_record(m);
+		}
+		break;
+	}
+	pthread_mutex_unlock(&m->lock);
+	return r;
+}
+
+/*
+ * Reads the CPU manager's checkpoint into the manager (the record shows it
+ * at the end of the pass). A file that cannot be parsed means no exclusive
+ * CPUs and a warning in the record, never a failed pass.
+ */
+static void read_cpu_state(struct topology_manager *m)
+{
+	unsigned *excl = NULL;
+	size_t n = 0;
+	char err[sizeof(m->excl_warning)] = "", q[700];
+	char *path;
+
+	pthread_mutex_lock(&m->lock);
+	path = m->cpu_state ? strdup(m->cpu_state) : NULL;
+	pthread_mutex_unlock(&m->lock);
+	if (path && topology_cpu_manager_read(path, &excl, &n, err, sizeof(err)) < 0) {
+		excl = NULL;
+		n = 0;
+		if (!err[0])
+			snprintf(err, sizeof(err), "CPU manager state %s: cannot read it", path);
+	} else {
+		err[0] = '\0';
+	}
+	free(path);
+	pthread_mutex_lock(&m->lock);
+	if (err[0] && strcmp(err, m->excl_warning) != 0)
+		log_warn("cpu_manager_state_unreadable", "reason=%s", log_quote(q, sizeof(q), err));
+	free(m->excl);
+	m->excl = excl;
+	m->n_excl = n;
+	snprintf(m->excl_warning, sizeof(m->excl_warning), "%s", err);
+	pthread_mutex_unlock(&m->lock);
+}
+
 /* One pass over every pool (or one); caller holds op_lock. */
 static int run_pass(struct topology_manager *m, const char *only, bool reconcile)
 {
@@ -468,6 +528,7 @@ static int run_pass(struct topology_manager *m, const char *only, bool reconcile
 		if (!work[i].id_clash && (reconcile || work[i].st.state == POOL_READY))
 			reconcile_pool(m, &work[i], &snap);
 	}
+	read_cpu_state(m);
 	finish_pass(m, snap, work, n);
 	free(work); /* the strings inside belong to m->pools */
 	if (m->on_pass)
@@ -526,8 +587,11 @@ int topology_manager_new(struct topology_manager **out, const struct config *cfg
 	m->ctx = opts->ctx;
 	m->node_name = strdup(cfg->node_name);
 	m->labels = labels_json(cfg);
+	m->cpu_state =
+		cfg->placement.cpu_manager_state ? strdup(cfg->placement.cpu_manager_state) : NULL;
 	r = entries_from_config(cfg, &m->pools, &m->n_pools);
-	if (r < 0 || !m->node_name || !m->labels) {
+	if (r < 0 || !m->node_name || !m->labels ||
+	    (cfg->placement.cpu_manager_state && !m->cpu_state)) {
 		snprintf(err, err_len, "out of memory");
 		topology_manager_free(m);
 		return r < 0 ? r : -ENOMEM;
@@ -568,6 +632,8 @@ struct topology_manager *topology_manager_free(struct topology_manager *m)
 	json_decref(m->labels);
 	free(m->node_name);
 	free(m->record);
+	free(m->cpu_state);
+	free(m->excl);
 	pthread_cond_destroy(&m->cond);
 	pthread_mutex_destroy(&m->op_lock);
 	pthread_mutex_destroy(&m->lock);
@@ -581,11 +647,16 @@ int topology_manager_set_config(struct topology_manager *m, const struct config 
 	size_t n = 0;
 	char *name = strdup(cfg->node_name);
 	json_t *labels = labels_json(cfg);
+	char *cpu_state =
+		cfg->placement.cpu_manager_state ? strdup(cfg->placement.cpu_manager_state) : NULL;
 	int r = entries_from_config(cfg, &e, &n);
 
-	if (r < 0 || !name || !labels) {
+	if (r < 0 || !name || !labels || (cfg->placement.cpu_manager_state && !cpu_state)) {
 		free(name);
+		free(cpu_state);
 		json_decref(labels);
+		if (r == 0)
+			entries_free(e, n);
 		return r < 0 ? r : -ENOMEM;
 	}
 	/* Wait for a running pass: it works on a copy of the old pool list. */
@@ -598,6 +669,8 @@ int topology_manager_set_config(struct topology_manager *m, const struct config 
 	m->node_name = name;
 	json_decref(m->labels);
 	m->labels = labels;
+	free(m->cpu_state);
+	m->cpu_state = cpu_state;
 	pthread_mutex_unlock(&m->lock);
 	r = run_pass(m, NULL, true);
 	pthread_mutex_unlock(&m->op_lock);
@@ -707,7 +780,7 @@ json_t *topology_pool_status_json(const struct pool_status *p)
 
 	return json_pack(
 		"{s:s, s:s, s:s, s:s, s:o, s:s, s:o, s:o, s:o, s:o, s:o, s:I, s:I, s:I, s:I, s:I, "
-		"s:I}",
+		"s:I, s:I}",
 		"name", p->name, "id", p->id, "region", p->region, "type",
 		config_pool_type_name(p->type), "fstype",
 		kmem ? json_null() : json_string(config_fstype_name(p->fstype)), "state",
@@ -716,8 +789,9 @@ json_t *topology_pool_status_json(const struct pool_status *p)
 		nullable(p->device), "namespace", nullable(p->namespace_dev), "fs_uuid",
 		nullable(p->fsuuid), "capacity_bytes", (json_int_t)p->capacity_bytes,
 		"allocatable_bytes", (json_int_t)p->allocatable_bytes, "allocated_bytes",
-		(json_int_t)p->allocated_bytes, "used_bytes", (json_int_t)p->used_bytes, "inodes",
-		(json_int_t)p->inodes, "inodes_free", (json_int_t)p->inodes_free);
+		(json_int_t)p->allocated_bytes, "reserved_bytes", (json_int_t)p->reserved_bytes,
+		"used_bytes", (json_int_t)p->used_bytes, "inodes", (json_int_t)p->inodes,
+		"inodes_free", (json_int_t)p->inodes_free);
 }
 
 json_t *topology_manager_snapshot_json(struct topology_manager *m, int which)
@@ -749,7 +823,7 @@ json_t *topology_manager_snapshot_json(struct topology_manager *m, int which)
 
 /* Per NUMA node sums of the pools that are ready on it. */
 struct numa_sums {
-	uint64_t capacity, allocatable, allocated, used, kmem;
+	uint64_t capacity, allocatable, allocated, reserved, used, kmem;
 };
 
 static struct numa_sums sums_for(const struct topology_manager *m, int node, json_t *names)
@@ -770,9 +844,17 @@ static struct numa_sums sums_for(const struct topology_manager *m, int node, jso
 		s.capacity += p->capacity_bytes;
 		s.allocatable += p->allocatable_bytes;
 		s.allocated += p->allocated_bytes;
+		s.reserved += p->reserved_bytes;
 		s.used += p->used_bytes;
 	}
 	return s;
+}
+
+static int cmp_cpu(const void *a, const void *b)
+{
+	unsigned x = *(const unsigned *)a, y = *(const unsigned *)b;
+
+	return x < y ? -1 : x > y;
 }
 
 /* The node record (DESIGN: "Node Resource", one per node); docs/api.md documents its shape. */
@@ -784,11 +866,16 @@ static json_t *node_record(struct topology_manager *m)
 
 	for (size_t i = 0; s && i < s->n_numa; i++) {
 		const struct topology_numa_node *n = &s->numa[i];
-		json_t *cpus = json_array(), *dist = json_object(), *names = json_array();
+		json_t *cpus = json_array(), *dist = json_object(), *names = json_array(),
+		       *excl = json_array();
 		char key[16];
 
-		for (size_t c = 0; c < n->n_cpus; c++)
+		for (size_t c = 0; c < n->n_cpus; c++) {
 			json_array_append_new(cpus, json_integer(n->cpus[c]));
+			if (m->n_excl &&
+			    bsearch(&n->cpus[c], m->excl, m->n_excl, sizeof(*m->excl), cmp_cpu))
+				json_array_append_new(excl, json_integer(n->cpus[c]));
+		}
 		for (size_t j = 0; j < s->n_numa; j++) {
 			snprintf(key, sizeof(key), "%d", s->numa[j].id);
 			json_object_set_new(dist, key,
@@ -797,15 +884,16 @@ static json_t *node_record(struct topology_manager *m)
 		struct numa_sums sum = sums_for(m, n->id, names);
 		json_array_append_new(
 			numa,
-			json_pack("{s:i, s:o, s:b, s:I, s:I, s:o, s:o, s:I, s:I, s:I, s:I, s:I}",
-				  "id", n->id, "cpus", cpus, "has_cpus", n->n_cpus > 0,
-				  "memory_bytes", (json_int_t)n->mem_total, "memory_free_bytes",
-				  (json_int_t)n->mem_free, "distances", dist, "pools", names,
-				  "pmem_capacity_bytes", (json_int_t)sum.capacity,
-				  "pmem_allocatable_bytes", (json_int_t)sum.allocatable,
-				  "pmem_allocated_bytes", (json_int_t)sum.allocated,
-				  "pmem_used_bytes", (json_int_t)sum.used, "kmem_bytes",
-				  (json_int_t)sum.kmem));
+			json_pack(
+				"{s:i, s:o, s:o, s:b, s:I, s:I, s:o, s:o, s:I, s:I, s:I, s:I, s:I}",
+				"id", n->id, "cpus", cpus, "cpus_exclusive", excl, "has_cpus",
+				n->n_cpus > 0, "memory_bytes", (json_int_t)n->mem_total,
+				"memory_free_bytes", (json_int_t)n->mem_free, "distances", dist,
+				"pools", names, "pmem_capacity_bytes", (json_int_t)sum.capacity,
+				"pmem_allocatable_bytes", (json_int_t)sum.allocatable,
+				"pmem_allocated_bytes", (json_int_t)sum.allocated,
+				"pmem_used_bytes", (json_int_t)sum.used, "kmem_bytes",
+				(json_int_t)sum.kmem));
 	}
 	for (size_t i = 0; i < m->n_pools; i++)
 		json_array_append_new(pools, topology_pool_status_json(&m->pools[i].st));
@@ -814,6 +902,8 @@ static json_t *node_record(struct topology_manager *m)
 			json_array_append_new(warnings, json_string(s->regions[i].warning));
 	for (size_t i = 0; s && i < s->n_warnings; i++)
 		json_array_append_new(warnings, json_string(s->warnings[i]));
+	if (m->excl_warning[0])
+		json_array_append_new(warnings, json_string(m->excl_warning));
 	json_object_set_new(rec, "node", json_string(m->node_name));
 	json_object_set(rec, "labels", m->labels);
 	json_object_set_new(rec, "numa_nodes", numa);
@@ -880,10 +970,11 @@ json_t *topology_manager_nrt_json(struct topology_manager *m, uint64_t *generati
 				      resource("memory", n->mem_total, n->mem_total, n->mem_free));
 		if (sum.capacity)
 			json_array_append_new(
-				res, resource("pmem.io/pmem", sum.capacity, sum.allocatable,
-					      sum.allocatable > sum.allocated
-						      ? sum.allocatable - sum.allocated
-						      : 0));
+				res,
+				resource("pmem.io/pmem", sum.capacity, sum.allocatable,
+					 sum.allocatable > sum.allocated + sum.reserved
+						 ? sum.allocatable - sum.allocated - sum.reserved
+						 : 0));
 		if (sum.kmem)
 			json_array_append_new(
 				res, resource("pmem.io/kmem", sum.kmem, sum.kmem, sum.kmem));

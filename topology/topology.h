@@ -189,6 +189,30 @@ struct topology_ops {
 	int (*pool_has_volumes)(const char *path, bool *has, char *err, size_t err_len);
 };
 
+/* ---- the kubelet CPU manager's checkpoint (topology-cpumanager.c) ---- */
+
+#define TOPO_CPU_MAX 65535 /* the largest CPU id accepted in a cpuset */
+
+/*
+ * A cpuset in the kernel's list format ("0-3,8,10-11"; "" is empty; one
+ * trailing newline allowed) into a sorted, de-duplicated array (malloc'd;
+ * NULL when empty). Pure. -EINVAL with the position in `err`, -ENOMEM.
+ */
+int topology_cpuset_parse(const char *s, size_t n, unsigned **cpus, size_t *n_cpus, char *err,
+			  size_t err_len);
+/*
+ * The CPUs the checkpoint hands out exclusively (kubelet's
+ * cpu_manager_state: {"policyName", "defaultCpuSet", "entries": {pod uid:
+ * {container: cpuset}}, "checksum"}): the union of the entries when the
+ * policy is "static", none for any other policy. Pure. -EINVAL (malformed,
+ * the reason in `err`), -ENOMEM.
+ */
+int topology_cpu_manager_parse(const char *text, size_t len, unsigned **cpus, size_t *n_cpus,
+			       char *err, size_t err_len);
+/* Reads and parses the file; a missing file (or path NULL) is no exclusive CPUs (0). */
+int topology_cpu_manager_read(const char *path, unsigned **cpus, size_t *n_cpus, char *err,
+			      size_t err_len);
+
 /* The real kernel (topology-kernel.c and friends). */
 extern const struct topology_ops topology_kernel_ops;
 
@@ -289,6 +313,7 @@ struct pool_status {
 	uint64_t capacity_bytes;    /* filesystem size (statfs), or onlined memory for kmem */
 	uint64_t allocatable_bytes; /* capacity minus the pool's reserve */
 	uint64_t allocated_bytes;   /* sum of volume quotas (0 until volumes exist) */
+	uint64_t reserved_bytes;    /* held by pod reservations not yet volumes */
 	uint64_t used_bytes;	    /* used on the filesystem */
 	uint64_t inodes, inodes_free;
 };
@@ -348,6 +373,8 @@ int topology_manager_pool_by_id(struct topology_manager *m, const char *id,
  * -ENOENT when no such pool.
  */
 int topology_manager_set_allocated(struct topology_manager *m, const char *pool, uint64_t bytes);
+/* The same for the bytes of unconsumed pod reservations in the pool (reserved_bytes). */
+int topology_manager_set_reserved(struct topology_manager *m, const char *pool, uint64_t bytes);
 
 /* A pool's id: its path without the leading '/', every other '/' as '-'. */
 void topology_pool_id(const char *path, char *id, size_t len);

@@ -322,7 +322,7 @@ static void test_create_bad_fields(void **state)
 		{"{\"name\": \"a\", \"size_bytes\": 1, \"sizeBytes\": 1}",
 		 "\"sizeBytes\": unknown field (expected name, size_bytes, pool, numa_node, "
 		 "inodes, "
-		 "labels)"},
+		 "labels, pod_uid, claim)"},
 		{"{\"name\": \"a\", \"size_bytes\": 1, \"readonly\": true}",
 		 "\"readonly\": unknown field..."},
 		{"{\"name\": 5, \"size_bytes\": 1}", "name: must be a string, got 5"},
@@ -469,7 +469,7 @@ static void test_create_hostile(void **state)
 	assert_int_equal(json_object_setn_new(b, "name\0x", 6, json_string("b")), 0);
 	assert_int_equal(quota_create_req_parse(b, NULL, &r, err, sizeof(err)), -EINVAL);
 	assert_string_equal(err, "\"name\\x00x\": unknown field (expected name, size_bytes, pool, "
-				 "numa_node, inodes, labels)");
+				 "numa_node, inodes, labels, pod_uid, claim)");
 	json_decref(b);
 	b = json_pack("{s:s, s:i, s:{}}", "name", "a", "size_bytes", 1, "labels");
 	assert_int_equal(
