@@ -984,6 +984,46 @@ static int k_meta_get(const char *pool, const char *rel, const char *key, char *
 	return 0;
 }
 
+static int k_meta_get_many(const char *pool, const char *rel, const char *const *keys, size_t n,
+			   char *const *values, const size_t *lens, int *rcs, char *err,
+			   size_t err_len)
+{
+	char name[sizeof(QUOTA_XATTR_PREFIX) + QUOTA_META_KEY_MAX];
+	int rc, pfd, fd;
+
+	for (size_t i = 0; i < n; i++) {
+		rc = meta_name(keys[i], name, sizeof(name), err, err_len);
+		if (rc)
+			return rc;
+		if (!values[i] || !lens[i])
+			return refuse(err, err_len, -EINVAL, "no buffer for %s", name);
+	}
+	fd = open_rel(pool, rel, O_RDONLY | O_DIRECTORY, &pfd, err, err_len);
+	if (fd < 0)
+		return fd;
+	for (size_t i = 0; i < n; i++) {
+		ssize_t got;
+
+		meta_name(keys[i], name, sizeof(name), err, err_len);
+		got = fgetxattr(fd, name, values[i], lens[i] - 1);
+		rcs[i] = got < 0 ? -errno : 0;
+		if (got < 0) {
+			values[i][0] = '\0';
+			continue;
+		}
+		/* pmemd writes strings; a NUL inside means someone else wrote it. */
+		if (memchr(values[i], '\0', (size_t)got)) {
+			values[i][0] = '\0';
+			rcs[i] = -EBADMSG;
+			continue;
+		}
+		values[i][got] = '\0';
+	}
+	close(fd);
+	close(pfd);
+	return 0;
+}
+
 static int k_stat_dir(const char *pool, const char *rel, uint64_t *total, uint64_t *avail,
 		      char *err, size_t err_len)
 {
@@ -1192,6 +1232,7 @@ const struct quota_ops quota_kernel_ops = {
 	.usage_get = k_usage_get,
 	.meta_set = k_meta_set,
 	.meta_get = k_meta_get,
+	.meta_get_many = k_meta_get_many,
 	.stat_dir = k_stat_dir,
 	.bind_mount = k_bind_mount,
 	.unmount = k_unmount,

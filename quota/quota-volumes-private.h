@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "quota/quota-volumes.h"
+#include "util/strmap.h"
 
 #define QV_DUR_BUCKETS 14 /* latency histogram buckets (quota-volumes.c dur_buckets[]) */
 
@@ -102,6 +103,7 @@ struct quota_volumes {
 	size_t n_pools;
 	struct vol **vols;
 	size_t n_vols, cap_vols;
+	struct strmap by_name; /* name -> struct vol *, keyed by vol->name */
 	uint64_t counters[OP_COUNT][RES_COUNT];
 	struct op_hist hist[OP_COUNT];
 	/* Pod reservations (quota-reservations.c), under `lock` too. */

@@ -78,6 +78,17 @@ struct quota_ops {
 			char *err, size_t err_len);
 	int (*meta_get)(const char *pool, const char *rel, const char *key, char *value,
 			size_t value_len, char *err, size_t err_len);
+	/*
+	 * Optional (NULL: the caller reads key by key with meta_get). Several attributes of one
+	 * directory with one open: for each i, keys[i] into values[i] (lens[i] bytes with the
+	 * NUL) and rcs[i] = 0, -ENODATA when absent, -ERANGE when longer, -EBADMSG when not a
+	 * string, or another -errno. Returns 0, or -errno when <pool>/<rel> cannot be opened
+	 * (rcs untouched). The start-up scan reads four attributes of every volume; one open
+	 * per volume instead of one per attribute is most of what makes it fast.
+	 */
+	int (*meta_get_many)(const char *pool, const char *rel, const char *const *keys, size_t n,
+			     char *const *values, const size_t *lens, int *rcs, char *err,
+			     size_t err_len);
 	/* statfs of <pool>/<rel>: what df shows inside a volume. */
 	int (*stat_dir)(const char *pool, const char *rel, uint64_t *total, uint64_t *avail,
 			char *err, size_t err_len);

@@ -571,6 +571,52 @@ static void test_meta(void **state)
 			 -EINVAL);
 }
 
+/* meta_get_many: the same answers as meta_get key by key, from one open. */
+static void test_meta_many(void **state)
+{
+	struct fx *f = *state;
+	char a[64], b[64], c[4], d[64];
+	char *const vals[] = {a, b, c, d};
+	const size_t lens[] = {sizeof(a), sizeof(b), sizeof(c), sizeof(d)};
+	const char *const keys[] = {"size", "inodes", "created", "labels"};
+	const char *const bad[] = {"size", "Bad"};
+	int rcs[4] = {1, 1, 1, 1}, rc;
+
+	mkdir_in(f->pool, "v");
+	rc = ops->meta_set(f->pool, "v", "size", "8388608", f->err, sizeof(f->err));
+	if (rc == -EPERM || rc == -EOPNOTSUPP)
+		skip(); /* no trusted.* xattrs here */
+	assert_int_equal(rc, 0);
+	assert_int_equal(
+		ops->meta_set(f->pool, "v", "created", "1700000000", f->err, sizeof(f->err)), 0);
+	assert_int_equal(ops->meta_set(f->pool, "v", "labels", "", f->err, sizeof(f->err)), 0);
+	memset(a, 'x', sizeof(a));
+	assert_int_equal(
+		ops->meta_get_many(f->pool, "v", keys, 4, vals, lens, rcs, f->err, sizeof(f->err)),
+		0);
+	assert_int_equal(rcs[0], 0);
+	assert_string_equal(a, "8388608");
+	assert_int_equal(rcs[1], -ENODATA); /* absent */
+	assert_string_equal(b, "");
+	assert_int_equal(rcs[2], -ERANGE); /* "1700000000" does not fit in 4 bytes */
+	assert_int_equal(rcs[3], 0);
+	assert_string_equal(d, "");
+	/* A bad key or a missing buffer is refused before anything is opened. */
+	assert_int_equal(
+		ops->meta_get_many(f->pool, "v", bad, 2, vals, lens, rcs, f->err, sizeof(f->err)),
+		-EINVAL);
+	/* A directory that is not there: the call fails, rcs untouched. */
+	rcs[0] = 7;
+	assert_int_equal(ops->meta_get_many(f->pool, "missing", keys, 1, vals, lens, rcs, f->err,
+					    sizeof(f->err)),
+			 -ENOENT);
+	assert_int_equal(rcs[0], 7);
+	/* The hostile-path rules of every op hold here too. */
+	assert_int_equal(ops->meta_get_many(f->pool, "../v", keys, 1, vals, lens, rcs, f->err,
+					    sizeof(f->err)),
+			 -EINVAL);
+}
+
 static void test_stat_dir(void **state)
 {
 	struct fx *f = *state;
@@ -642,6 +688,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_project, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_limits_need_quota, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_meta, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_meta_many, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_stat_dir, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_bind_refusals, fx_setup, fx_teardown),
 	};
