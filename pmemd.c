@@ -8,8 +8,11 @@
 #include <string.h>
 #include <systemd/sd-daemon.h>
 
+#include "api/api-extender.h"
 #include "api/api.h"
 #include "build/version.h"
+#include "cluster/cluster.h"
+#include "config/config-simulate.h"
 #include "config/config.h"
 #include "kube/kube.h"
 #include "quota/quota-volumes.h"
@@ -149,6 +152,19 @@ static int check_config(const struct options *o)
 
 	if (!cfg)
 		return 1;
+	if (cfg->role == CONFIG_ROLE_SCHEDULER && cfg->scheduler.simulate) {
+		/* The cluster description is part of what a scheduler needs to start. */
+		struct config_errors *errs = NULL;
+		json_t *nodes = NULL;
+		if (config_simulate_load(cfg->scheduler.simulate, &nodes, &errs) < 0) {
+			config_errors_print(errs, stderr);
+			config_errors_free(errs);
+			config_free(cfg);
+			return 1;
+		}
+		config_errors_free(errs);
+		json_decref(nodes);
+	}
 	if (o->json) {
 		json_t *j = config_to_json(cfg);
 		r = j ? json_dumpf(j, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER) : -1;
@@ -314,6 +330,122 @@ static void reload(const struct options *o, struct app *app, struct config **cfg
 	log_info("reloaded", "config=%s", o->config_path);
 }
 
+/* SIGHUP in role scheduler: the same rules, minus the node's services. */
+static void scheduler_reload(const struct options *o, struct app *app, struct config **cfg,
+			     struct cluster *cl)
+{
+	struct config *next = load_config(o);
+	char keys[512], err[512], q[600];
+	int n;
+
+	if (!next) {
+		log_error("reload_failed", "config=%s reason=invalid_config kept=previous",
+			  o->config_path);
+		return;
+	}
+	if (next->role != CONFIG_ROLE_SCHEDULER) {
+		log_error("reload_failed", "config=%s reason=role_changed kept=previous",
+			  o->config_path);
+		config_free(next);
+		return;
+	}
+	n = config_restart_keys(*cfg, next, keys, sizeof(keys));
+	if (api_server_set_config(app->srv, next, err, sizeof(err)) < 0) {
+		log_error("reload_failed", "config=%s reason=%s kept=previous", o->config_path,
+			  log_quote(q, sizeof(q), err));
+		config_free(next);
+		return;
+	}
+	log_set_level(next->log_level);
+	cluster_set_placement(cl, &next->placement);
+	config_free(*cfg);
+	*cfg = next;
+	if (n > 0)
+		log_warn("reload_needs_restart", "keys=%s", keys);
+	log_info("reloaded", "config=%s", o->config_path);
+}
+
+/*
+ * Role scheduler: no pools, volumes or publisher; the cluster view and the extender's
+ * routes (under scheduler.url_prefix, so built here) instead.
+ */
+static int scheduler_main(const struct options *o, struct app *app, struct config *cfg,
+			  sigset_t *sigs)
+{
+	struct api_extender_routes *routes = NULL;
+	struct cluster *cl = NULL;
+	struct api_hooks hooks = {0};
+	char err[4096], q[4200];
+	int r, sig;
+
+	r = api_extender_routes_new(cfg->scheduler.url_prefix, &routes);
+	if (r < 0) {
+		log_error("start_failed", "reason=\"cannot build the extender routes\" errno=%d",
+			  -r);
+		config_free(cfg);
+		return 1;
+	}
+	hooks.routes = api_extender_routes_list(routes, &hooks.n_routes);
+	r = cluster_new(&(struct cluster_opts){.cfg = cfg}, &cl, err, sizeof(err));
+	if (r < 0) {
+		/* A broken simulate file: every error, one per line, as --check-config does. */
+		fprintf(stderr, "%s\n", err);
+		log_error("start_failed", "reason=%s", log_quote(q, sizeof(q), err));
+		api_extender_routes_free(routes);
+		config_free(cfg);
+		return 1;
+	}
+	r = api_server_start(&app->srv, cfg, &hooks, err, sizeof(err));
+	if (r < 0) {
+		log_error("start_failed", "reason=%s", log_quote(q, sizeof(q), err));
+		cluster_free(cl);
+		api_extender_routes_free(routes);
+		config_free(cfg);
+		return 1;
+	}
+	api_server_set_services(app->srv, &(struct api_services){.cluster = cl});
+	r = cluster_start(cl, err, sizeof(err));
+	if (r < 0) {
+		log_error("start_failed", "reason=%s", log_quote(q, sizeof(q), err));
+		api_server_stop(app->srv, 0);
+		cluster_free(cl);
+		api_extender_routes_free(routes);
+		config_free(cfg);
+		return 1;
+	}
+	api_server_set_ready(app->srv, true);
+	log_info("started", "version=%s role=scheduler source=%s kube=%s prefix=%s config=%s",
+		 PMEMD_VERSION, cluster_source_name(cluster_get_source(cl)),
+		 cluster_has_kube(cl) ? "yes" : "no", cfg->scheduler.url_prefix, o->config_path);
+	sd_notify(0, "READY=1\nSTATUS=serving");
+	for (;;) {
+		sig = sigwaitinfo(sigs, NULL);
+		if (sig < 0) {
+			if (errno == EINTR)
+				continue;
+			log_error("sigwait_failed", "errno=%d", errno);
+			break;
+		}
+		if (sig == SIGHUP) {
+			sd_notify(0, "RELOADING=1");
+			scheduler_reload(o, app, &cfg, cl);
+			sd_notify(0, "READY=1\nSTATUS=serving");
+			continue;
+		}
+		log_info("stopping", "signal=%s", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+		break;
+	}
+	sd_notify(0, "STOPPING=1");
+	api_server_set_ready(app->srv, false);
+	api_server_stop(app->srv, SHUTDOWN_GRACE_MS);
+	/* After the API: no request can reach the view any more. */
+	cluster_free(cl);
+	api_extender_routes_free(routes);
+	config_free(cfg);
+	log_info("stopped", "grace_ms=%d", SHUTDOWN_GRACE_MS);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct options o = {0};
@@ -344,6 +476,8 @@ int main(int argc, char **argv)
 	sigaddset(&sigs, SIGINT);
 	sigaddset(&sigs, SIGHUP);
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+	if (cfg->role == CONFIG_ROLE_SCHEDULER)
+		return scheduler_main(&o, &app, cfg, &sigs);
 
 	/*
 	 * The API comes up first (health, version, config answer at once); the

@@ -313,7 +313,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		.conn = conn,
 		.services = &srv->services,
 	};
-	if (rq->len > 0) {
+	if (route->flags & API_ROUTE_RAW) {
+		req.raw_body = rq->body;
+		req.raw_len = rq->len;
+	} else if (rq->len > 0) {
 		char msg[300];
 		req.body = api_json_parse_body(rq->body, rq->len, msg, sizeof(msg));
 		if (!req.body)

@@ -13,11 +13,13 @@
 struct api_server;
 struct topology_manager;
 struct quota_volumes;
+struct cluster;
 
 /* The services handlers translate to; a NULL member answers 503. */
 struct api_services {
 	struct topology_manager *topology;
 	struct quota_volumes *volumes;
+	struct cluster *cluster; /* role scheduler: the cluster view (cluster/cluster.h) */
 };
 
 /* ---- routing (pure; api-router.c) ---- */
@@ -38,7 +40,9 @@ struct api_request {
 	const char *method;
 	const char *path;
 	const struct api_params *params;
-	json_t *body;		  /* parsed JSON body, or NULL when the request had none */
+	json_t *body;	      /* parsed JSON body, or NULL when the request had none */
+	const char *raw_body; /* API_ROUTE_RAW: the body as received (NUL-terminated), or NULL */
+	size_t raw_len;
 	void *conn;		  /* the MHD connection, for query arguments (api_request_query) */
 	const struct config *cfg; /* the config in force for this request */
 	const struct api_services *services;
@@ -61,6 +65,9 @@ typedef void (*api_handler_fn)(const struct api_request *req, struct api_respons
 enum api_route_flags {
 	API_ROUTE_OPEN = 1 << 0, /* no authentication required (/healthz, /readyz) */
 	API_ROUTE_BODY = 1 << 1, /* takes a JSON body */
+	/* The handler reads the body itself (raw_body): no jansson parse and no 400 for bad JSON,
+	 * for protocols that answer errors in their own shape and parse faster (the extender). */
+	API_ROUTE_RAW = 1 << 2,
 };
 
 struct api_route {
