@@ -18,6 +18,7 @@ struct cnode {
 	enum cluster_source source;
 	char *url;	     /* agents: where it came from */
 	uint64_t fetched_at; /* monotonic ms of the last record or 304; 0: never */
+	bool has_heartbeat;  /* kube: the record has a heartbeat, which dates it (not arrival) */
 	uint64_t generation; /* the record's generation */
 	char error[256];     /* the last error (bad record, failed fetch); "" none */
 };
@@ -370,6 +371,44 @@ int cluster_record_put(struct cluster *c, const json_t *record, enum cluster_sou
 	return cluster_record_put_at(c, record, source, url, cluster_now(c), err, err_len);
 }
 
+/*
+ * How old a PmemNode status is by its `heartbeat` (RFC 3339 UTC, the node's wall clock when it
+ * wrote it; kube-publisher.c): true with *age_ms when it has a readable one. Through the API
+ * server an event's arrival says nothing about the node's liveness (a re-list or a bookmark
+ * delivers a dead node's last record as fresh), the heartbeat does.
+ */
+static bool heartbeat_age(const json_t *record, uint64_t *age_ms)
+{
+	const char *hb = json_string_value(json_object_get(record, "heartbeat"));
+	struct timespec now;
+	struct tm tm = {0};
+	const char *rest;
+	int64_t at_ms, now_ms;
+	unsigned frac = 0;
+
+	if (!hb || !(rest = strptime(hb, "%Y-%m-%dT%H:%M:%S", &tm)))
+		return false;
+	if (*rest == '.') {
+		unsigned digits = 0;
+
+		for (rest++; *rest >= '0' && *rest <= '9'; rest++)
+			if (digits < 3) {
+				frac = frac * 10 + (unsigned)(*rest - '0');
+				digits++;
+			}
+		for (; digits < 3; digits++)
+			frac *= 10;
+	}
+	if (strcmp(rest, "Z") != 0)
+		return false;
+	at_ms = (int64_t)timegm(&tm) * 1000 + frac;
+	clock_gettime(CLOCK_REALTIME, &now);
+	now_ms = (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
+	/* A node clock ahead of ours reads as fresh, not as negative age. */
+	*age_ms = now_ms > at_ms ? (uint64_t)(now_ms - at_ms) : 0;
+	return true;
+}
+
 int cluster_record_put_at(struct cluster *c, const json_t *record, enum cluster_source source,
 			  const char *url, uint64_t asked_at, char *err, size_t err_len)
 {
@@ -409,6 +448,13 @@ int cluster_record_put_at(struct cluster *c, const json_t *record, enum cluster_
 	cn->record = copy;
 	cn->source = source;
 	cn->fetched_at = cluster_now(c);
+	{
+		uint64_t age;
+
+		cn->has_heartbeat = source == CLUSTER_SOURCE_KUBE && heartbeat_age(copy, &age);
+		if (cn->has_heartbeat)
+			cn->fetched_at = cn->fetched_at > age ? cn->fetched_at - age : 0;
+	}
 	cn->generation = (uint64_t)gen;
 	snprintf(cn->error, sizeof(cn->error), "%s%.200s",
 		 sn ? "" : "invalid record: ", sn ? "" : e);
@@ -495,8 +541,10 @@ void cluster_touch_source(struct cluster *c, enum cluster_source source)
 	uint64_t now = cluster_now(c);
 
 	pthread_rwlock_wrlock(&c->lock);
+	/* Not the nodes whose records carry a heartbeat: their age is the heartbeat's, or a
+	 * bookmark would keep a dead node looking alive. */
 	for (size_t i = 0; i < c->n_nodes; i++)
-		if (c->nodes[i]->source == source)
+		if (c->nodes[i]->source == source && !c->nodes[i]->has_heartbeat)
 			c->nodes[i]->fetched_at = now;
 	pthread_rwlock_unlock(&c->lock);
 }

@@ -158,6 +158,7 @@ static json_t *kube_json(const struct config_kube *k, bool *ok)
 	jset(o, "client_cert", jstr(k->client_cert), ok);
 	jset(o, "client_key", jstr(k->client_key), ok);
 	jset(o, "publish_interval_ms", json_integer((json_int_t)k->publish_interval_ms), ok);
+	jset(o, "heartbeat_interval_ms", json_integer((json_int_t)k->heartbeat_interval_ms), ok);
 	return o;
 }
 
@@ -438,7 +439,8 @@ static void put_kube(struct out *o, const struct config_kube *k)
 	char buf[64];
 
 	if (k->enabled == CONFIG_KUBE_AUTO && !k->api_url &&
-	    k->publish_interval_ms == CONFIG_DEFAULT_KUBE_INTERVAL_MS)
+	    k->publish_interval_ms == CONFIG_DEFAULT_KUBE_INTERVAL_MS &&
+	    k->heartbeat_interval_ms == CONFIG_DEFAULT_HEARTBEAT_MS)
 		return;
 	put_str(o, "kube");
 	map_start(o, false);
@@ -451,6 +453,8 @@ static void put_kube(struct out *o, const struct config_kube *k)
 	put_kv_opt(o, "client_key", k->client_key);
 	format_duration(k->publish_interval_ms, buf, sizeof(buf));
 	put_kv(o, "publish_interval", buf);
+	format_duration(k->heartbeat_interval_ms, buf, sizeof(buf));
+	put_kv(o, "heartbeat_interval", buf);
 	map_end(o);
 }
 

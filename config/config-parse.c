@@ -1237,7 +1237,7 @@ const char *config_kube_enabled_name(enum config_kube_enabled e)
 }
 
 /* kube: */
-enum { K_ENABLED, K_API_URL, K_TOKEN, K_CA, K_CERT, K_KEY, K_INTERVAL };
+enum { K_ENABLED, K_API_URL, K_TOKEN, K_CA, K_CERT, K_KEY, K_INTERVAL, K_HEARTBEAT };
 static const struct field kube_fields[] = {
 	[K_ENABLED] = {"enabled", f_enum, offsetof(struct config_kube, enabled),
 		       .names = kube_enabled_names},
@@ -1254,6 +1254,9 @@ static const struct field kube_fields[] = {
 	[K_INTERVAL] = {"publish_interval", f_duration,
 			offsetof(struct config_kube, publish_interval_ms), 1000, 3600 * 1000,
 			.range = "1s..1h"},
+	[K_HEARTBEAT] = {"heartbeat_interval", f_duration,
+			 offsetof(struct config_kube, heartbeat_interval_ms), 1000, 3600 * 1000,
+			 .range = "1s..1h"},
 };
 static const struct section kube_section = {kube_fields, N_OF(kube_fields), NULL};
 
@@ -1554,6 +1557,9 @@ static void f_kube(struct ctx *c, struct node *v, const char *path, void *base,
 	if (s.val[K_KEY] && !s.val[K_CERT])
 		errorf(c, s.val[K_KEY], path_key(p, path, "client_key"),
 		       "client_cert is missing (client_cert and client_key go together)");
+	if (s.val[K_HEARTBEAT] && k->heartbeat_interval_ms < k->publish_interval_ms)
+		errorf(c, s.val[K_HEARTBEAT], path_key(p, path, "heartbeat_interval"),
+		       "out of range: must be at least kube.publish_interval");
 }
 
 static void f_volumes(struct ctx *c, struct node *v, const char *path, void *base,
@@ -2329,6 +2335,7 @@ int config_parse(const char *name, const char *buf, size_t len, char *const *ext
 	cfg->limits = (struct config_limits){CONFIG_DEFAULT_MAX_BODY, CONFIG_DEFAULT_MAX_CONN,
 					     CONFIG_DEFAULT_PER_CLIENT, CONFIG_DEFAULT_TIMEOUT_MS};
 	cfg->kube.publish_interval_ms = CONFIG_DEFAULT_KUBE_INTERVAL_MS;
+	cfg->kube.heartbeat_interval_ms = CONFIG_DEFAULT_HEARTBEAT_MS;
 	cfg->volumes.overcommit_ratio = CONFIG_DEFAULT_OVERCOMMIT_RATIO;
 	cfg->placement.pmem_policy = SCHED_PMEM_BINPACK;
 	cfg->placement.cpu_policy = SCHED_CPU_SHORTEST_DISTANCE;

@@ -157,7 +157,8 @@ bool config_kube_equal(const struct config_kube *a, const struct config_kube *b)
 	return a->enabled == b->enabled && str_eq(a->api_url, b->api_url) &&
 	       str_eq(a->token_file, b->token_file) && str_eq(a->ca_file, b->ca_file) &&
 	       str_eq(a->client_cert, b->client_cert) && str_eq(a->client_key, b->client_key) &&
-	       a->publish_interval_ms == b->publish_interval_ms;
+	       a->publish_interval_ms == b->publish_interval_ms &&
+	       a->heartbeat_interval_ms == b->heartbeat_interval_ms;
 }
 
 /* Everything a bound socket depends on; auth is compared separately. */

@@ -21,6 +21,7 @@
 #define CONFIG_DEFAULT_TIMEOUT_MS 30000
 
 #define CONFIG_DEFAULT_KUBE_INTERVAL_MS 1000
+#define CONFIG_DEFAULT_HEARTBEAT_MS	10000
 
 #define CONFIG_DEFAULT_OVERCOMMIT_RATIO 1.0
 #define CONFIG_DEFAULT_PUBLISH_ROOT	"/var/lib/kubelet"
@@ -143,6 +144,9 @@ struct config_kube {
 	char *client_cert; /* PEM client certificate; with client_key, only with api_url */
 	char *client_key;
 	uint64_t publish_interval_ms; /* at most one status write per interval; >= 1s */
+	/* An unchanged record is written again (with a new `heartbeat`) this often, so a
+	 * scheduler watching the objects can tell a live node from a dead one. */
+	uint64_t heartbeat_interval_ms;
 };
 
 /* volumes: the volume service. Every key needs a restart (the service takes them at start). */

@@ -40,9 +40,12 @@ struct kube_publisher {
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	bool stopping;
-	json_t *pending;  /* the latest record not yet written */
-	uint64_t next_ms; /* monotonic time before which nothing is written */
-	bool warned;	  /* the current failure state has been logged */
+	json_t *pending;       /* the latest record not yet written */
+	json_t *last;	       /* the last record written, for heartbeats; NULL before the first */
+	uint64_t last_ok_ms;   /* monotonic time of the last successful write */
+	uint64_t heartbeat_ms; /* rewrite an unchanged record this often; 0 = never */
+	uint64_t next_ms;      /* monotonic time before which nothing is written */
+	bool warned;	       /* the current failure state has been logged */
 	struct kube_publisher_stats stats;
 };
 
@@ -191,6 +194,30 @@ static int ensure_object(struct kube_publisher *p, struct kube_status *st)
 	return 0;
 }
 
+/*
+ * The status patch: the record plus `heartbeat`, the wall-clock time of this write (RFC 3339,
+ * milliseconds, UTC). Every write then changes the object, so even a record that did not
+ * change reaches the watchers and proves the node's pmemd alive.
+ */
+static json_t *heartbeat_patch(const json_t *server_status, const json_t *record)
+{
+	json_t *stamped = json_copy((json_t *)record), *patch;
+	int64_t ms = wall_ms();
+	time_t secs = (time_t)(ms / 1000);
+	char when[40], ymd[32];
+	struct tm tm;
+
+	if (!stamped)
+		return NULL;
+	gmtime_r(&secs, &tm);
+	strftime(ymd, sizeof(ymd), "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(when, sizeof(when), "%s.%03dZ", ymd, (int)(ms % 1000));
+	json_object_set_new(stamped, "heartbeat", json_string(when));
+	patch = kube_merge_patch_build(server_status, stamped);
+	json_decref(stamped);
+	return patch;
+}
+
 static int write_status(struct kube_publisher *p, const json_t *record, struct kube_status *st)
 {
 	int r = -EIO;
@@ -203,7 +230,7 @@ static int write_status(struct kube_publisher *p, const json_t *record, struct k
 				continue; /* created by someone else since our GET: read it */
 			return r;
 		}
-		patch = kube_merge_patch_build(p->server_status, record);
+		patch = heartbeat_patch(p->server_status, record);
 		body = patch ? json_pack("{s:o}", "status", patch) : NULL;
 		if (!body)
 			return -ENOMEM;
@@ -292,6 +319,16 @@ static void *run(void *arg)
 		uint64_t now = mono_ms();
 		int r;
 
+		if (!p->pending && p->last && p->heartbeat_ms) {
+			/* Nothing changed: write the same record again when the heartbeat is due,
+			 * so watchers see the node alive (a write that changes nothing would not
+			 * reach them: write_status stamps `heartbeat`). */
+			if (now < p->last_ok_ms + p->heartbeat_ms) {
+				wait_until(p, p->last_ok_ms + p->heartbeat_ms);
+				continue;
+			}
+			p->pending = json_incref(p->last);
+		}
 		if (!p->pending) {
 			pthread_cond_wait(&p->cv, &p->mu);
 			continue;
@@ -315,6 +352,11 @@ static void *run(void *arg)
 		/* A failed record is retried unless a newer one came meanwhile: the latest wins. */
 		if (r < 0 && !p->pending)
 			p->pending = json_incref(record);
+		if (r == 0) {
+			json_decref(p->last);
+			p->last = json_incref(record);
+			p->last_ok_ms = mono_ms();
+		}
 		json_decref(record);
 		account(p, r, &st, mono_ms());
 	}
@@ -332,6 +374,7 @@ static struct kube_publisher *publisher_free(struct kube_publisher *p)
 	json_decref(p->labels);
 	json_decref(p->server_status);
 	json_decref(p->pending);
+	json_decref(p->last);
 	pthread_cond_destroy(&p->cv);
 	pthread_mutex_destroy(&p->mu);
 	free(p->node);
@@ -413,6 +456,11 @@ int kube_publisher_start(struct kube_publisher **out, const struct config_kube *
 	    (opts->labels && !(p->labels = json_deep_copy(opts->labels))))
 		goto fail;
 	p->interval_ms = cfg->publish_interval_ms;
+	/* Never more often than the publish interval allows anyway. */
+	p->heartbeat_ms = !cfg->heartbeat_interval_ms ? 0
+			  : cfg->heartbeat_interval_ms > cfg->publish_interval_ms
+				  ? cfg->heartbeat_interval_ms
+				  : cfg->publish_interval_ms;
 	p->backoff_min_ms = opts->backoff_min_ms ? opts->backoff_min_ms : BACKOFF_MIN_MS;
 	p->backoff_max_ms = opts->backoff_max_ms ? opts->backoff_max_ms : BACKOFF_MAX_MS;
 	p->rnd = (uint32_t)(mono_ms() ^ ((uint64_t)getpid() << 16) ^ (uintptr_t)p) | 1u;

@@ -510,6 +510,81 @@ static void test_view_stale_and_holds(void **state)
 	json_decref(rec);
 }
 
+/* Kube source: a PmemNode status is dated by its heartbeat, not by when it arrived, and a
+ * bookmark does not freshen it (a re-list would otherwise deliver a dead node as alive). */
+static void test_view_heartbeat_age(void **state)
+{
+	struct config *cfg;
+	struct cluster *c;
+	json_t *rec = json_loads(one_node_record, 0, NULL), *pod;
+	struct sched_pod_request *req = NULL;
+	struct sched_result res[1];
+	const char *names[] = {"w1"};
+	char err[512], when[40];
+	time_t t;
+	struct tm tm;
+	(void)state;
+
+	clock_offset = 1000 * 1000; /* the fake monotonic clock well past 0 */
+	c = view_new(&cfg, "role: scheduler\n"
+			   "kube: {enabled: false}\n"
+			   "scheduler:\n"
+			   "  agents: [http://127.0.0.1:1]\n" /* never started: records from here */
+			   "  max_record_age: 60s\n");
+	pod = pod_json("p9", "u9", "1Gi", 0);
+	assert_int_equal(cluster_pod_request(c, pod, &req, err, sizeof(err)), 0);
+	json_decref(pod);
+
+	/* Written 93 s ago by the node's clock: stale on arrival. */
+	t = time(NULL) - 93;
+	gmtime_r(&t, &tm);
+	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S.250Z", &tm);
+	json_object_set_new(rec, "heartbeat", json_string(when));
+	assert_int_equal(cluster_record_put(c, rec, CLUSTER_SOURCE_KUBE, NULL, err, sizeof(err)),
+			 0);
+	assert_int_equal(cluster_evaluate(c, &req->req, names, 1, res), 0);
+	assert_false(res[0].feasible);
+	assert_non_null(strstr(res[0].reason, "record is 9"));
+	assert_non_null(strstr(res[0].reason, "s old (max 60s)"));
+	/* A bookmark (the watch in step) does not make it fresh. */
+	cluster_touch_source(c, CLUSTER_SOURCE_KUBE);
+	assert_int_equal(cluster_evaluate(c, &req->req, names, 1, res), 0);
+	assert_false(res[0].feasible);
+
+	/* A heartbeat of now: fresh. */
+	t = time(NULL);
+	gmtime_r(&t, &tm);
+	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S.000Z", &tm);
+	json_object_set_new(rec, "heartbeat", json_string(when));
+	assert_int_equal(cluster_record_put(c, rec, CLUSTER_SOURCE_KUBE, NULL, err, sizeof(err)),
+			 0);
+	assert_int_equal(cluster_evaluate(c, &req->req, names, 1, res), 0);
+	assert_true(res[0].feasible);
+
+	/* No heartbeat (an older node): dated by arrival, and bookmarks keep it fresh. */
+	json_object_del(rec, "heartbeat");
+	assert_int_equal(cluster_record_put(c, rec, CLUSTER_SOURCE_KUBE, NULL, err, sizeof(err)),
+			 0);
+	clock_offset += 93 * 1000;
+	assert_int_equal(cluster_evaluate(c, &req->req, names, 1, res), 0);
+	assert_false(res[0].feasible);
+	cluster_touch_source(c, CLUSTER_SOURCE_KUBE);
+	assert_int_equal(cluster_evaluate(c, &req->req, names, 1, res), 0);
+	assert_true(res[0].feasible);
+
+	/* A heartbeat that is not a time is ignored, not trusted. */
+	json_object_set_new(rec, "heartbeat", json_string("yesterday"));
+	assert_int_equal(cluster_record_put(c, rec, CLUSTER_SOURCE_KUBE, NULL, err, sizeof(err)),
+			 0);
+	assert_int_equal(cluster_evaluate(c, &req->req, names, 1, res), 0);
+	assert_true(res[0].feasible);
+
+	sched_pod_request_free(req);
+	cluster_free(c);
+	config_free(cfg);
+	json_decref(rec);
+}
+
 static void test_view_holds_expire(void **state)
 {
 	char dir[] = "/tmp/pmemd-cluster-XXXXXX", path[128], yaml[512], err[512];
@@ -1297,6 +1372,7 @@ int main(void)
 		cmocka_unit_test(test_simulate_errors),
 		cmocka_unit_test(test_simulate_every_error_and_file),
 		cmocka_unit_test(test_view_stale_and_holds),
+		cmocka_unit_test(test_view_heartbeat_age),
 		cmocka_unit_test(test_view_holds_expire),
 		cmocka_unit_test(test_extender_fixtures_without_kube),
 		cmocka_unit_test(test_extender_fixtures_with_kube),

@@ -1348,7 +1348,17 @@ static void test_kube(void **state)
 	assert_int_equal(cfg->kube.enabled, CONFIG_KUBE_AUTO);
 	assert_null(cfg->kube.api_url);
 	assert_int_equal(cfg->kube.publish_interval_ms, 1000);
+	assert_int_equal(cfg->kube.heartbeat_interval_ms, 10000);
 	config_free(cfg);
+	cfg = parse_ok("kube: {heartbeat_interval: 30s}\n");
+	assert_int_equal(cfg->kube.heartbeat_interval_ms, 30000);
+	config_free(cfg);
+	EXPECT_ERRORS("kube: {publish_interval: 5s, heartbeat_interval: 2s}\n",
+		      {1, 50,
+		       "kube.heartbeat_interval: out of range: must be at least "
+		       "kube.publish_interval"});
+	EXPECT_ERRORS("kube: {heartbeat_interval: 0s}\n",
+		      {1, 28, "kube.heartbeat_interval: out of range"});
 
 	cfg = parse_ok("kube:\n"
 		       "  enabled: true\n"
@@ -1641,7 +1651,8 @@ static void test_json(void **state)
 	(void)state;
 	assert_string_equal(
 		s, "{\"kube\":{\"api_url\":null,\"ca_file\":null,\"client_cert\":null,"
-		   "\"client_key\":null,\"enabled\":\"auto\",\"publish_interval_ms\":1000,"
+		   "\"client_key\":null,\"enabled\":\"auto\",\"heartbeat_interval_ms\":10000,"
+		   "\"publish_interval_ms\":1000,"
 		   "\"token_file\":null},"
 		   "\"labels\":{\"kubernetes.io/hostname\":\"node-a\",\"zone\":\"z1\"},"
 		   "\"limits\":{\"max_body_bytes\":1048576,\"max_connections\":1024,"
