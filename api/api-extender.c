@@ -177,7 +177,7 @@ static void post_filter(const struct api_request *req, struct api_response *resp
 		r = sched_ext_write_filter(&b, v.args, req->raw_body, res, NULL);
 	} else {
 		char e[SCHED_REASON_MAX];
-		r = cluster_evaluate(view(req), &v.pod->req, v.args->names, v.args->n_nodes, res);
+		r = cluster_evaluate(view(req), v.pod, v.args->names, v.args->n_nodes, res);
 		if (r == -EINVAL) {
 			snprintf(e, sizeof(e), "%s", res[0].reason);
 			r = sched_ext_write_filter(&b, v.args, req->raw_body, NULL, e);
@@ -221,7 +221,7 @@ static void post_prioritize(const struct api_request *req, struct api_response *
 		memset(res, 0, v.args->n_nodes * sizeof(*res));
 		r = sched_ext_write_priorities(&b, v.args, res);
 	} else {
-		r = cluster_evaluate(view(req), &v.pod->req, v.args->names, v.args->n_nodes, res);
+		r = cluster_evaluate(view(req), v.pod, v.args->names, v.args->n_nodes, res);
 		if (r == -EINVAL)
 			memset(res, 0, v.args->n_nodes * sizeof(*res));
 		r = sched_ext_write_priorities(&b, v.args, res);

@@ -607,6 +607,50 @@ static void infeasible(struct sched_result *r, const char *fmt, const char *a, c
 	snprintf(r->reason, sizeof(r->reason), fmt, a, b);
 }
 
+/*
+ * A PVC shared by pods is one volume: when another pod's hold already counts a claim of this
+ * request, the claim is where that hold put it (bound_node/bound_numa), not new capacity.
+ * Marks volumes of `req` (the lock is held, and the marks point into the holds, so they are
+ * undone with unmark_held_claims before the lock goes). Returns how many were marked.
+ */
+static size_t mark_held_claims(struct cluster *c, struct sched_pod_request *pr, const char *pod_uid)
+{
+	size_t marked = 0;
+
+	for (size_t i = 0; i < pr->req.n_volumes; i++) {
+		struct sched_volume *v = &pr->volumes[i];
+
+		if (!v->id || v->bound_node || strncmp(v->id, "pvc:", 4) != 0)
+			continue;
+		for (struct hold *h = c->holds; h && !v->bound_node; h = h->next) {
+			if (pod_uid && strcmp(h->pod_uid, pod_uid) == 0)
+				continue; /* its own earlier decision is replaced, not shared */
+			for (size_t k = 0; k < h->res.n_volumes; k++) {
+				const struct sched_volume *hv = &h->req->req.volumes[k];
+
+				if (h->res.volumes[k].counted && hv->id &&
+				    strcmp(hv->id, v->id) == 0) {
+					v->bound_node = h->node;
+					v->bound_numa = h->res.volumes[k].numa_id;
+					marked++;
+					break;
+				}
+			}
+		}
+	}
+	return marked;
+}
+
+static void unmark_held_claims(struct sched_pod_request *pr, size_t marked, const bool *was)
+{
+	for (size_t i = 0; marked && i < pr->req.n_volumes; i++)
+		if (!was[i] && pr->volumes[i].bound_node) {
+			pr->volumes[i].bound_node = NULL;
+			pr->volumes[i].bound_numa = -1;
+			marked--;
+		}
+}
+
 /* One node's verdict; the lock is held. */
 static int evaluate_one(struct cluster *c, const struct sched_request *req, const char *name,
 			uint64_t now, struct sched_result *out)
@@ -628,17 +672,25 @@ static int evaluate_one(struct cluster *c, const struct sched_request *req, cons
 	return sched_evaluate(&cn->sn->node, req, out);
 }
 
-int cluster_evaluate(struct cluster *c, const struct sched_request *req, const char *const *names,
+int cluster_evaluate(struct cluster *c, struct sched_pod_request *pr, const char *const *names,
 		     size_t n, struct sched_result *results)
 {
+	struct sched_request *req = &pr->req;
 	uint64_t now;
 	int r = 0;
 
+	bool was[SCHED_MAX_VOLUMES] = {false};
+	size_t marked;
+
 	sweep(c);
 	now = cluster_now(c);
+	for (size_t i = 0; i < req->n_volumes && i < SCHED_MAX_VOLUMES; i++)
+		was[i] = req->volumes[i].bound_node != NULL;
 	pthread_rwlock_rdlock(&c->lock);
+	marked = mark_held_claims(c, pr, pr->uid);
 	for (size_t i = 0; i < n && r == 0; i++)
 		r = evaluate_one(c, req, names[i], now, &results[i]);
+	unmark_held_claims(pr, marked, was);
 	pthread_rwlock_unlock(&c->lock);
 	return r;
 }
@@ -830,7 +882,18 @@ static int hold_take(struct cluster *c, const struct sched_ext_binding *b,
 		r = -ESTALE;
 		goto out;
 	}
-	r = sched_evaluate(&cn->sn->node, &(*req)->req, &res);
+	{
+		bool was[SCHED_MAX_VOLUMES] = {false};
+		size_t marked;
+
+		for (size_t i = 0; i < (*req)->req.n_volumes && i < SCHED_MAX_VOLUMES; i++)
+			was[i] = (*req)->req.volumes[i].bound_node != NULL;
+		marked = mark_held_claims(c, *req, uid);
+		r = sched_evaluate(&cn->sn->node, &(*req)->req, &res);
+		/* The hold keeps the request, but not pointers into other holds: the result says
+		 * which volumes were counted, which is all the hold needs later. */
+		unmark_held_claims(*req, marked, was);
+	}
 	if (r < 0) {
 		snprintf(err, err_len, "node %s: %s", b->node, res.reason);
 		goto out;

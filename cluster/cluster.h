@@ -109,11 +109,13 @@ int cluster_pod_request(struct cluster *c, const json_t *pod, struct sched_pod_r
 void cluster_pod_remember(struct cluster *c, json_t *pod);
 
 /*
- * Evaluates `req` on each named node with the current records and holds: results[i] for
- * names[i]. A node without a record, with an unreadable one, or whose record is older than
- * scheduler.max_record_age is infeasible with that reason. 0 or -EINVAL (malformed request).
+ * Evaluates the pod's request on each named node with the current records and holds:
+ * results[i] for names[i]. A node without a record, with an unreadable one, or whose record is
+ * older than scheduler.max_record_age is infeasible with that reason. A PVC another pod's
+ * hold already counts is where that hold put it (shared, not counted again). The request is
+ * only borrowed (marked and restored under the lock). 0 or -EINVAL (malformed request).
  */
-int cluster_evaluate(struct cluster *c, const struct sched_request *req, const char *const *names,
+int cluster_evaluate(struct cluster *c, struct sched_pod_request *pr, const char *const *names,
 		     size_t n, struct sched_result *results);
 
 /*

@@ -484,12 +484,12 @@ static void test_view_stale_and_holds(void **state)
 	pod = pod_json("p9", "u9", "1Gi", 0);
 	assert_int_equal(cluster_pod_request(c, pod, &req, err, sizeof(err)), 0);
 	json_decref(pod);
-	assert_int_equal(cluster_evaluate(c, &req->req, names, 2, res), 0);
+	assert_int_equal(cluster_evaluate(c, req, names, 2, res), 0);
 	assert_true(res[0].feasible);
 	assert_false(res[1].feasible);
 	assert_string_equal(res[1].reason, "no pmemd record for node nowhere");
 	clock_offset = 93 * 1000;
-	assert_int_equal(cluster_evaluate(c, &req->req, names, 1, res), 0);
+	assert_int_equal(cluster_evaluate(c, req, names, 1, res), 0);
 	assert_false(res[0].feasible);
 	assert_string_equal(res[0].reason,
 			    "record is 93s old (max 60s): the node's pmemd is not reporting");
@@ -502,7 +502,7 @@ static void test_view_stale_and_holds(void **state)
 	assert_non_null(strstr(err, "record is 93s old"));
 	/* A 304 makes it fresh again. */
 	cluster_record_touch(c, "w1");
-	assert_int_equal(cluster_evaluate(c, &req->req, names, 1, res), 0);
+	assert_int_equal(cluster_evaluate(c, req, names, 1, res), 0);
 	assert_true(res[0].feasible);
 	sched_pod_request_free(req);
 	cluster_free(c);
@@ -542,13 +542,13 @@ static void test_view_heartbeat_age(void **state)
 	json_object_set_new(rec, "heartbeat", json_string(when));
 	assert_int_equal(cluster_record_put(c, rec, CLUSTER_SOURCE_KUBE, NULL, err, sizeof(err)),
 			 0);
-	assert_int_equal(cluster_evaluate(c, &req->req, names, 1, res), 0);
+	assert_int_equal(cluster_evaluate(c, req, names, 1, res), 0);
 	assert_false(res[0].feasible);
 	assert_non_null(strstr(res[0].reason, "record is 9"));
 	assert_non_null(strstr(res[0].reason, "s old (max 60s)"));
 	/* A bookmark (the watch in step) does not make it fresh. */
 	cluster_touch_source(c, CLUSTER_SOURCE_KUBE);
-	assert_int_equal(cluster_evaluate(c, &req->req, names, 1, res), 0);
+	assert_int_equal(cluster_evaluate(c, req, names, 1, res), 0);
 	assert_false(res[0].feasible);
 
 	/* A heartbeat of now: fresh. */
@@ -558,7 +558,7 @@ static void test_view_heartbeat_age(void **state)
 	json_object_set_new(rec, "heartbeat", json_string(when));
 	assert_int_equal(cluster_record_put(c, rec, CLUSTER_SOURCE_KUBE, NULL, err, sizeof(err)),
 			 0);
-	assert_int_equal(cluster_evaluate(c, &req->req, names, 1, res), 0);
+	assert_int_equal(cluster_evaluate(c, req, names, 1, res), 0);
 	assert_true(res[0].feasible);
 
 	/* No heartbeat (an older node): dated by arrival, and bookmarks keep it fresh. */
@@ -566,17 +566,17 @@ static void test_view_heartbeat_age(void **state)
 	assert_int_equal(cluster_record_put(c, rec, CLUSTER_SOURCE_KUBE, NULL, err, sizeof(err)),
 			 0);
 	clock_offset += 93 * 1000;
-	assert_int_equal(cluster_evaluate(c, &req->req, names, 1, res), 0);
+	assert_int_equal(cluster_evaluate(c, req, names, 1, res), 0);
 	assert_false(res[0].feasible);
 	cluster_touch_source(c, CLUSTER_SOURCE_KUBE);
-	assert_int_equal(cluster_evaluate(c, &req->req, names, 1, res), 0);
+	assert_int_equal(cluster_evaluate(c, req, names, 1, res), 0);
 	assert_true(res[0].feasible);
 
 	/* A heartbeat that is not a time is ignored, not trusted. */
 	json_object_set_new(rec, "heartbeat", json_string("yesterday"));
 	assert_int_equal(cluster_record_put(c, rec, CLUSTER_SOURCE_KUBE, NULL, err, sizeof(err)),
 			 0);
-	assert_int_equal(cluster_evaluate(c, &req->req, names, 1, res), 0);
+	assert_int_equal(cluster_evaluate(c, req, names, 1, res), 0);
 	assert_true(res[0].feasible);
 
 	sched_pod_request_free(req);
@@ -1029,6 +1029,47 @@ static void test_extender_fixtures_with_kube(void **state)
 		"need"));
 	json_decref(j);
 
+	/* Another pod sharing the PVC: the claim is where redis-1's hold put it, so it passes
+	 * only there and takes no new capacity; elsewhere it fails naming that node. */
+	j = post(x.port, "/scheduler/filter",
+		 "{\"Pod\":{\"metadata\":{\"name\":\"sharer\",\"namespace\":\"default\","
+		 "\"uid\":\"u-sharer\"},\"spec\":{\"volumes\":[{\"name\":\"d\","
+		 "\"persistentVolumeClaim\":{\"claimName\":\"redis-data-1\"}}]}},"
+		 "\"NodeNames\":[\"acc-node-3\",\"acc-node-1\"]}");
+	assert_string_equal(error_of(j), "");
+	assert_int_equal(json_array_size(json_object_get(j, "NodeNames")), 1);
+	assert_string_equal(json_string_value(json_array_get(json_object_get(j, "NodeNames"), 0)),
+			    "acc-node-3");
+	assert_non_null(strstr(
+		json_string_value(json_object_get(json_object_get(j, "FailedNodes"), "acc-node-1")),
+		"lives on node acc-node-3"));
+	json_decref(j);
+	j = post(x.port, "/scheduler/bind",
+		 "{\"PodName\":\"sharer\",\"PodNamespace\":\"default\","
+		 "\"PodUID\":\"u-sharer\",\"Node\":\"acc-node-3\"}");
+	assert_string_equal(error_of(j), "");
+	json_decref(j);
+	j = cluster_to_json(x.c);
+	assert_int_equal(json_array_size(json_object_get(j, "holds")), 2);
+	{
+		size_t i;
+		json_t *h;
+
+		json_array_foreach (json_object_get(j, "holds"), i, h) {
+			if (strcmp(json_string_value(json_object_get(h, "pod_uid")), "u-sharer") !=
+			    0)
+				continue;
+			assert_int_equal(json_integer_value(json_object_get(h, "bytes")), 0);
+			assert_false(json_is_true(json_object_get(
+				json_array_get(json_object_get(h, "volumes"), 0), "counted")));
+		}
+	}
+	json_decref(j);
+	/* Nothing was counted twice: redis-1's twin still fails on acc-node-3 the same way. */
+	j = post_file(x.port, "/scheduler/filter", SCHED_FIX "filter-args-pmem-pvc-inline.json");
+	assert_int_equal(json_array_size(json_object_get(j, "NodeNames")), 1);
+	json_decref(j);
+
 	/* The API server says 409 (already bound): Error, and the hold is dropped. */
 	api->binding_status = 409;
 	j = post(x.port, "/scheduler/bind",
@@ -1037,7 +1078,7 @@ static void test_extender_fixtures_with_kube(void **state)
 	assert_non_null(strstr(error_of(j), "already assigned"));
 	json_decref(j);
 	j = cluster_to_json(x.c);
-	assert_int_equal(json_array_size(json_object_get(j, "holds")), 0);
+	assert_int_equal(json_array_size(json_object_get(j, "holds")), 1); /* the sharer's */
 	json_decref(j);
 
 	/* A missing PVC: the pod fails everywhere with "not found". */
@@ -1183,7 +1224,7 @@ static void test_agents(void **state)
 		json_decref(pod);
 		/* agent-a answers within the next round and is fresh again. */
 		for (int i = 0; i < 500; i++) {
-			assert_int_equal(cluster_evaluate(c, &req->req, names, 2, res), 0);
+			assert_int_equal(cluster_evaluate(c, req, names, 2, res), 0);
 			if (res[0].feasible)
 				break;
 			usleep(10 * 1000);
