@@ -176,6 +176,8 @@ check-system: pmemd $(NODE_BINS) $(FAULT_BIN)
 
 bench: pmemd
 	bash bench/http
+	bash bench/sched-latency
+	bash bench/sched-quality
 
 install: pmemd
 	install -D -m 0755 pmemd $(DESTDIR)$(BINDIR)/pmemd

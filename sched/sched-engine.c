@@ -611,6 +611,7 @@ static void finish(const struct ctx *c, const struct plan *pl, struct sched_resu
 				used += 1;
 			}
 		full = c->max_alloc ? 1 - rem / used / (double)c->max_alloc : 1;
+		out->pmem_remaining = (uint64_t)(rem / used);
 	} else if (pl->cpu >= 0 && n->numa[pl->cpu].cpus) {
 		const struct sched_numa *m = &n->numa[pl->cpu];
 		full = 1 - (double)(m->cpus_free - req->cpus) / (double)m->cpus;
@@ -761,12 +762,19 @@ int sched_pick(const struct sched_node *nodes, size_t n, const struct sched_requ
 
 		if (sched_evaluate(&nodes[i], req, res) < 0 || !res->feasible)
 			continue;
-		if (*best < 0 || res->score > results[*best].score)
+		if (*best < 0 || res->score > results[*best].score) {
 			*best = (long)i;
-		else if (res->score == results[*best].score) {
+		} else if (res->score == results[*best].score) {
+			/* Equal scores: the policy on exact bytes, then the name. */
+			uint64_t ra = res->pmem_remaining, rb = results[*best].pmem_remaining;
 			const char *a = nodes[i].name ? nodes[i].name : "";
 			const char *b = nodes[*best].name ? nodes[*best].name : "";
-			if (strcmp(a, b) < 0)
+			bool by_bytes = ra != rb && (req->pmem_policy == SCHED_PMEM_BINPACK ||
+						     req->pmem_policy == SCHED_PMEM_SINGLE_NUMA ||
+						     req->pmem_policy == SCHED_PMEM_SPREAD);
+
+			if (by_bytes ? (req->pmem_policy == SCHED_PMEM_SPREAD ? ra > rb : ra < rb)
+				     : strcmp(a, b) < 0)
 				*best = (long)i;
 		}
 	}

@@ -111,6 +111,10 @@ struct sched_result {
 	int cpu_numa_id;   /* kernel NUMA id for the CPUs; -1 when no CPUs were asked */
 	unsigned distance; /* largest CPU-to-PMEM distance of the choice; 10 = local; 0 if n/a */
 	uint64_t pmem_new; /* bytes of new capacity the choice takes (counted volumes) */
+	/* PMEM left on the receiving NUMA node(s) after the choice (their mean when several);
+	 * sched_pick breaks score ties with it, so binpack stays binpack below the score's
+	 * resolution (one point is 1/50 of a NUMA node). */
+	uint64_t pmem_remaining;
 	size_t n_volumes;
 	struct sched_choice volumes[SCHED_MAX_VOLUMES];
 };

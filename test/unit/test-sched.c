@@ -952,6 +952,27 @@ static void test_pick(void **state)
 	assert_int_equal(best, -1);
 	v.size = 0;
 	assert_int_equal(sched_pick(nodes, 3, &r, res, &best), -EINVAL);
+
+	/* Below the score's resolution the bytes decide: 1 GiB apart on 1 TiB nodes is the
+	 * same score, and binpack still takes the fuller node though its name sorts last. */
+	tnode_init(&t[0], "a", 1);
+	tnode_pool(&t[0], 0, 1024 * GiB, NULL);
+	tnode_init(&t[1], "z", 1);
+	tnode_pool(&t[1], 0, 1023 * GiB, NULL);
+	for (int i = 0; i < 2; i++)
+		nodes[i] = t[i].node;
+	v.size = 10 * GiB;
+	r.pmem_policy = BP;
+	assert_int_equal(sched_pick(nodes, 2, &r, res, &best), 0);
+	assert_int_equal(res[0].score, res[1].score);
+	assert_true(res[1].pmem_remaining == 1013 * GiB);
+	assert_int_equal(best, 1);
+	r.pmem_policy = SP;
+	assert_int_equal(sched_pick(nodes, 2, &r, res, &best), 0);
+	assert_int_equal(best, 0);
+	r.pmem_policy = FF; /* first-fit: the name, whatever the bytes */
+	assert_int_equal(sched_pick(nodes, 2, &r, res, &best), 0);
+	assert_int_equal(best, 0);
 }
 
 static void test_apply_release(void **state)
