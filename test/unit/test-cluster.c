@@ -895,6 +895,60 @@ static const char acc_sim[] = "nodes:\n"
 			      "      - {id: 0, cpus: 4, pools: [{name: /mnt/pmem0, size: 64Gi}]}\n"
 			      "      - {id: 1, cpus: 4, pools: [{name: /mnt/pmem1, size: 16Gi}]}\n";
 
+/* A filter over thousands of nodes is cut into slices on several threads: the answers are
+ * the ones a node-by-node evaluation gives, in the request's order. */
+static void test_evaluate_large(void **state)
+{
+	enum { N = 4096 };
+	static const char sim[] = "nodes:\n"
+				  "  - name: big\n"
+				  "    replicas: 4095\n"
+				  "    numa_nodes:\n"
+				  "      - {id: 0, cpus: 8, pools: [{name: /mnt/p0, size: 64Gi}]}\n"
+				  "      - {id: 1, cpus: 8, pools: [{name: /mnt/p1, size: 16Gi}]}\n"
+				  "  - name: small\n"
+				  "    numa_nodes:\n"
+				  "      - {id: 0, cpus: 8, pools: [{name: /mnt/p0, size: 8Gi}]}\n";
+	static const char *names[N];
+	static char buf[N][24];
+	static struct sched_result all[N], one[1];
+	struct srv x = {0};
+	struct sched_pod_request *req = NULL;
+	json_t *pod;
+	char err[512];
+	(void)state;
+
+	clock_offset = 0;
+	srv_start(&x, "kube: {enabled: false}\n", sim);
+	/* Reversed, with the small node and an unknown one in the middle. */
+	for (int i = 0; i < N - 2; i++) {
+		snprintf(buf[i], sizeof(buf[i]), "big-%d", N - 3 - i);
+		names[i] = buf[i];
+	}
+	names[N / 2] = "small";
+	names[N - 2] = "nowhere";
+	names[N - 1] = "big-4094";
+	pod = pod_json("p", "u", "32Gi", 2);
+	assert_int_equal(cluster_pod_request(x.c, pod, &req, err, sizeof(err)), 0);
+	json_decref(pod);
+	assert_int_equal(cluster_evaluate(x.c, req, names, N, all), 0);
+	for (int i = 0; i < N; i++) {
+		assert_int_equal(cluster_evaluate(x.c, req, &names[i], 1, one), 0);
+		if (all[i].feasible != one[0].feasible || all[i].score != one[0].score ||
+		    strcmp(all[i].reason, one[0].reason) != 0)
+			fail_msg("node %s: %d/%d/%s vs %d/%d/%s", names[i], all[i].feasible,
+				 all[i].score, all[i].reason, one[0].feasible, one[0].score,
+				 one[0].reason);
+	}
+	assert_false(all[N / 2].feasible);
+	assert_non_null(strstr(all[N / 2].reason, "need 32Gi"));
+	assert_false(all[N - 2].feasible);
+	assert_string_equal(all[N - 2].reason, "no pmemd record for node nowhere");
+	assert_true(all[0].feasible);
+	sched_pod_request_free(req);
+	srv_stop(&x);
+}
+
 static void test_extender_fixtures_without_kube(void **state)
 {
 	struct srv x = {0};
@@ -1415,6 +1469,7 @@ int main(void)
 		cmocka_unit_test(test_view_stale_and_holds),
 		cmocka_unit_test(test_view_heartbeat_age),
 		cmocka_unit_test(test_view_holds_expire),
+		cmocka_unit_test(test_evaluate_large),
 		cmocka_unit_test(test_extender_fixtures_without_kube),
 		cmocka_unit_test(test_extender_fixtures_with_kube),
 		cmocka_unit_test(test_agents),
