@@ -1,6 +1,7 @@
 /* api-server: libmicrohttpd daemons (one per listener), request lifecycle, auth and limits. */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <malloc.h>
 #include <gnutls/gnutls.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
@@ -59,7 +60,11 @@ struct request {
 	uint64_t max_body;
 	bool too_large;
 	bool answered;
+	size_t resp_len; /* bytes of the answer's body */
 };
+
+/* An answer at least this large gives its memory back to the system when it is done. */
+#define TRIM_AFTER_BYTES (1024 * 1024)
 
 static double elapsed_since(const struct timespec *t0)
 {
@@ -102,10 +107,12 @@ static enum MHD_Result send_response(struct listener *l, struct MHD_Connection *
 			s[n++] = '\n';
 			s[n] = '\0';
 		}
+		rq->resp_len = n;
 		r = MHD_create_response_from_buffer(n, s, MHD_RESPMEM_MUST_FREE);
 		if (!ctype)
 			ctype = "application/json";
 	} else if (resp->text) {
+		rq->resp_len = resp->text_len;
 		r = MHD_create_response_from_buffer(resp->text_len, resp->text,
 						    MHD_RESPMEM_MUST_FREE);
 		resp->text = NULL; /* MHD owns it now */
@@ -343,6 +350,13 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 
 	if (!rq)
 		return;
+	/*
+	 * A large answer (GET /v1/volumes of 10,000 volumes is 2.4 MB of text from ~20 MB of
+	 * JSON objects) leaves that much free memory in the worker thread's malloc arena, which
+	 * glibc keeps; a node agent's RSS then stays at its largest answer ever. Give it back.
+	 */
+	if (rq->resp_len >= TRIM_AFTER_BYTES || rq->len >= TRIM_AFTER_BYTES)
+		malloc_trim(0);
 	free(rq->body);
 	free(rq);
 	*con_cls = NULL;

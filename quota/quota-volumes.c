@@ -2,6 +2,7 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -785,6 +786,8 @@ static int adopt_pool(struct quota_volumes *v, struct vpool *p)
 		 p->name, n, cat->n_repairs, cat->n_issues, quota_ids_count(ids),
 		 (mono_seconds() - start) * 1000);
 	quota_catalog_free(cat);
+	/* The scan's temporary arrays of a large pool are megabytes glibc would keep. */
+	malloc_trim(0);
 	return r;
 }
 
