@@ -404,21 +404,12 @@ static int targets_save(struct quota_volumes *v, const char *pool, const char *n
 	return r;
 }
 
-static void targets_load(struct quota_volumes *v, struct vol *vol)
+/* The published targets from the xattr's text. */
+static void targets_parse(struct vol *vol, const char *text)
 {
-	char *buf = malloc(PUBLISHED_TEXT_MAX + 1), err[256];
-	json_t *a, *e;
+	json_t *a = json_loads(text, 0, NULL), *e;
 	size_t i;
 
-	if (!buf)
-		return;
-	if (v->o.ops->meta_get(vol->pool->name, vol->name, META_PUBLISHED, buf,
-			       PUBLISHED_TEXT_MAX + 1, err, sizeof(err)) < 0) {
-		free(buf);
-		return;
-	}
-	a = json_loads(buf, 0, NULL);
-	free(buf);
 	if (!json_is_array(a)) {
 		log_warn("volume_published_damaged", "volume=%s", vol->name);
 		json_decref(a);
@@ -436,12 +427,44 @@ static void targets_load(struct quota_volumes *v, struct vol *vol)
 	json_decref(a);
 }
 
+static void targets_load(struct quota_volumes *v, struct vol *vol)
+{
+	char *buf = malloc(PUBLISHED_TEXT_MAX + 1), err[256];
+
+	if (!buf)
+		return;
+	if (v->o.ops->meta_get(vol->pool->name, vol->name, META_PUBLISHED, buf,
+			       PUBLISHED_TEXT_MAX + 1, err, sizeof(err)) == 0)
+		targets_parse(vol, buf);
+	free(buf);
+}
+
 /* ---- scanning a pool and applying the catalog's repairs ---- */
 
 struct meta_buf {
 	char size[24], inodes[24], created[24];
 	char *labels;
+	char *published;     /* the published xattr when the batch read it and it names targets */
+	bool published_read; /* the batch read it (present or not): no targets_load needed */
 };
+
+/* What a scan found published, by volume name, for adopt_pool to load without a read. */
+struct scan_published {
+	char **names;
+	char **texts;
+	size_t n;
+};
+
+static void scan_published_clear(struct scan_published *sp)
+{
+	for (size_t i = 0; i < sp->n; i++) {
+		free(sp->names[i]);
+		free(sp->texts[i]);
+	}
+	free(sp->names);
+	free(sp->texts);
+	memset(sp, 0, sizeof(*sp));
+}
 
 static const char *meta_read(struct quota_volumes *v, const char *pool, const char *rel,
 			     const char *key, char *buf, size_t len)
@@ -532,9 +555,116 @@ static void ensure_dir(struct quota_volumes *v, const char *pool, const char *re
 		log_warn("volume_dir_failed", "pool=%s rel=%s reason=\"%s\"", pool, rel, err);
 }
 
+/* Reads the record of one root entry into meta/b (nothing when it is not one of ours). */
+static void read_entry_meta(struct quota_volumes *v, const char *pool, const struct quota_dirent *d,
+			    struct quota_meta *meta, struct meta_buf *b)
+{
+	char labels[QUOTA_LABELS_TEXT_MAX + 1];
+
+	if (!d->is_dir || !projid_ours(d->projid) || quota_name_valid(d->name, NULL, 0))
+		return;
+	if (v->o.ops->meta_get_many) {
+		static const char *const keys[] = {QUOTA_META_SIZE, QUOTA_META_INODES,
+						   QUOTA_META_CREATED, QUOTA_META_LABELS,
+						   META_PUBLISHED};
+		char published[PUBLISHED_TEXT_MAX + 1];
+		char *const vals[] = {b->size, b->inodes, b->created, labels, published};
+		const size_t lens[] = {sizeof(b->size), sizeof(b->inodes), sizeof(b->created),
+				       sizeof(labels), sizeof(published)};
+		const char **outs[] = {&meta->size_bytes, &meta->inodes, &meta->created};
+		int rcs[5];
+
+		if (meta_read_many(v, pool, d->name, keys, vals, lens, rcs, 5) < 0)
+			return;
+		for (size_t k = 0; k < 3; k++)
+			*outs[k] = rcs[k] == 0 ? vals[k] : NULL;
+		if (!meta->size_bytes)
+			return;
+		if (rcs[3] == 0) {
+			b->labels = strdup(labels);
+			meta->labels = b->labels;
+		}
+		/* Most volumes were never published: no second read for them at adoption. */
+		b->published_read = rcs[4] == 0 || rcs[4] == -ENODATA;
+		if (rcs[4] == 0 && strcmp(published, "[]") != 0 &&
+		    !(b->published = strdup(published)))
+			b->published_read = false;
+		return;
+	}
+	meta->size_bytes = meta_read(v, pool, d->name, QUOTA_META_SIZE, b->size, sizeof(b->size));
+	if (!meta->size_bytes)
+		return;
+	meta->inodes = meta_read(v, pool, d->name, QUOTA_META_INODES, b->inodes, sizeof(b->inodes));
+	meta->created =
+		meta_read(v, pool, d->name, QUOTA_META_CREATED, b->created, sizeof(b->created));
+	if (meta_read(v, pool, d->name, QUOTA_META_LABELS, labels, sizeof(labels))) {
+		b->labels = strdup(labels);
+		meta->labels = b->labels;
+	}
+}
+
+struct meta_slice {
+	struct quota_volumes *v;
+	const char *pool;
+	const struct quota_dirent *root;
+	struct quota_meta *meta;
+	struct meta_buf *bufs;
+	size_t from, to;
+};
+
+static void *meta_slice_run(void *arg)
+{
+	struct meta_slice *s = arg;
+
+	for (size_t i = s->from; i < s->to; i++)
+		read_entry_meta(s->v, s->pool, &s->root[i], &s->meta[i], &s->bufs[i]);
+	return NULL;
+}
+
+/*
+ * Reads the records of every root entry. The reads are independent syscalls (one open and a
+ * few getxattr per volume), so a large pool is cut into slices on the machine's cores: in
+ * the emulated node each syscall is slow, and 10,000 volumes one after the other took
+ * seconds. Always 0: a slice whose thread cannot start runs in the caller's.
+ */
+#define SCAN_SLICE_MIN	256
+#define SCAN_SLICES_MAX 4
+
+static int read_metas(struct quota_volumes *v, const char *pool, const struct quota_dirent *root,
+		      size_t n, struct quota_meta *meta, struct meta_buf *bufs)
+{
+	struct meta_slice s[SCAN_SLICES_MAX];
+	pthread_t th[SCAN_SLICES_MAX];
+	bool started[SCAN_SLICES_MAX] = {false};
+	long cores = sysconf(_SC_NPROCESSORS_ONLN);
+	size_t k = cores < 1 ? 1 : cores > SCAN_SLICES_MAX ? SCAN_SLICES_MAX : (size_t)cores, per;
+
+	if (k > n / SCAN_SLICE_MIN)
+		k = n / SCAN_SLICE_MIN;
+	if (k < 1)
+		k = 1;
+	per = (n + k - 1) / k;
+	for (size_t i = 0; i < k; i++) {
+		size_t from = i * per < n ? i * per : n, to = from + per < n ? from + per : n;
+
+		s[i] = (struct meta_slice){v, pool, root, meta, bufs, from, to};
+	}
+	for (size_t i = 1; i < k; i++)
+		started[i] = pthread_create(&th[i], NULL, meta_slice_run, &s[i]) == 0;
+	meta_slice_run(&s[0]);
+	for (size_t i = 1; i < k; i++) {
+		if (started[i])
+			pthread_join(th[i], NULL);
+		else
+			meta_slice_run(&s[i]);
+	}
+	return 0;
+}
+
 /* Lists and reads one pool and rebuilds its catalog; no service lock held. */
 static int scan_pool(struct quota_volumes *v, const struct vpool *p, enum config_fstype fstype,
-		     struct quota_catalog **cat, char *err, size_t err_len)
+		     struct quota_catalog **cat, struct scan_published *pub, char *err,
+		     size_t err_len)
 {
 	struct quota_dirent *root = NULL, *staging = NULL, *trash = NULL;
 	size_t n_root = 0, n_staging = 0, n_trash = 0, n_lims = 0;
@@ -564,47 +694,23 @@ static int scan_pool(struct quota_volumes *v, const struct vpool *p, enum config
 		r = fail(-ENOMEM, err, err_len, "out of memory scanning %s", p->name);
 		goto out;
 	}
+	r = read_metas(v, p->name, root, n_root, meta, bufs);
+	if (r < 0) {
+		fail(r, err, err_len, "out of memory scanning %s", p->name);
+		goto out;
+	}
+	/* Hand the published texts read by the batch to adopt_pool (NULL text: none). */
+	pub->names = calloc(n_root + 1, sizeof(*pub->names));
+	pub->texts = calloc(n_root + 1, sizeof(*pub->texts));
+	if (!pub->names || !pub->texts) {
+		r = fail(-ENOMEM, err, err_len, "out of memory scanning %s", p->name);
+		goto out;
+	}
 	for (size_t i = 0; i < n_root; i++) {
-		struct quota_dirent *d = &root[i];
-		struct meta_buf *b = &bufs[i];
-		char labels[QUOTA_LABELS_TEXT_MAX + 1];
-
-		if (!d->is_dir || !projid_ours(d->projid) || quota_name_valid(d->name, NULL, 0))
+		if (!bufs[i].published_read || !(pub->names[pub->n] = strdup(root[i].name)))
 			continue;
-		if (v->o.ops->meta_get_many) {
-			static const char *const keys[] = {QUOTA_META_SIZE, QUOTA_META_INODES,
-							   QUOTA_META_CREATED, QUOTA_META_LABELS};
-			char *const vals[] = {b->size, b->inodes, b->created, labels};
-			const size_t lens[] = {sizeof(b->size), sizeof(b->inodes),
-					       sizeof(b->created), sizeof(labels)};
-			const char **outs[] = {&meta[i].size_bytes, &meta[i].inodes,
-					       &meta[i].created, NULL};
-			int rcs[4];
-
-			if (meta_read_many(v, p->name, d->name, keys, vals, lens, rcs, 4) < 0)
-				continue;
-			for (size_t k = 0; k < 3; k++)
-				*outs[k] = rcs[k] == 0 ? vals[k] : NULL;
-			if (!meta[i].size_bytes)
-				continue;
-			if (rcs[3] == 0) {
-				b->labels = strdup(labels);
-				meta[i].labels = b->labels;
-			}
-			continue;
-		}
-		meta[i].size_bytes =
-			meta_read(v, p->name, d->name, QUOTA_META_SIZE, b->size, sizeof(b->size));
-		if (!meta[i].size_bytes)
-			continue;
-		meta[i].inodes = meta_read(v, p->name, d->name, QUOTA_META_INODES, b->inodes,
-					   sizeof(b->inodes));
-		meta[i].created = meta_read(v, p->name, d->name, QUOTA_META_CREATED, b->created,
-					    sizeof(b->created));
-		if (meta_read(v, p->name, d->name, QUOTA_META_LABELS, labels, sizeof(labels))) {
-			b->labels = strdup(labels);
-			meta[i].labels = b->labels;
-		}
+		pub->texts[pub->n++] = bufs[i].published;
+		bufs[i].published = NULL;
 	}
 	for (size_t i = 0; i < n_root; i++)
 		collect_id(root[i].projid, ids, &n_ids);
@@ -642,8 +748,10 @@ static int scan_pool(struct quota_volumes *v, const struct vpool *p, enum config
 		r = quota_catalog_rebuild(&scan, &ro, cat, err, err_len);
 	}
 out:
-	for (size_t i = 0; bufs && i < n_root; i++)
+	for (size_t i = 0; bufs && i < n_root; i++) {
 		free(bufs[i].labels);
+		free(bufs[i].published);
+	}
 	free(bufs);
 	free(meta);
 	free(lims);
@@ -716,14 +824,16 @@ static int adopt_pool(struct quota_volumes *v, struct vpool *p)
 	char err[512];
 	size_t n = 0;
 	double start = mono_seconds();
+	struct scan_published pub = {0};
 	int r;
 
 	pthread_mutex_lock(&v->lock);
 	fstype = p->fstype;
 	pthread_mutex_unlock(&v->lock);
-	r = scan_pool(v, p, fstype, &cat, err, sizeof(err));
+	r = scan_pool(v, p, fstype, &cat, &pub, err, sizeof(err));
 	if (r < 0) {
 		log_error("volume_scan_failed", "pool=%s reason=\"%s\"", p->name, err);
+		scan_published_clear(&pub);
 		return r;
 	}
 	pids = quota_catalog_pool_ids(cat, p->name);
@@ -773,12 +883,32 @@ static int adopt_pool(struct quota_volumes *v, struct vpool *p)
 	p->ids = ids;
 	p->scanned = true;
 	pthread_mutex_unlock(&v->lock);
-	/* Published targets (the pool is only now visible; a few xattr reads under the lock). */
-	pthread_mutex_lock(&v->lock);
-	for (size_t i = 0; i < v->n_vols; i++)
-		if (v->vols[i]->pool == p && !v->vols[i]->targets)
-			targets_load(v, v->vols[i]);
-	pthread_mutex_unlock(&v->lock);
+	/* Published targets: from what the scan read, else one xattr read per volume (the pool
+	 * is only now visible). */
+	{
+		struct strmap read_by_scan;
+
+		strmap_init(&read_by_scan);
+		for (size_t i = 0; i < pub.n; i++)
+			if (strmap_put(&read_by_scan, pub.names[i], &pub.texts[i]) < 0)
+				break; /* out of memory: the rest are read one by one */
+		pthread_mutex_lock(&v->lock);
+		for (size_t i = 0; i < v->n_vols; i++) {
+			struct vol *vol = v->vols[i];
+			char **text;
+
+			if (vol->pool != p || vol->targets)
+				continue;
+			text = strmap_get(&read_by_scan, vol->name);
+			if (!text)
+				targets_load(v, vol);
+			else if (*text)
+				targets_parse(vol, *text);
+		}
+		pthread_mutex_unlock(&v->lock);
+		strmap_clear(&read_by_scan);
+		scan_published_clear(&pub);
+	}
 	/* duration_ms: the whole catalog rebuild of this pool (scan, repairs, index), what
 	 * bench/volumes reports as the rebuild time. */
 	log_info("volume_pool_adopted",

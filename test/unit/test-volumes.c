@@ -31,9 +31,9 @@ static uint64_t limit_of(uint64_t size, enum config_fstype t)
 
 /* ======================= the fake kernel ======================= */
 
-#define MAX_DIRS   256
+#define MAX_DIRS   1024
 #define MAX_META   6
-#define MAX_PROJ   64
+#define MAX_PROJ   1024
 #define MAX_MOUNTS 16
 
 struct fdir {
@@ -425,6 +425,25 @@ static int f_meta_get(const char *pool, const char *rel, const char *key, char *
 	return r;
 }
 
+/* The batch read, as the kernel's: each key as f_meta_get would answer it, one "open". */
+static int f_meta_get_many(const char *pool, const char *rel, const char *const *keys, size_t n,
+			   char *const *values, const size_t *lens, int *rcs, char *err, size_t len)
+{
+	pthread_mutex_lock(&F.lock);
+	called("meta_get_many %s %s", pool, rel);
+	if (!dir_of(pool, rel)) {
+		pthread_mutex_unlock(&F.lock);
+		return -ENOENT;
+	}
+	pthread_mutex_unlock(&F.lock);
+	for (size_t i = 0; i < n; i++) {
+		rcs[i] = f_meta_get(pool, rel, keys[i], values[i], lens[i], err, len);
+		if (rcs[i] < 0)
+			values[i][0] = '\0';
+	}
+	return 0;
+}
+
 static int f_stat_dir(const char *pool, const char *rel, uint64_t *total, uint64_t *avail,
 		      char *err, size_t len)
 {
@@ -484,6 +503,7 @@ static const struct quota_ops fake_ops = {
 	.usage_get = f_usage_get,
 	.meta_set = f_meta_set,
 	.meta_get = f_meta_get,
+	.meta_get_many = f_meta_get_many,
 	.stat_dir = f_stat_dir,
 	.bind_mount = f_bind_mount,
 	.unmount = f_unmount,
@@ -516,10 +536,12 @@ static int64_t fixed_now(void)
 
 static const char *const test_roots[] = {"/var/lib/kubelet", "/run/kubelet", NULL};
 
+static const struct quota_ops *service_ops = &fake_ops;
+
 static struct quota_volumes *service(void)
 {
 	struct quota_volumes_opts o = {
-		.ops = &fake_ops,
+		.ops = service_ops,
 		.publish_roots = test_roots,
 		.pools = fake_pools,
 		.allocated = fake_allocated,
@@ -959,6 +981,67 @@ static void test_publish_and_restart(void **state)
 	assert_int_equal(F.n_mounts, 0);
 	assert_int_equal(publish(v, "p", t1, false, false, err, sizeof(err)), -ENOENT);
 	quota_volumes_free(v);
+	fake_reset();
+}
+
+/*
+ * A pool of 600 volumes comes back whole after a restart: the scan cuts its reads into slices
+ * on several threads (more than 256 entries) and takes the published targets from the same
+ * batch read. Both with the batch op and with the key-by-key fallback.
+ */
+static void test_large_pool_restart(void **state)
+{
+	static const struct quota_ops *tables[2];
+	struct quota_ops no_batch = fake_ops;
+	const char *t = "/var/lib/kubelet/pods/x/volumes/v";
+	char body[160], err[512], name[16];
+	struct quota_volumes *v;
+	json_t *j = NULL;
+	(void)state;
+
+	no_batch.meta_get_many = NULL;
+	tables[0] = &fake_ops;
+	tables[1] = &no_batch;
+	for (int tb = 0; tb < 2; tb++) {
+		fake_reset();
+		service_ops = tables[tb];
+		v = service();
+		for (int i = 0; i < 600; i++) {
+			snprintf(body, sizeof(body),
+				 "{\"name\":\"v%d\",\"size_bytes\":%d,\"pool\":\"/mnt/pmem0\","
+				 "\"labels\":{\"i\":\"%d\"}}",
+				 i, 65536 + i * 4096, i);
+			if (create(v, body, NULL, NULL, err, sizeof(err)) != 0)
+				fail_msg("create v%d: %s", i, err);
+		}
+		assert_int_equal(publish(v, "v7", t, true, false, err, sizeof(err)), 0);
+		quota_volumes_free(v);
+
+		F.calls[0] = '\0';
+		v = service();
+		assert_int_equal(count_calls("meta_get_many") > 0, tb == 0);
+		assert_int_equal(quota_volume_list(v, NULL, &j, err, sizeof(err)), 0);
+		assert_int_equal(json_array_size(json_object_get(j, "volumes")), 600);
+		json_decref(j);
+		for (int i = 0; i < 600; i += 37) {
+			snprintf(name, sizeof(name), "v%d", i);
+			assert_int_equal(quota_volume_get(v, name, &j, err, sizeof(err)), 0);
+			assert_int_equal(jint(j, "size_bytes"), 65536 + i * 4096);
+			snprintf(body, sizeof(body), "%d", i);
+			assert_string_equal(json_string_value(json_object_get(
+						    json_object_get(j, "labels"), "i")),
+					    body);
+			assert_int_equal(json_array_size(json_object_get(j, "published")), 0);
+			json_decref(j);
+		}
+		assert_int_equal(quota_volume_get(v, "v7", &j, err, sizeof(err)), 0);
+		assert_int_equal(json_array_size(json_object_get(j, "published")), 1);
+		assert_true(json_is_true(json_object_get(
+			json_array_get(json_object_get(j, "published"), 0), "readonly")));
+		json_decref(j);
+		quota_volumes_free(v);
+	}
+	service_ops = &fake_ops;
 	fake_reset();
 }
 
@@ -1523,6 +1606,7 @@ int main(void)
 		cmocka_unit_test(test_create_failure_rolls_back),
 		cmocka_unit_test(test_resize),
 		cmocka_unit_test(test_publish_and_restart),
+		cmocka_unit_test(test_large_pool_restart),
 		cmocka_unit_test(test_start_up_repairs),
 		cmocka_unit_test(test_concurrent_creates),
 		cmocka_unit_test(test_operation_metrics),
