@@ -232,6 +232,13 @@ static void volume_reserved(void *ctx, const char *pool, uint64_t bytes)
 	topology_manager_set_reserved(app->topo, pool, bytes);
 }
 
+static void volume_reserved_cpus(void *ctx, const int *numa_ids, const unsigned *cpus, size_t n)
+{
+	struct app *app = ctx;
+
+	topology_manager_set_reserved_cpus(app->topo, numa_ids, cpus, n);
+}
+
 /* NUMA nodes, CPUs and distances for placing reservations. */
 static json_t *volume_node_record(void *ctx)
 {
@@ -526,6 +533,7 @@ int main(int argc, char **argv)
 		.cpu_policy = cfg->placement.cpu_policy,
 		.node_record = volume_node_record,
 		.reserved = volume_reserved,
+		.reserved_cpus = volume_reserved_cpus,
 	};
 	r = quota_volumes_new(&vopts, &vols, err, sizeof(err));
 	if (r < 0) {

@@ -111,6 +111,7 @@ struct quota_volumes {
 	size_t n_resv;
 	size_t n_resv_entries; /* volumes of all reservations (each may hold a ledger token) */
 	bool resv_dirty;       /* the file is behind memory (a save failed after a commit point) */
+	char reported_cpus[512]; /* the reserved-CPU set last given to opts.reserved_cpus */
 };
 
 /* ---- what quota-volumes.c offers quota-reservations.c (callers hold v->lock) ---- */

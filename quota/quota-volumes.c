@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "quota/quota-volumes-private.h"
+#include "sched/sched.h"
 #include "util/log.h"
 
 #define META_PUBLISHED	   "published"
@@ -322,6 +323,51 @@ static int reply_volume(struct quota_volumes *v, json_t *j, json_t **out, char *
  * unconsumed reservations (reserved) of every pool whose figure changed.
  * Without locks: the callbacks take the manager's.
  */
+/*
+ * Under v->lock: the CPUs held by live reservations, summed per NUMA node (their `cpus` at
+ * their cpu_numa_node), sorted by node; true when that differs from what was last reported.
+ */
+static bool reserved_cpus_locked(struct quota_volumes *v, int *ids, unsigned *cpus, size_t *n)
+{
+	char text[sizeof(v->reported_cpus)];
+	size_t o = 0;
+
+	*n = 0;
+	if (!v->o.reserved_cpus)
+		return false;
+	for (size_t i = 0; i < v->n_resv; i++) {
+		const struct qr_resv *rv = v->resv[i];
+		json_int_t c = json_integer_value(json_object_get(rv->request, "cpus"));
+		size_t k = 0;
+
+		if (rv->cpu_numa_node < 0 || c <= 0)
+			continue;
+		while (k < *n && ids[k] != rv->cpu_numa_node)
+			k++;
+		if (k == *n) {
+			if (*n == SCHED_MAX_NUMA)
+				continue;
+			/* Insert sorted: the report is compared as text. */
+			while (k > 0 && ids[k - 1] > rv->cpu_numa_node) {
+				ids[k] = ids[k - 1];
+				cpus[k] = cpus[k - 1];
+				k--;
+			}
+			ids[k] = rv->cpu_numa_node;
+			cpus[k] = 0;
+			(*n)++;
+		}
+		cpus[k] += (unsigned)c;
+	}
+	text[0] = '\0';
+	for (size_t k = 0; k < *n && o < sizeof(text); k++)
+		o += (size_t)snprintf(text + o, sizeof(text) - o, "%d:%u,", ids[k], cpus[k]);
+	if (strcmp(text, v->reported_cpus) == 0)
+		return false;
+	snprintf(v->reported_cpus, sizeof(v->reported_cpus), "%s", text);
+	return true;
+}
+
 void qv_report(struct quota_volumes *v)
 {
 	struct {
@@ -329,9 +375,12 @@ void qv_report(struct quota_volumes *v)
 		uint64_t bytes;
 		bool reserved;
 	} * rep;
-	size_t n = 0;
+	size_t n = 0, n_cpus = 0;
+	int ids[SCHED_MAX_NUMA];
+	unsigned cpus[SCHED_MAX_NUMA];
+	bool cpus_changed;
 
-	if (!v->o.allocated && !v->o.reserved)
+	if (!v->o.allocated && !v->o.reserved && !v->o.reserved_cpus)
 		return;
 	pthread_mutex_lock(&v->lock);
 	rep = calloc(2 * v->n_pools + 1, sizeof(*rep));
@@ -358,6 +407,7 @@ void qv_report(struct quota_volumes *v)
 				n++;
 		}
 	}
+	cpus_changed = reserved_cpus_locked(v, ids, cpus, &n_cpus);
 	pthread_mutex_unlock(&v->lock);
 	for (size_t i = 0; i < n; i++) {
 		if (rep[i].reserved)
@@ -367,6 +417,8 @@ void qv_report(struct quota_volumes *v)
 		free(rep[i].name);
 	}
 	free(rep);
+	if (cpus_changed)
+		v->o.reserved_cpus(v->o.ctx, ids, cpus, n_cpus);
 }
 
 static void report_allocated(struct quota_volumes *v)

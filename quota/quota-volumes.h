@@ -65,6 +65,11 @@ struct quota_volumes_opts {
 	/* A pool's reserved bytes (unconsumed reservations) changed; called without service locks.
 	 */
 	void (*reserved)(void *ctx, const char *pool, uint64_t bytes);
+	/*
+	 * The CPUs the reservations hold changed: per NUMA node (kernel ids), the sum of the
+	 * `cpus` of live reservations with that cpu_numa_node. Called without service locks.
+	 */
+	void (*reserved_cpus)(void *ctx, const int *numa_ids, const unsigned *cpus, size_t n);
 };
 
 int quota_volumes_new(const struct quota_volumes_opts *opts, struct quota_volumes **out, char *err,

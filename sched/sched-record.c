@@ -108,9 +108,18 @@ static int parse_numa(const json_t *arr, struct sched_node *n, char *err, size_t
 				}
 			}
 		}
+		/* CPUs held by the node's reservations for pods not running yet (a count). */
+		const json_t *resv = json_object_get(m, "cpus_reserved");
+		json_int_t held = 0;
+
+		if (resv && !json_is_null(resv) && !int_in(resv, 0, INT32_MAX, &held))
+			return bad(err, len, "numa_nodes[%zu].cpus_reserved: not a CPU count", i);
 		n->numa[i].id = (int)id;
 		n->numa[i].cpus = (unsigned)json_array_size(cpus);
 		n->numa[i].cpus_free = n->numa[i].cpus - taken;
+		n->numa[i].cpus_free = (json_int_t)n->numa[i].cpus_free > held
+					       ? n->numa[i].cpus_free - (unsigned)held
+					       : 0;
 	}
 	return 0;
 }

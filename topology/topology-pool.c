@@ -46,6 +46,10 @@ struct topology_manager {
 	unsigned *excl; /* CPU ids handed out exclusively, sorted */
 	size_t n_excl;
 	char excl_warning[600]; /* why the checkpoint could not be read, or "" */
+	/* CPUs held by the volume service's reservations, per NUMA node (kernel id). */
+	int *resv_cpu_ids;
+	unsigned *resv_cpus;
+	size_t n_resv_cpus;
 };
 
 const char *topology_pool_state_name(enum pool_state s)
@@ -458,6 +462,46 @@ int topology_manager_set_reserved(struct topology_manager *m, const char *pool, 
 	return r;
 }
 
+int topology_manager_set_reserved_cpus(struct topology_manager *m, const int *numa_ids,
+				       const unsigned *cpus, size_t n)
+{
+	int *ids = n ? malloc(n * sizeof(*ids)) : NULL;
+	unsigned *cnt = n ? malloc(n * sizeof(*cnt)) : NULL;
+	bool same;
+
+	if (n && (!ids || !cnt)) {
+		free(ids);
+		free(cnt);
+		return -ENOMEM;
+	}
+	if (n) {
+		memcpy(ids, numa_ids, n * sizeof(*ids));
+		memcpy(cnt, cpus, n * sizeof(*cnt));
+	}
+	pthread_mutex_lock(&m->lock);
+	same = m->n_resv_cpus == n && (!n || (memcmp(m->resv_cpu_ids, ids, n * sizeof(*ids)) == 0 &&
+					      memcmp(m->resv_cpus, cnt, n * sizeof(*cnt)) == 0));
+	free(m->resv_cpu_ids);
+	free(m->resv_cpus);
+	m->resv_cpu_ids = ids;
+	m->resv_cpus = cnt;
+	m->n_resv_cpus = n;
+	if (!same)
+		update_record(m);
+	pthread_mutex_unlock(&m->lock);
+	return 0;
+}
+
+static unsigned reserved_cpus_of(const struct topology_manager *m, int numa_id)
+{
+	unsigned sum = 0;
+
+	for (size_t i = 0; i < m->n_resv_cpus; i++)
+		if (m->resv_cpu_ids[i] == numa_id)
+			sum += m->resv_cpus[i];
+	return sum;
+}
+
 /*
  * Reads the CPU manager's checkpoint into the manager (the record shows it
  * at the end of the pass). A file that cannot be parsed means no exclusive
@@ -634,6 +678,8 @@ struct topology_manager *topology_manager_free(struct topology_manager *m)
 	free(m->record);
 	free(m->cpu_state);
 	free(m->excl);
+	free(m->resv_cpu_ids);
+	free(m->resv_cpus);
 	pthread_cond_destroy(&m->cond);
 	pthread_mutex_destroy(&m->op_lock);
 	pthread_mutex_destroy(&m->lock);
@@ -884,16 +930,17 @@ static json_t *node_record(struct topology_manager *m)
 		struct numa_sums sum = sums_for(m, n->id, names);
 		json_array_append_new(
 			numa,
-			json_pack(
-				"{s:i, s:o, s:o, s:b, s:I, s:I, s:o, s:o, s:I, s:I, s:I, s:I, s:I}",
-				"id", n->id, "cpus", cpus, "cpus_exclusive", excl, "has_cpus",
-				n->n_cpus > 0, "memory_bytes", (json_int_t)n->mem_total,
-				"memory_free_bytes", (json_int_t)n->mem_free, "distances", dist,
-				"pools", names, "pmem_capacity_bytes", (json_int_t)sum.capacity,
-				"pmem_allocatable_bytes", (json_int_t)sum.allocatable,
-				"pmem_allocated_bytes", (json_int_t)sum.allocated,
-				"pmem_used_bytes", (json_int_t)sum.used, "kmem_bytes",
-				(json_int_t)sum.kmem));
+			json_pack("{s:i, s:o, s:o, s:i, s:b, s:I, s:I, s:o, s:o, s:I, s:I, s:I, "
+				  "s:I, s:I}",
+				  "id", n->id, "cpus", cpus, "cpus_exclusive", excl,
+				  "cpus_reserved", (int)reserved_cpus_of(m, n->id), "has_cpus",
+				  n->n_cpus > 0, "memory_bytes", (json_int_t)n->mem_total,
+				  "memory_free_bytes", (json_int_t)n->mem_free, "distances", dist,
+				  "pools", names, "pmem_capacity_bytes", (json_int_t)sum.capacity,
+				  "pmem_allocatable_bytes", (json_int_t)sum.allocatable,
+				  "pmem_allocated_bytes", (json_int_t)sum.allocated,
+				  "pmem_used_bytes", (json_int_t)sum.used, "kmem_bytes",
+				  (json_int_t)sum.kmem));
 	}
 	for (size_t i = 0; i < m->n_pools; i++)
 		json_array_append_new(pools, topology_pool_status_json(&m->pools[i].st));

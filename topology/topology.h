@@ -375,6 +375,12 @@ int topology_manager_pool_by_id(struct topology_manager *m, const char *id,
 int topology_manager_set_allocated(struct topology_manager *m, const char *pool, uint64_t bytes);
 /* The same for the bytes of unconsumed pod reservations in the pool (reserved_bytes). */
 int topology_manager_set_reserved(struct topology_manager *m, const char *pool, uint64_t bytes);
+/*
+ * CPUs held by reservations, per NUMA node (kernel ids): the record's numa_nodes[].cpus_reserved.
+ * Replaces the previous set; n = 0 clears it. 0 or -ENOMEM (the old set stays).
+ */
+int topology_manager_set_reserved_cpus(struct topology_manager *m, const int *numa_ids,
+				       const unsigned *cpus, size_t n);
 
 /* A pool's id: its path without the leading '/', every other '/' as '-'. */
 void topology_pool_id(const char *path, char *id, size_t len);

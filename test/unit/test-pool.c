@@ -851,6 +851,38 @@ static void test_node_record_and_nrt(void **state)
 	assert_string_equal(json_string_value(json_object_get(rec, "apiVersion")),
 			    "topology.node.k8s.io/v1alpha2");
 	json_decref(rec);
+
+	/* CPUs held by reservations: per NUMA node in the record; a change is a new generation,
+	 * the same set again is not. */
+	{
+		const int ids[] = {1};
+		const unsigned cpus[] = {2};
+		uint64_t g0 = 0, g1 = 0, g2 = 0;
+
+		json_decref(topology_manager_node_json(m, &g0));
+		assert_int_equal(topology_manager_set_reserved_cpus(m, ids, cpus, 1), 0);
+		rec = topology_manager_node_json(m, &g1);
+		assert_int_equal(json_integer_value(json_object_get(
+					 json_array_get(json_object_get(rec, "numa_nodes"), 1),
+					 "cpus_reserved")),
+				 2);
+		assert_int_equal(json_integer_value(json_object_get(
+					 json_array_get(json_object_get(rec, "numa_nodes"), 0),
+					 "cpus_reserved")),
+				 0);
+		json_decref(rec);
+		assert_true(g1 == g0 + 1);
+		assert_int_equal(topology_manager_set_reserved_cpus(m, ids, cpus, 1), 0);
+		json_decref(topology_manager_node_json(m, &g2));
+		assert_true(g2 == g1);
+		assert_int_equal(topology_manager_set_reserved_cpus(m, NULL, NULL, 0), 0);
+		rec = topology_manager_node_json(m, &g2);
+		assert_int_equal(json_integer_value(json_object_get(
+					 json_array_get(json_object_get(rec, "numa_nodes"), 1),
+					 "cpus_reserved")),
+				 0);
+		json_decref(rec);
+	}
 	topology_manager_free(m);
 }
 

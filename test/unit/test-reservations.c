@@ -526,6 +526,22 @@ static int64_t fixed_now(void)
 
 static int64_t T_ms = 1700000000000; /* the injected clock: tests move it, nobody sleeps */
 static char reserved_rep[2][64];     /* last reserved_bytes reported per pool */
+static char cpus_rep[128];	     /* last reserved CPUs reported: "numa:cpus," ... */
+static int cpus_reports;
+
+static void fake_reserved_cpus(void *ctx, const int *ids, const unsigned *cpus, size_t n)
+{
+	size_t o = 0;
+
+	(void)ctx;
+	pthread_mutex_lock(&F.lock);
+	cpus_rep[0] = '\0';
+	for (size_t i = 0; i < n; i++)
+		o += (size_t)snprintf(cpus_rep + o, sizeof(cpus_rep) - o, "%d:%u,", ids[i],
+				      cpus[i]);
+	cpus_reports++;
+	pthread_mutex_unlock(&F.lock);
+}
 
 static int64_t test_now_ms(void)
 {
@@ -560,6 +576,7 @@ static struct quota_volumes *rservice(const char *state_dir)
 		.pools = fake_pools,
 		.allocated = fake_allocated,
 		.reserved = fake_reserved,
+		.reserved_cpus = fake_reserved_cpus,
 		.now = fixed_now,
 		.now_ms = test_now_ms,
 		.state_dir = state_dir,
@@ -578,6 +595,8 @@ static void reset(void)
 {
 	fake_reset();
 	memset(reserved_rep, 0, sizeof(reserved_rep));
+	cpus_rep[0] = '\0';
+	cpus_reports = 0;
 	T_ms = 1700000000000;
 }
 
@@ -670,6 +689,9 @@ static void test_create_get_list_delete(void **state)
 	assert_int_equal(jint(out, "cpu_numa_node"), 0);
 	assert_string_equal(jstr(out, "expires_at"), "2023-11-14T22:14:20.000Z");
 	assert_int_equal(rep_of(reserved_rep, 0), limit_of(100 * MiB, CONFIG_FS_EXT4));
+	/* Its CPU is held on that NUMA node (the record's numa_nodes[].cpus_reserved). */
+	assert_string_equal(cpus_rep, "0:1,");
+	assert_int_equal(cpus_reports, 1);
 
 	assert_int_equal(quota_reservation_get(v, "3f1c-aa", &again, err, sizeof(err)), 0);
 	assert_true(json_equal(out, again));
@@ -680,6 +702,8 @@ static void test_create_get_list_delete(void **state)
 
 	assert_int_equal(quota_reservation_delete(v, "3f1c-aa", err, sizeof(err)), 0);
 	assert_int_equal(rep_of(reserved_rep, 0), 0);
+	assert_string_equal(cpus_rep, ""); /* released with it */
+	assert_int_equal(cpus_reports, 2);
 	assert_int_equal(quota_reservation_get(v, "3f1c-aa", &again, err, sizeof(err)), -ENOENT);
 	assert_int_equal(quota_reservation_delete(v, "3f1c-aa", err, sizeof(err)), -ENOENT);
 	assert_non_null(strstr(err, "no reservation for pod 3f1c-aa"));

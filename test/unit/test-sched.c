@@ -1393,6 +1393,18 @@ static void test_record_new_fields(void **state)
 	assert_true(o->node.pools[1].allocated == 5 * GiB);
 	assert_true(sched_pool_free(&o->node.pools[1]) == 265450450944ULL - 15 * GiB);
 	sched_node_free(o);
+
+	/* CPUs held by reservations come off too, never below zero. */
+	json_object_set_new(n0, "cpus_reserved", json_integer(1));
+	json_object_set_new(json_array_get(json_object_get(rec, "numa_nodes"), 1), "cpus_reserved",
+			    json_integer(9));
+	assert_int_equal(sched_node_from_record(rec, &o, err, sizeof(err)), 0);
+	assert_int_equal(o->node.numa[0].cpus_free, 1);
+	assert_int_equal(o->node.numa[1].cpus_free, 0);
+	sched_node_free(o);
+	json_object_set_new(n0, "cpus_reserved", json_integer(-1));
+	assert_int_equal(sched_node_from_record(rec, &o, err, sizeof(err)), -EINVAL);
+	assert_string_equal(err, "numa_nodes[0].cpus_reserved: not a CPU count");
 	json_decref(rec);
 }
 
