@@ -4,7 +4,9 @@
 #include <string.h>
 
 #include "api/api-internal.h"
+#include "kube/kube.h"
 #include "quota/quota-volumes.h"
+#include "util/log.h"
 
 static struct quota_volumes *service(const struct api_request *req, struct api_response *resp)
 {
@@ -29,6 +31,32 @@ static const char *volume_name(const struct api_request *req, struct api_respons
 	return name;
 }
 
+/*
+ * A create that names only its PVC (a CSI create knows the claim, not the pod) follows the
+ * NUMA node the scheduler recorded on the PVC, when the node reads the Kubernetes API. A
+ * reservation for the claim, if any, still wins in the service (it names the same decision).
+ * The API server being away never fails a create: the node's own policy places it then.
+ */
+static void claim_hint(const struct api_request *req, struct quota_create_req *cr)
+{
+	struct kube_status st = {0};
+	int numa = -1, r;
+
+	if (!cr->claim || cr->pod_uid || cr->pool || cr->numa_node >= 0 || !req->cfg)
+		return;
+	r = kube_claim_numa(&req->cfg->kube, NULL, req->cfg->node_name, cr->claim, &numa, &st);
+	if (r == 0 && numa >= 0) {
+		cr->numa_node = numa;
+		log_info("volume_claim_placed", "claim=%s numa_node=%d source=pvc_annotation",
+			 cr->claim, numa);
+	} else if (r < 0 && r != -ENODEV) {
+		char q[600];
+
+		log_warn("volume_claim_unread", "claim=%s errno=%d error=%s", cr->claim, -r,
+			 log_quote(q, sizeof(q), st.message));
+	}
+}
+
 static void post_volumes(const struct api_request *req, struct api_response *resp)
 {
 	struct quota_volumes *v = service(req, resp);
@@ -41,6 +69,8 @@ static void post_volumes(const struct api_request *req, struct api_response *res
 	if (!v)
 		return;
 	r = quota_create_req_parse(req->body, quota_volumes_limits(v), &cr, err, sizeof(err));
+	if (r == 0)
+		claim_hint(req, cr);
 	if (r == 0)
 		r = quota_volume_create(v, cr, &out, &created, err, sizeof(err));
 	quota_create_req_free(cr);

@@ -50,6 +50,13 @@ int cluster_kube_get_pod(struct cluster_kube *k, const char *ns, const char *nam
 			 char *err, size_t err_len);
 /* Annotates the pod with pmem.io/numa-node (when numa is not NULL), then POSTs its binding.
  * 0; -EEXIST for a 409 (already bound); -errno; err says. */
+/*
+ * The decision for each PVC of a reservation body (its volumes with a `claim`), as
+ * annotations on the PVC the node reads when the volume is created (docs/scheduler.md):
+ * pmem.io/node, pmem.io/numa-node, pmem.io/pod-uid. 0, or -errno with the claim in err.
+ */
+int cluster_kube_annotate_claims(struct cluster_kube *k, const json_t *reservation,
+				 const char *node, char *err, size_t err_len);
 int cluster_kube_bind(struct cluster_kube *k, const char *ns, const char *name, const char *uid,
 		      const char *node, const char *numa, char *err, size_t err_len);
 /* {api_url, watch: {state, resource_version, relists, errors, last_error}} */

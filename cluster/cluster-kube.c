@@ -245,6 +245,56 @@ int cluster_kube_get_pod(struct cluster_kube *k, const char *ns, const char *nam
 	return r;
 }
 
+int cluster_kube_annotate_claims(struct cluster_kube *k, const json_t *reservation,
+				 const char *node, char *err, size_t err_len)
+{
+	const char *uid = json_string_value(json_object_get(reservation, "pod_uid"));
+	struct kube_status st = {0};
+	struct kube_client *cl = NULL;
+	char path[700], e[256], numa[16];
+	size_t i;
+	json_t *v;
+	int r = 0;
+
+	json_array_foreach (json_object_get(reservation, "volumes"), i, v) {
+		const char *claim = json_string_value(json_object_get(v, "claim")), *slash;
+		char ns[64];
+		json_t *body;
+
+		if (!claim || !(slash = strchr(claim, '/')) ||
+		    (size_t)(slash - claim) >= sizeof(ns))
+			continue;
+		snprintf(ns, sizeof(ns), "%.*s", (int)(slash - claim), claim);
+		if (!names_is_dns_subdomain(ns, strlen(ns)) ||
+		    !names_is_dns_subdomain(slash + 1, strlen(slash + 1))) {
+			snprintf(err, err_len, "claim %s: not a valid namespace/name", claim);
+			r = -EINVAL;
+			break;
+		}
+		if (!cl && !(cl = client_take(k, e, sizeof(e)))) {
+			snprintf(err, err_len, "claim %s: %s", claim, e);
+			return -EIO;
+		}
+		snprintf(numa, sizeof(numa), "%d",
+			 (int)json_integer_value(json_object_get(v, "numa_node")));
+		snprintf(path, sizeof(path), "/api/v1/namespaces/%s/persistentvolumeclaims/%s", ns,
+			 slash + 1);
+		body = json_pack("{s:{s:{s:s, s:s, s:s?}}}", "metadata", "annotations",
+				 "pmem.io/node", node, "pmem.io/numa-node", numa, "pmem.io/pod-uid",
+				 uid);
+		r = body ? kube_merge_patch(cl, path, body, NULL, &st) : -ENOMEM;
+		json_decref(body);
+		if (r < 0) {
+			snprintf(err, err_len, "claim %s: cannot annotate it: %s", claim,
+				 st.message[0] ? st.message : strerror(-r));
+			break;
+		}
+	}
+	if (cl)
+		client_put(k, cl);
+	return r;
+}
+
 int cluster_kube_bind(struct cluster_kube *k, const char *ns, const char *name, const char *uid,
 		      const char *node, const char *numa, char *err, size_t err_len)
 {

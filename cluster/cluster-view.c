@@ -1005,7 +1005,8 @@ static int hold_take(struct cluster *c, const struct sched_ext_binding *b,
 	bool counted = h->req->req.cpus > 0;
 	for (size_t v = 0; v < res.n_volumes; v++)
 		counted |= res.volumes[v].counted;
-	if (c->agents && counted && !(*body = reservation_body(h, c->ttl_ms)))
+	/* agents: POSTed to the node; kube: its claims become PVC annotations the node reads. */
+	if ((c->agents || c->kube) && counted && !(*body = reservation_body(h, c->ttl_ms)))
 		goto oom_taken;
 	int nid = res.cpu_numa_id >= 0 ? res.cpu_numa_id
 		  : res.n_volumes      ? res.volumes[0].numa_id
@@ -1100,6 +1101,17 @@ int cluster_bind(struct cluster *c, const struct sched_ext_binding *b, char *err
 			x->confirmed_at = cluster_now(c);
 		}
 		pthread_rwlock_unlock(&c->lock);
+	}
+	if (c->kube && !c->agents && body) {
+		/* Before the binding: once the pod is bound its volumes may be created at once. */
+		r = cluster_kube_annotate_claims(c->kube, body, b->node, e, sizeof(e));
+		if (r < 0) {
+			snprintf(err, err_len, "%s", e);
+			hold_remove(c, id);
+			json_decref(body);
+			free(url);
+			return r;
+		}
 	}
 	json_decref(body);
 	free(url);

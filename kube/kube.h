@@ -132,6 +132,18 @@ int kube_status_parse(long code, const char *body, size_t len, struct kube_statu
  */
 int kube_pmemnode_path(char *buf, size_t len, const char *name, const char *sub);
 
+/* ---- what the scheduler decided for a PVC (kube-claims.c) ---------------- */
+
+/*
+ * GETs the PVC `claim` ("namespace/name") through the API server of `cfg` (resolved like the
+ * publisher; `root` as kube_conn_resolve) and reads the scheduler's annotations: *numa_node is
+ * pmem.io/numa-node when pmem.io/node is `node_name`, else -1. 0 (with *numa_node, maybe -1),
+ * -ENODEV when there is no Kubernetes API, -EINVAL for a bad claim, or the -errno of kube_get
+ * (-ENOENT: no such PVC) with st->message.
+ */
+int kube_claim_numa(const struct config_kube *cfg, const char *root, const char *node_name,
+		    const char *claim, int *numa_node, struct kube_status *st);
+
 /* ---- the publisher ------------------------------------------------------ */
 
 /*

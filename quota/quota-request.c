@@ -361,11 +361,6 @@ int quota_create_req_parse(const json_t *body, const struct quota_req_limits *li
 		if (ret < 0)
 			goto fail;
 	}
-	if (r->claim && !r->pod_uid) {
-		ret = qm_fail(-EINVAL, err, err_len,
-			      "claim: only with pod_uid (it picks the pod's reserved volume)");
-		goto fail;
-	}
 	*out = r;
 	return 0;
 fail:

@@ -568,32 +568,44 @@ uint64_t qr_reserved_locked(struct quota_volumes *v, const char *pool)
 
 /* ---- consumption by a volume create ---- */
 
+/*
+ * The entry a create consumes: of the pod's reservation when it names the pod; by the claim
+ * alone otherwise (the CSI shim knows the PVC, not the pod), across every reservation.
+ */
 struct qr_entry *qr_claim_locked(struct quota_volumes *v, const struct quota_create_req *req,
 				 struct vpool **pool, uint64_t *token)
 {
-	struct qr_resv *r = find_resv(v, req->pod_uid);
+	struct qr_resv *only = req->pod_uid ? find_resv(v, req->pod_uid) : NULL;
 	struct qr_entry *best = NULL;
 	struct vpool *want = req->pool ? qv_find_pool(v, req->pool) : NULL, *bp = NULL;
 
-	if (!r || (req->pool && !want))
+	if ((req->pod_uid && !only) || (!req->pod_uid && !req->claim) || (req->pool && !want))
 		return NULL;
-	for (size_t k = 0; k < r->n; k++) {
-		struct qr_entry *e = &r->e[k];
-		struct vpool *p;
+	for (size_t ri = 0; ri < v->n_resv; ri++) {
+		struct qr_resv *r = v->resv[ri];
 
-		if (e->consumed || e->consuming || !e->token || e->size_bytes < req->size_bytes)
+		if (only && r != only)
 			continue;
-		if (req->claim && (!e->claim || strcmp(e->claim, req->claim) != 0))
-			continue;
-		p = qv_find_pool(v, e->pool);
-		if (!p || !p->ready || !p->scanned || (want && want != p) ||
-		    (req->numa_node >= 0 && p->numa_node != req->numa_node))
-			continue;
-		/* Without a claim, an entry reserved for no claim first, then the tightest fit. */
-		if (!best || (!req->claim && !e->claim && best->claim) ||
-		    ((!e->claim) == (!best->claim) && e->size_bytes < best->size_bytes)) {
-			best = e;
-			bp = p;
+		for (size_t k = 0; k < r->n; k++) {
+			struct qr_entry *e = &r->e[k];
+			struct vpool *p;
+
+			if (e->consumed || e->consuming || !e->token ||
+			    e->size_bytes < req->size_bytes)
+				continue;
+			if (req->claim && (!e->claim || strcmp(e->claim, req->claim) != 0))
+				continue;
+			p = qv_find_pool(v, e->pool);
+			if (!p || !p->ready || !p->scanned || (want && want != p) ||
+			    (req->numa_node >= 0 && p->numa_node != req->numa_node))
+				continue;
+			/* Without a claim, an entry reserved for no claim first, then the tightest
+			 * fit. */
+			if (!best || (!req->claim && !e->claim && best->claim) ||
+			    ((!e->claim) == (!best->claim) && e->size_bytes < best->size_bytes)) {
+				best = e;
+				bp = p;
+			}
 		}
 	}
 	if (!best)

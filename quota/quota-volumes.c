@@ -1313,7 +1313,7 @@ static int create(struct quota_volumes *v, const struct quota_create_req *req, j
 	 * capacity (the token), which stays reserved until the volume exists:
 	 * never released in between, never counted twice.
 	 */
-	if (req->pod_uid)
+	if (req->pod_uid || req->claim)
 		claimed = qr_claim_locked(v, req, &p, &token);
 	if (claimed) {
 		limit = limit_for(v, p, req->size_bytes);

@@ -666,9 +666,10 @@ struct fake {
 	unsigned gets, not_modified, posts;
 	json_t *last_post;
 	/* API server */
-	unsigned bindings, patches, pvc_gets;
+	unsigned bindings, patches, pvc_gets, pvc_patches;
 	char last_binding[2048];
 	char last_patch[1024];
+	char last_pvc_patch[1024];
 	unsigned binding_status; /* 201 or 409 */
 };
 
@@ -763,6 +764,13 @@ static enum MHD_Result fake_handle(void *cls, struct MHD_Connection *conn, const
 		return reply(conn, 201, "{}", NULL);
 	}
 	/* The API server. */
+	if (strstr(url, "/persistentvolumeclaims/") && strcmp(method, "PATCH") == 0) {
+		f->pvc_patches++;
+		snprintf(f->last_pvc_patch, sizeof(f->last_pvc_patch), "%s %s", url,
+			 u->body ? u->body : "");
+		pthread_mutex_unlock(&f->mu);
+		return reply_file(conn, 200, API_FIX "get-pvc-redis-data-1.json");
+	}
 	if (strstr(url, "/persistentvolumeclaims/redis-data-1")) {
 		f->pvc_gets++;
 		pthread_mutex_unlock(&f->mu);
@@ -1066,6 +1074,21 @@ static void test_extender_fixtures_with_kube(void **state)
 	assert_int_equal(api->bindings, 1);
 	assert_int_equal(api->patches, 1);
 	assert_non_null(strstr(api->last_patch, "pmem.io/numa-node"));
+	/* The PVC carries the decision for the node that creates the volume. */
+	assert_int_equal(api->pvc_patches, 1);
+	assert_non_null(strstr(api->last_pvc_patch,
+			       "/api/v1/namespaces/default/persistentvolumeclaims/redis-data-1 "));
+	b = json_loads(strchr(api->last_pvc_patch, ' ') + 1, 0, NULL);
+	{
+		json_t *an = json_object_get(json_object_get(b, "metadata"), "annotations");
+
+		assert_string_equal(json_string_value(json_object_get(an, "pmem.io/node")),
+				    "acc-node-3");
+		assert_string_equal(json_string_value(json_object_get(an, "pmem.io/pod-uid")),
+				    "c65f5345-5ff5-4f05-af16-f2e359804e43");
+		assert_non_null(json_string_value(json_object_get(an, "pmem.io/numa-node")));
+	}
+	json_decref(b);
 	b = json_loads(api->last_binding, 0, NULL);
 	assert_string_equal(json_string_value(json_object_get(b, "kind")), "Binding");
 	assert_string_equal(

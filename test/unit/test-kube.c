@@ -1271,6 +1271,53 @@ static void test_publish_heartbeat(void **state)
 	dbl_free(d);
 }
 
+/* The scheduler's decision for a PVC, as the node reads it when a volume is created. */
+static void test_claim_numa(void **state)
+{
+	static const char pvc_fmt[] =
+		"{\"kind\":\"PersistentVolumeClaim\",\"metadata\":{\"name\":\"data\","
+		"\"namespace\":\"prod\",\"annotations\":{\"pmem.io/node\":\"%s\","
+		"\"pmem.io/numa-node\":\"%s\",\"pmem.io/pod-uid\":\"u1\"}}}";
+	struct dbl *d = dbl_new();
+	char url[64], ours[512], other[512], badnuma[512];
+	struct config_kube cfg;
+	struct kube_status st;
+	int numa = 7;
+
+	(void)state;
+	write_file(token_path, "t1\n");
+	snprintf(url, sizeof(url), "http://127.0.0.1:%u", d->port);
+	cfg = (struct config_kube){
+		.enabled = CONFIG_KUBE_ON, .api_url = url, .token_file = token_path};
+	snprintf(ours, sizeof(ours), pvc_fmt, NODE, "1");
+	snprintf(other, sizeof(other), pvc_fmt, "elsewhere", "1");
+	snprintf(badnuma, sizeof(badnuma), pvc_fmt, NODE, "1x");
+
+	dbl_script(d, "GET", 200, ours, false);
+	memset(&st, 0, sizeof(st));
+	assert_int_equal(kube_claim_numa(&cfg, NULL, NODE, "prod/data", &numa, &st), 0);
+	assert_int_equal(numa, 1);
+	expect_req(d, 0, "GET", "/api/v1/namespaces/prod/persistentvolumeclaims/data", 200);
+	assert_string_equal(dbl_req(d, 0)->auth, "Bearer t1");
+	/* Placed on another node, or not a number: no hint. */
+	dbl_script(d, "GET", 200, other, false);
+	assert_int_equal(kube_claim_numa(&cfg, NULL, NODE, "prod/data", &numa, &st), 0);
+	assert_int_equal(numa, -1);
+	dbl_script(d, "GET", 200, badnuma, false);
+	assert_int_equal(kube_claim_numa(&cfg, NULL, NODE, "prod/data", &numa, &st), 0);
+	assert_int_equal(numa, -1);
+	/* No such PVC. */
+	assert_int_equal(kube_claim_numa(&cfg, NULL, NODE, "prod/nope", &numa, &st), -ENOENT);
+	/* A hostile claim never becomes a path. */
+	assert_int_equal(kube_claim_numa(&cfg, NULL, NODE, "../x", &numa, &st), -EINVAL);
+	assert_int_equal(kube_claim_numa(&cfg, NULL, NODE, "prod/a/b", &numa, &st), -EINVAL);
+	assert_int_equal(dbl_count(d, NULL), 4);
+	/* Without a Kubernetes API: -ENODEV, and the create goes on by the node's policy. */
+	cfg = (struct config_kube){.enabled = CONFIG_KUBE_OFF};
+	assert_int_equal(kube_claim_numa(&cfg, NULL, NODE, "prod/data", &numa, &st), -ENODEV);
+	dbl_free(d);
+}
+
 /* 409 on the patch: read the object again and retry at once, no backoff. */
 static void test_publish_conflict(void **state)
 {
@@ -1460,6 +1507,7 @@ int main(void)
 		cmocka_unit_test(test_publish_creates_if_missing),
 		cmocka_unit_test(test_publish_labels_and_removed_keys),
 		cmocka_unit_test(test_publish_heartbeat),
+		cmocka_unit_test(test_claim_numa),
 		cmocka_unit_test(test_publish_conflict),
 		cmocka_unit_test(test_publish_outage),
 		cmocka_unit_test(test_publish_coalesces),
