@@ -264,6 +264,16 @@ int config_restart_keys(const struct config *old_cfg, const struct config *new_c
 		keylist_add(&k, "state_dir");
 	if (!scheduler_eq(&old_cfg->scheduler, &new_cfg->scheduler))
 		keylist_add(&k, "scheduler");
+	/* A node's volume service takes its reservation policy at start; the scheduler role
+	 * applies placement: live (cluster_set_placement). */
+	if (new_cfg->role == CONFIG_ROLE_NODE) {
+		if (old_cfg->placement.pmem_policy != new_cfg->placement.pmem_policy)
+			keylist_add(&k, "placement.pmem_policy");
+		if (old_cfg->placement.cpu_policy != new_cfg->placement.cpu_policy)
+			keylist_add(&k, "placement.cpu_policy");
+		if (old_cfg->placement.reservation_ttl_ms != new_cfg->placement.reservation_ttl_ms)
+			keylist_add(&k, "placement.reservation_ttl");
+	}
 	/* TLS material is loaded into the server at start; token files are re-read per reload. */
 	for (size_t i = 0; listen_same && i < old_cfg->n_listen; i++) {
 		const struct config_auth *a = &old_cfg->listen[i].auth,

@@ -262,7 +262,8 @@ const char *config_label_get(const struct config *cfg, const char *key);
  * list of the keys that differ and can only take effect after a restart
  * (listen, threads, limits.max_connections, limits.per_client_connections,
  * limits.request_timeout, listen[].auth TLS files, volumes.overcommit_ratio,
- * volumes.publish_roots, volumes.max_volume_size) and returns how many there
+ * volumes.publish_roots, volumes.max_volume_size, role, state_dir, scheduler, and in
+ * role node placement.pmem_policy/cpu_policy/reservation_ttl) and returns how many there
  * are. Keys that apply live (log_level, labels, node_name, limits.max_body,
  * token files which are re-read, pools, kube) are not listed.
  */

@@ -556,6 +556,38 @@ static void test_placement_and_role(void **state)
 	assert_string_equal(cfg->scheduler.simulate, "/etc/pmemd/cluster.yaml");
 	config_free(cfg);
 
+	/* Reload: what a node's volume service took at start needs a restart; the scheduler
+	 * role applies placement: live. */
+	{
+		static const struct {
+			const char *from, *to;
+			int n;
+			const char *keys;
+		} cases[] = {
+			{"", "placement: {pmem_policy: spread}\n", 1, "placement.pmem_policy"},
+			{"", "placement: {cpu_policy: single-numa-cpu, reservation_ttl: 1m}\n", 2,
+			 "placement.cpu_policy,placement.reservation_ttl"},
+			{"", "placement: {cpu_manager_state: /k/state, driver: x.example.com}\n", 0,
+			 ""},
+			{"", "state_dir: /srv/p\n", 1, "state_dir"},
+			{"", "role: scheduler\n", 1, "role"},
+			{"role: scheduler\n", "role: scheduler\nplacement: {pmem_policy: spread}\n",
+			 0, ""},
+			{"role: scheduler\n", "role: scheduler\nscheduler: {poll_interval: 5s}\n",
+			 1, "scheduler"},
+		};
+		char keys[256];
+
+		for (size_t i = 0; i < N_OF(cases); i++) {
+			struct config *a = parse_ok(cases[i].from), *b = parse_ok(cases[i].to);
+			int n = config_restart_keys(a, b, keys, sizeof(keys));
+
+			if (n != cases[i].n || strcmp(keys, cases[i].keys) != 0)
+				fail_msg("case %zu: %d \"%s\"", i, n, keys);
+			config_free(a);
+			config_free(b);
+		}
+	}
 	EXPECT_ERRORS("role: master\n",
 		      {1, 7, "role: expected one of node, scheduler, got \"master\""});
 	EXPECT_ERRORS("placement: {pmem_policy: tight}\n",
