@@ -153,9 +153,25 @@ static int numa_index(const struct sched_node *n, int id)
 	return -1;
 }
 
+/*
+ * String equality for the per-node hot path (fstypes, volume ids): short strings that mostly
+ * differ early, compared for every node of a 5,000-node filter, where the libc call itself
+ * cost more than the comparison (11% of a filter in a profile).
+ */
+static inline bool same(const char *a, const char *b)
+{
+	if (a == b)
+		return true;
+	while (*a && *a == *b) {
+		a++;
+		b++;
+	}
+	return *a == *b;
+}
+
 static bool fstype_ok(const struct sched_volume *v, const struct sched_pool *p)
 {
-	return !v->fstype || (p->fstype && strcmp(v->fstype, p->fstype) == 0);
+	return !v->fstype || (p->fstype && same(v->fstype, p->fstype));
 }
 
 /* ---- validation ---------------------------------------------------------------------- */
@@ -243,7 +259,7 @@ static bool prepare(struct ctx *c, struct sched_result *out)
 		c->dup_of[i] = -1;
 		c->bound_numa[i] = -1;
 		for (size_t j = 0; v->id && j < i; j++)
-			if (req->volumes[j].id && strcmp(req->volumes[j].id, v->id) == 0) {
+			if (req->volumes[j].id && same(req->volumes[j].id, v->id)) {
 				c->dup_of[i] = c->dup_of[j] >= 0 ? c->dup_of[j] : (int)j;
 				break;
 			}
@@ -404,6 +420,16 @@ static void plan_init(const struct ctx *c, struct plan *pl)
 	memset(pl->numa_take, 0, sizeof(pl->numa_take[0]) * c->node->n_numa);
 }
 
+/* Copies the parts of a plan in use: a whole-struct copy (~800 bytes, mostly the unused tail
+ * of numa_take) was half the time of best_home on a 2-NUMA node. */
+static void plan_copy(const struct ctx *c, struct plan *dst, const struct plan *src)
+{
+	memcpy(dst->pool, src->pool, sizeof(dst->pool[0]) * c->req->n_volumes);
+	memcpy(dst->numa, src->numa, sizeof(dst->numa[0]) * c->req->n_volumes);
+	dst->cpu = src->cpu;
+	memcpy(dst->numa_take, src->numa_take, sizeof(dst->numa_take[0]) * c->node->n_numa);
+}
+
 /*
  * Is candidate (rem_a, cpus_a, index a) better than (rem_b, cpus_b, b) under the policy?
  * `rem` is PMEM remaining after placement, `cpus` CPUs remaining after.
@@ -478,7 +504,7 @@ static int best_home(const struct ctx *c, bool with_cpus, struct plan *best, cha
 			home = (int)k;
 			best_rem = rem;
 			best_cpus = cpus_after;
-			*best = pl;
+			plan_copy(c, best, &pl);
 		}
 	}
 	return home;
@@ -668,8 +694,15 @@ int sched_evaluate(const struct sched_node *node, const struct sched_request *re
 	if (!out)
 		return -EINVAL;
 	why[0] = '\0';
-	/* Not the whole struct: the per-volume entries past n_volumes are never read. */
-	memset(out, 0, offsetof(struct sched_result, volumes));
+	/* Field by field, not the whole struct: the 256-byte reason needs only its first byte,
+	 * and the per-volume entries past n_volumes are never read. */
+	out->feasible = false;
+	out->score = 0;
+	out->reason[0] = '\0';
+	out->distance = 0;
+	out->pmem_new = 0;
+	out->pmem_remaining = 0;
+	out->n_volumes = 0;
 	out->cpu_numa_id = -1;
 	if (!node || !req)
 		return invalid(out, "no node or request");
