@@ -64,7 +64,10 @@ struct cluster {
 	enum cluster_source source;
 	uint64_t max_age_ms;
 	uint64_t ttl_ms;
-	size_t eval_slices; /* threads a large evaluation is cut into (the cores, at most 4) */
+	size_t eval_slices;	/* threads a large evaluation is cut into (the cores, at most 4) */
+	struct eval_pool *pool; /* its workers, started at the first large evaluation */
+	pthread_mutex_t pool_lock;
+	bool pool_failed;
 	enum sched_pmem_policy pmem_policy;
 	enum sched_cpu_policy cpu_policy;
 	char *driver;
@@ -703,42 +706,157 @@ static void *eval_slice_run(void *arg)
 #define EVAL_SLICE_MIN	1024 /* below this, a thread costs more than it saves */
 #define EVAL_SLICES_MAX 4
 
+/*
+ * Workers that stay up for the view's life: a thread made per call cost tens of
+ * microseconds and added its scheduling to every filter's tail latency. One evaluation uses
+ * the pool at a time; a concurrent one (the HTTP server has a thread per core) runs on its
+ * own thread instead of waiting.
+ */
+struct eval_pool {
+	pthread_mutex_t busy; /* held by the evaluation using the workers */
+	pthread_mutex_t mu;
+	pthread_cond_t go, done;
+	pthread_t th[EVAL_SLICES_MAX];
+	size_t n_workers;
+	uint64_t seq;	/* job number; a worker runs each one once */
+	size_t pending; /* workers not finished with the current job */
+	bool stop;
+	struct eval_slice slice[EVAL_SLICES_MAX]; /* [1..] for the workers, [0] the caller's */
+};
+
+struct eval_worker {
+	struct eval_pool *p;
+	size_t i;
+};
+
+static void *eval_worker_run(void *arg)
+{
+	struct eval_worker w = *(struct eval_worker *)arg;
+	struct eval_pool *p = w.p;
+	uint64_t seen = 0;
+
+	free(arg);
+	pthread_mutex_lock(&p->mu);
+	for (;;) {
+		while (!p->stop && p->seq == seen)
+			pthread_cond_wait(&p->go, &p->mu);
+		if (p->stop)
+			break;
+		seen = p->seq;
+		pthread_mutex_unlock(&p->mu);
+		eval_slice_run(&p->slice[w.i]);
+		pthread_mutex_lock(&p->mu);
+		if (--p->pending == 0)
+			pthread_cond_signal(&p->done);
+	}
+	pthread_mutex_unlock(&p->mu);
+	return NULL;
+}
+
+static void eval_pool_free(struct eval_pool *p)
+{
+	if (!p)
+		return;
+	pthread_mutex_lock(&p->mu);
+	p->stop = true;
+	pthread_cond_broadcast(&p->go);
+	pthread_mutex_unlock(&p->mu);
+	for (size_t i = 0; i < p->n_workers; i++)
+		pthread_join(p->th[i], NULL);
+	pthread_cond_destroy(&p->go);
+	pthread_cond_destroy(&p->done);
+	pthread_mutex_destroy(&p->mu);
+	pthread_mutex_destroy(&p->busy);
+	free(p);
+}
+
+/* workers + 1 slices (the caller runs one); NULL when not even one worker starts. */
+static struct eval_pool *eval_pool_new(size_t workers)
+{
+	struct eval_pool *p = calloc(1, sizeof(*p));
+
+	if (!p)
+		return NULL;
+	pthread_mutex_init(&p->busy, NULL);
+	pthread_mutex_init(&p->mu, NULL);
+	pthread_cond_init(&p->go, NULL);
+	pthread_cond_init(&p->done, NULL);
+	for (size_t i = 0; i < workers && i + 1 < EVAL_SLICES_MAX; i++) {
+		struct eval_worker *w = malloc(sizeof(*w));
+
+		if (!w)
+			break;
+		*w = (struct eval_worker){p, p->n_workers + 1};
+		if (pthread_create(&p->th[p->n_workers], NULL, eval_worker_run, w) != 0) {
+			free(w);
+			break;
+		}
+		p->n_workers++;
+	}
+	if (!p->n_workers) {
+		eval_pool_free(p);
+		return NULL;
+	}
+	return p;
+}
+
+/* The view's pool, started on first use; NULL (evaluate on one thread) when it cannot be. */
+static struct eval_pool *eval_pool_get(struct cluster *c)
+{
+	struct eval_pool *p;
+
+	pthread_mutex_lock(&c->pool_lock);
+	if (!c->pool && !c->pool_failed) {
+		c->pool = eval_pool_new(c->eval_slices - 1);
+		c->pool_failed = !c->pool;
+	}
+	p = c->pool;
+	pthread_mutex_unlock(&c->pool_lock);
+	return p;
+}
+
 static int evaluate_all(struct cluster *c, const struct sched_request *req,
 			const char *const *names, size_t n, uint64_t now,
 			struct sched_result *results)
 {
-	struct eval_slice s[EVAL_SLICES_MAX];
-	pthread_t th[EVAL_SLICES_MAX];
-	bool started[EVAL_SLICES_MAX] = {false};
-	size_t k = c->eval_slices, per;
+	struct eval_slice one = {c, req, names, results, n, now, 0};
+	struct eval_pool *p;
+	size_t k, per;
 	int r = 0;
 
-	if (k > n / EVAL_SLICE_MIN)
-		k = n / EVAL_SLICE_MIN;
-	if (k < 2) {
-		struct eval_slice one = {c, req, names, results, n, now, 0};
-
+	if (c->eval_slices < 2 || n < 2 * EVAL_SLICE_MIN) {
 		eval_slice_run(&one);
 		return one.r;
 	}
+	p = eval_pool_get(c);
+	if (!p || pthread_mutex_trylock(&p->busy) != 0) {
+		eval_slice_run(&one);
+		return one.r;
+	}
+	/* Every worker takes a slice (an empty one when the call is small for them all). */
+	k = p->n_workers + 1;
+	if (k > n / EVAL_SLICE_MIN)
+		k = n / EVAL_SLICE_MIN;
 	per = (n + k - 1) / k;
-	for (size_t i = 0; i < k; i++) {
-		size_t from = i * per, to = from + per < n ? from + per : n;
+	for (size_t i = 0; i <= p->n_workers; i++) {
+		size_t from = i < k ? i * per : n, to = i < k && from + per < n ? from + per : n;
 
-		s[i] = (struct eval_slice){c, req, names + from, results + from, to - from, now, 0};
+		p->slice[i] = (struct eval_slice){c,   req, names + from, results + from, to - from,
+						  now, 0};
 	}
-	/* Slice 0 runs here; a slice whose thread cannot start runs here too. */
-	for (size_t i = 1; i < k; i++)
-		started[i] = pthread_create(&th[i], NULL, eval_slice_run, &s[i]) == 0;
-	eval_slice_run(&s[0]);
-	for (size_t i = 1; i < k; i++) {
-		if (started[i])
-			pthread_join(th[i], NULL);
-		else
-			eval_slice_run(&s[i]);
-	}
-	for (size_t i = 0; i < k && r == 0; i++)
-		r = s[i].r;
+	pthread_mutex_lock(&p->mu);
+	p->pending = p->n_workers;
+	p->seq++;
+	pthread_cond_broadcast(&p->go);
+	pthread_mutex_unlock(&p->mu);
+	eval_slice_run(&p->slice[0]);
+	pthread_mutex_lock(&p->mu);
+	while (p->pending)
+		pthread_cond_wait(&p->done, &p->mu);
+	pthread_mutex_unlock(&p->mu);
+	for (size_t i = 0; i <= p->n_workers && r == 0; i++)
+		r = p->slice[i].r;
+	pthread_mutex_unlock(&p->busy);
 	return r;
 }
 
@@ -1290,6 +1408,7 @@ int cluster_new(const struct cluster_opts *opts, struct cluster **out, char *err
 		return -ENOMEM;
 	pthread_rwlock_init(&c->lock, NULL);
 	pthread_mutex_init(&c->pods_lock, NULL);
+	pthread_mutex_init(&c->pool_lock, NULL);
 	atomic_store(&c->next_expiry, UINT64_MAX);
 	c->clock_ms = opts->clock_ms;
 	c->clock_ud = opts->clock_ud;
@@ -1373,6 +1492,8 @@ struct cluster *cluster_free(struct cluster *c)
 	free(c->nodes);
 	free(c->index);
 	free(c->driver);
+	eval_pool_free(c->pool);
+	pthread_mutex_destroy(&c->pool_lock);
 	pthread_rwlock_destroy(&c->lock);
 	pthread_mutex_destroy(&c->pods_lock);
 	free(c);
