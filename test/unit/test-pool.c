@@ -20,6 +20,8 @@
 #include "config/config.h"
 #include "topology/topology.h"
 
+#include "support.h"
+
 #define GiB (1ULL << 30)
 #define MiB (1ULL << 20)
 
@@ -561,19 +563,6 @@ static const struct topology_ops fake_ops = {
 	.pool_has_volumes = fake_has_volumes,
 };
 
-static struct config *cfg_of(const char *yaml)
-{
-	struct config *cfg = NULL;
-	struct config_errors *errs = NULL;
-	int r = config_parse("t.yaml", yaml, strlen(yaml), NULL, &cfg, &errs);
-
-	if (r < 0)
-		config_errors_print(errs, stderr);
-	config_errors_free(errs);
-	assert_int_equal(r, 0);
-	return cfg;
-}
-
 static const char *two_pools = "node_name: n1\n"
 			       "pools:\n"
 			       "  - name: /mnt/pmem0\n"
@@ -888,60 +877,6 @@ static void test_node_record_and_nrt(void **state)
 
 /* ======================= over HTTP ======================= */
 
-struct reply {
-	long status;
-	char body[65536];
-	size_t len;
-	char etag[64];
-};
-
-static size_t on_body(char *p, size_t sz, size_t n, void *ud)
-{
-	struct reply *r = ud;
-	size_t len = sz * n;
-	if (r->len + len >= sizeof(r->body))
-		len = sizeof(r->body) - 1 - r->len;
-	memcpy(r->body + r->len, p, len);
-	r->len += len;
-	r->body[r->len] = '\0';
-	return sz * n;
-}
-
-static size_t on_header(char *p, size_t sz, size_t n, void *ud)
-{
-	struct reply *r = ud;
-	if (sz * n > 6 && strncasecmp(p, "ETag: ", 6) == 0)
-		snprintf(r->etag, sizeof(r->etag), "%.*s", (int)(sz * n - 8), p + 6);
-	return sz * n;
-}
-
-static struct reply *http(uint16_t port, const char *method, const char *path, const char *inm)
-{
-	static struct reply r;
-	char url[512], h[128];
-	struct curl_slist *hd = NULL;
-	CURL *c = curl_easy_init();
-
-	memset(&r, 0, sizeof(r));
-	snprintf(url, sizeof(url), "http://127.0.0.1:%u%s", port, path);
-	curl_easy_setopt(c, CURLOPT_URL, url);
-	curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, &r);
-	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
-	curl_easy_setopt(c, CURLOPT_HEADERDATA, &r);
-	if (inm) {
-		snprintf(h, sizeof(h), "If-None-Match: %s", inm);
-		hd = curl_slist_append(hd, h);
-		curl_easy_setopt(c, CURLOPT_HTTPHEADER, hd);
-	}
-	assert_int_equal(curl_easy_perform(c), CURLE_OK);
-	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r.status);
-	curl_easy_cleanup(c);
-	curl_slist_free_all(hd);
-	return &r;
-}
-
 static void test_http_routes(void **state)
 {
 	struct topology_manager *m;
@@ -971,47 +906,47 @@ static void test_http_routes(void **state)
 	assert_int_equal(api_server_start(&srv, cfg, &hooks, err, sizeof(err)), 0);
 
 	/* Before the first pass: pools pending, no discovery yet. */
-	r = http(port, "GET", "/v1/regions", NULL);
+	r = http_inm(port, "GET", "/v1/regions", NULL, NULL);
 	assert_int_equal(r->status, 503);
-	r = http(port, "GET", "/v1/pools", NULL);
+	r = http_inm(port, "GET", "/v1/pools", NULL, NULL);
 	assert_int_equal(r->status, 200);
 	assert_non_null(strstr(r->body, "\"state\":\"pending\""));
 
 	topology_manager_reconcile(m, NULL);
-	r = http(port, "GET", "/v1/node", NULL);
+	r = http_inm(port, "GET", "/v1/node", NULL, NULL);
 	assert_int_equal(r->status, 200);
 	assert_true(r->etag[0] == '"');
 	snprintf(etag, sizeof(etag), "%s", r->etag);
 	assert_non_null(strstr(r->body, "\"numa_nodes\""));
 	/* Nothing changed: 304, no body. */
-	r = http(port, "GET", "/v1/node", etag);
+	r = http_inm(port, "GET", "/v1/node", NULL, etag);
 	assert_int_equal(r->status, 304);
 	assert_int_equal(r->len, 0);
-	r = http(port, "GET", "/v1/node", "\"999\", W/\"0\"");
+	r = http_inm(port, "GET", "/v1/node", NULL, "\"999\", W/\"0\"");
 	assert_int_equal(r->status, 200);
-	r = http(port, "GET", "/v1/node?format=nrt", NULL);
+	r = http_inm(port, "GET", "/v1/node?format=nrt", NULL, NULL);
 	assert_int_equal(r->status, 200);
 	assert_non_null(strstr(r->body, "\"NodeResourceTopology\""));
-	r = http(port, "GET", "/v1/node?format=xml", NULL);
+	r = http_inm(port, "GET", "/v1/node?format=xml", NULL, NULL);
 	assert_int_equal(r->status, 400);
 
-	r = http(port, "GET", "/v1/pools/mnt-pmem1", NULL);
+	r = http_inm(port, "GET", "/v1/pools/mnt-pmem1", NULL, NULL);
 	assert_int_equal(r->status, 200);
 	assert_non_null(strstr(r->body, "\"name\":\"/mnt/pmem1\""));
-	r = http(port, "GET", "/v1/pools/x?name=/mnt/pmem0", NULL);
+	r = http_inm(port, "GET", "/v1/pools/x?name=/mnt/pmem0", NULL, NULL);
 	assert_int_equal(r->status, 200);
 	assert_non_null(strstr(r->body, "\"name\":\"/mnt/pmem0\""));
-	r = http(port, "GET", "/v1/pools/..%2Fetc", NULL);
+	r = http_inm(port, "GET", "/v1/pools/..%2Fetc", NULL, NULL);
 	assert_int_equal(r->status, 404);
-	r = http(port, "GET", "/v1/pools/nope", NULL);
+	r = http_inm(port, "GET", "/v1/pools/nope", NULL, NULL);
 	assert_int_equal(r->status, 404);
-	r = http(port, "POST", "/v1/pools/mnt-pmem0/reconcile", NULL);
+	r = http_inm(port, "POST", "/v1/pools/mnt-pmem0/reconcile", NULL, NULL);
 	assert_int_equal(r->status, 200);
 	assert_non_null(strstr(r->body, "\"state\":\"ready\""));
-	r = http(port, "GET", "/v1/regions", NULL);
+	r = http_inm(port, "GET", "/v1/regions", NULL, NULL);
 	assert_int_equal(r->status, 200);
 	assert_non_null(strstr(r->body, "region1"));
-	r = http(port, "GET", "/metrics", NULL);
+	r = http_inm(port, "GET", "/metrics", NULL, NULL);
 	assert_non_null(strstr(r->body, "pmem_pool_ready{pool=\"/mnt/pmem0\",numa_node=\"0\","
 					"fstype=\"ext4\"} 1"));
 	assert_non_null(strstr(r->body, "pmem_pool_capacity_bytes{pool=\"/mnt/pmem1\","

@@ -21,6 +21,7 @@
 #include "util/log.h"
 
 #include "fake-quota.h"
+#include "support.h"
 
 static const char *const test_roots[] = {"/var/lib/kubelet", "/run/kubelet", NULL};
 
@@ -835,75 +836,6 @@ static void test_max_size_option(void **state)
 }
 
 /* ======================= over HTTP ======================= */
-
-struct reply {
-	long status;
-	char body[65536];
-	size_t len;
-};
-
-static size_t on_body(char *p, size_t sz, size_t n, void *ud)
-{
-	struct reply *r = ud;
-	size_t len = sz * n;
-
-	if (r->len + len >= sizeof(r->body))
-		len = sizeof(r->body) - 1 - r->len;
-	memcpy(r->body + r->len, p, len);
-	r->len += len;
-	r->body[r->len] = '\0';
-	return sz * n;
-}
-
-static struct reply *http(uint16_t port, const char *method, const char *path, const char *body)
-{
-	static struct reply r;
-	char url[512];
-	struct curl_slist *hd = NULL;
-	CURL *c = curl_easy_init();
-
-	memset(&r, 0, sizeof(r));
-	snprintf(url, sizeof(url), "http://127.0.0.1:%u%s", port, path);
-	curl_easy_setopt(c, CURLOPT_URL, url);
-	curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, &r);
-	if (body) {
-		hd = curl_slist_append(hd, "Content-Type: application/json");
-		curl_easy_setopt(c, CURLOPT_HTTPHEADER, hd);
-		curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
-	}
-	assert_int_equal(curl_easy_perform(c), CURLE_OK);
-	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r.status);
-	curl_easy_cleanup(c);
-	curl_slist_free_all(hd);
-	return &r;
-}
-
-static struct config *cfg_of(const char *yaml)
-{
-	struct config *cfg = NULL;
-	struct config_errors *errs = NULL;
-	int r = config_parse("t.yaml", yaml, strlen(yaml), NULL, &cfg, &errs);
-
-	if (r < 0)
-		config_errors_print(errs, stderr);
-	config_errors_free(errs);
-	assert_int_equal(r, 0);
-	return cfg;
-}
-
-static uint16_t free_port(void)
-{
-	struct sockaddr_in sin = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-	socklen_t len = sizeof(sin);
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-
-	bind(fd, (struct sockaddr *)&sin, sizeof(sin));
-	getsockname(fd, (struct sockaddr *)&sin, &len);
-	close(fd);
-	return ntohs(sin.sin_port);
-}
 
 static void test_http_routes(void **state)
 {
