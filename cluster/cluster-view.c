@@ -11,6 +11,7 @@
 #include "cluster/cluster-internal.h"
 #include "config/config-simulate.h"
 #include "util/log.h"
+#include "util/strmap.h"
 
 struct cnode {
 	char *name;
@@ -50,8 +51,7 @@ struct cluster {
 	pthread_rwlock_t lock; /* nodes, index, holds */
 	struct cnode **nodes;
 	size_t n_nodes, cap_nodes;
-	struct cnode **index; /* open addressing by name; size a power of two */
-	size_t index_size;
+	struct strmap by_name; /* name -> struct cnode *, keyed by the node's own name */
 	struct hold *holds;
 	size_t n_holds;
 	uint64_t next_hold_id;
@@ -123,48 +123,9 @@ bool cluster_has_kube(const struct cluster *c)
 
 /* ---- the node index ------------------------------------------------------------------ */
 
-static uint64_t name_hash(const char *s)
-{
-	uint64_t h = 1469598103934665603ull; /* FNV-1a */
-
-	for (; *s; s++)
-		h = (h ^ (unsigned char)*s) * 1099511628211ull;
-	return h;
-}
-
 static struct cnode *node_find(const struct cluster *c, const char *name)
 {
-	if (!c->index_size)
-		return NULL;
-	for (size_t i = name_hash(name) & (c->index_size - 1);; i = (i + 1) & (c->index_size - 1)) {
-		struct cnode *n = c->index[i];
-		if (!n)
-			return NULL;
-		if (strcmp(n->name, name) == 0)
-			return n;
-	}
-}
-
-static int index_rebuild(struct cluster *c, size_t want)
-{
-	size_t size = 64;
-	struct cnode **idx;
-
-	while (size < want * 2)
-		size *= 2;
-	idx = calloc(size, sizeof(*idx));
-	if (!idx)
-		return -ENOMEM;
-	for (size_t k = 0; k < c->n_nodes; k++) {
-		size_t i = name_hash(c->nodes[k]->name) & (size - 1);
-		while (idx[i])
-			i = (i + 1) & (size - 1);
-		idx[i] = c->nodes[k];
-	}
-	free(c->index);
-	c->index = idx;
-	c->index_size = size;
-	return 0;
+	return strmap_get(&c->by_name, name);
 }
 
 static struct cnode *node_add(struct cluster *c, const char *name)
@@ -184,20 +145,12 @@ static struct cnode *node_add(struct cluster *c, const char *name)
 		free(n);
 		return NULL;
 	}
-	c->nodes[c->n_nodes++] = n;
-	if ((c->n_nodes + 1) * 2 > c->index_size) {
-		if (index_rebuild(c, c->n_nodes + 1) < 0) {
-			c->n_nodes--;
-			free(n->name);
-			free(n);
-			return NULL;
-		}
-	} else {
-		size_t i = name_hash(name) & (c->index_size - 1);
-		while (c->index[i])
-			i = (i + 1) & (c->index_size - 1);
-		c->index[i] = n;
+	if (strmap_put(&c->by_name, n->name, n) < 0) {
+		free(n->name);
+		free(n);
+		return NULL;
 	}
+	c->nodes[c->n_nodes++] = n;
 	return n;
 }
 
@@ -508,24 +461,6 @@ static bool on_node(struct hold *h, void *ud)
 	return strcmp(h->node, (const char *)ud) == 0;
 }
 
-/* Linear-probing delete without allocating: empty the slot, re-insert the run after it. */
-static void index_remove(struct cluster *c, const struct cnode *n)
-{
-	size_t mask = c->index_size - 1, i = name_hash(n->name) & mask;
-
-	while (c->index[i] != n)
-		i = (i + 1) & mask;
-	c->index[i] = NULL;
-	for (i = (i + 1) & mask; c->index[i]; i = (i + 1) & mask) {
-		struct cnode *e = c->index[i];
-		size_t j = name_hash(e->name) & mask;
-		c->index[i] = NULL;
-		while (c->index[j])
-			j = (j + 1) & mask;
-		c->index[j] = e;
-	}
-}
-
 void cluster_record_remove(struct cluster *c, const char *node)
 {
 	pthread_rwlock_wrlock(&c->lock);
@@ -533,7 +468,7 @@ void cluster_record_remove(struct cluster *c, const char *node)
 	for (size_t i = 0; i < c->n_nodes; i++) {
 		if (strcmp(c->nodes[i]->name, node) != 0)
 			continue;
-		index_remove(c, c->nodes[i]);
+		strmap_del(&c->by_name, c->nodes[i]->name);
 		cnode_free(c->nodes[i]);
 		c->nodes[i] = c->nodes[--c->n_nodes];
 		break;
@@ -1490,7 +1425,7 @@ struct cluster *cluster_free(struct cluster *c)
 		json_decref(c->pods[i].pod);
 	}
 	free(c->nodes);
-	free(c->index);
+	strmap_clear(&c->by_name);
 	free(c->driver);
 	eval_pool_free(c->pool);
 	pthread_mutex_destroy(&c->pool_lock);
