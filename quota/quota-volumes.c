@@ -677,13 +677,14 @@ static void *meta_slice_run(void *arg)
  * Reads the records of every root entry. The reads are independent syscalls (one open and a
  * few getxattr per volume), so a large pool is cut into slices on the machine's cores: in
  * the emulated node each syscall is slow, and 10,000 volumes one after the other took
- * seconds. Always 0: a slice whose thread cannot start runs in the caller's.
+ * seconds. A slice whose thread cannot start runs in the caller's, so it cannot fail; an
+ * unreadable entry is logged and reads as no record.
  */
 #define SCAN_SLICE_MIN	256
 #define SCAN_SLICES_MAX 4
 
-static int read_metas(struct quota_volumes *v, const char *pool, const struct quota_dirent *root,
-		      size_t n, struct quota_meta *meta, struct meta_buf *bufs)
+static void read_metas(struct quota_volumes *v, const char *pool, const struct quota_dirent *root,
+		       size_t n, struct quota_meta *meta, struct meta_buf *bufs)
 {
 	struct meta_slice s[SCAN_SLICES_MAX];
 	pthread_t th[SCAN_SLICES_MAX];
@@ -710,7 +711,6 @@ static int read_metas(struct quota_volumes *v, const char *pool, const struct qu
 		else
 			meta_slice_run(&s[i]);
 	}
-	return 0;
 }
 
 /* Lists and reads one pool and rebuilds its catalog; no service lock held. */
@@ -746,11 +746,7 @@ static int scan_pool(struct quota_volumes *v, const struct vpool *p, enum config
 		r = fail(-ENOMEM, err, err_len, "out of memory scanning %s", p->name);
 		goto out;
 	}
-	r = read_metas(v, p->name, root, n_root, meta, bufs);
-	if (r < 0) {
-		fail(r, err, err_len, "out of memory scanning %s", p->name);
-		goto out;
-	}
+	read_metas(v, p->name, root, n_root, meta, bufs);
 	/* Hand the published texts read by the batch to adopt_pool (NULL text: none). */
 	pub->names = calloc(n_root + 1, sizeof(*pub->names));
 	pub->texts = calloc(n_root + 1, sizeof(*pub->texts));
