@@ -15,6 +15,7 @@
 #include "config/config-simulate.h"
 #include "config/config.h"
 #include "kube/kube.h"
+#include "quota/quota-sim.h"
 #include "quota/quota-volumes.h"
 #include "topology/topology.h"
 #include "util/log.h"
@@ -145,6 +146,30 @@ static struct config *load_config(const struct options *o)
 	return cfg;
 }
 
+/*
+ * A simulated node (simulate:): its record in the cluster description, as the pool manager's
+ * input. Every error goes to stderr with its position, as config errors do; NULL then.
+ */
+static struct topology_sim *load_simulated_node(const struct config *cfg)
+{
+	const char *node = cfg->simulate.node ? cfg->simulate.node : cfg->node_name;
+	struct config_errors *errs = NULL;
+	struct topology_sim *sim = NULL;
+	json_t *rec = NULL;
+	char err[512];
+
+	if (config_simulate_node_load(cfg->simulate.file, node, &rec, &errs) < 0) {
+		config_errors_print(errs, stderr);
+		config_errors_free(errs);
+		return NULL;
+	}
+	config_errors_free(errs);
+	if (topology_sim_from_record(rec, &sim, err, sizeof(err)) < 0)
+		fprintf(stderr, "%s: node %s: %s\n", cfg->simulate.file, node, err);
+	json_decref(rec);
+	return sim;
+}
+
 static int check_config(const struct options *o)
 {
 	struct config *cfg = load_config(o);
@@ -164,6 +189,15 @@ static int check_config(const struct options *o)
 		}
 		config_errors_free(errs);
 		json_decref(nodes);
+	}
+	if (cfg->role == CONFIG_ROLE_NODE && cfg->simulate.file) {
+		/* So is a simulated node's description, and its node in it. */
+		struct topology_sim *sim = load_simulated_node(cfg);
+		if (!sim) {
+			config_free(cfg);
+			return 1;
+		}
+		topology_sim_free(sim);
 	}
 	if (o->json) {
 		json_t *j = config_to_json(cfg);
@@ -487,6 +521,22 @@ int main(int argc, char **argv)
 		return scheduler_main(&o, &app, cfg, &sigs);
 
 	/*
+	 * A simulated node takes its NUMA nodes and pools from the description and never touches
+	 * the hardware: the pool manager makes no kernel call and volumes are records in memory.
+	 */
+	struct topology_sim *sim = NULL;
+	if (cfg->simulate.file) {
+		sim = load_simulated_node(cfg);
+		if (!sim) {
+			log_error("start_failed", "reason=\"invalid simulate file\" file=%s",
+				  cfg->simulate.file);
+			config_free(cfg);
+			return 1;
+		}
+	}
+	bool simulated = sim != NULL;
+
+	/*
 	 * The API comes up first (health, version, config answer at once); the
 	 * pool manager's first pass then makes the node ready.
 	 */
@@ -494,14 +544,16 @@ int main(int argc, char **argv)
 	r = api_server_start(&app.srv, cfg, &hooks, err, sizeof(err));
 	if (r < 0) {
 		log_error("start_failed", "reason=%s", log_quote(q, sizeof(q), err));
+		topology_sim_free(sim);
 		config_free(cfg);
 		return 1;
 	}
 	struct topology_manager_opts topts = {
-		.ops = &topology_kernel_ops,
+		.ops = simulated ? NULL : &topology_kernel_ops,
 		.refresh_ms = TOPOLOGY_REFRESH_MS,
 		.on_pass = on_topology_pass,
 		.ctx = &app,
+		.sim = sim, /* the manager's from here on */
 	};
 	publisher_start(&app, cfg);
 	r = topology_manager_new(&app.topo, cfg, &topts, true, err, sizeof(err));
@@ -520,7 +572,7 @@ int main(int argc, char **argv)
 	 */
 	struct quota_volumes *vols = NULL;
 	struct quota_volumes_opts vopts = {
-		.ops = &quota_kernel_ops,
+		.ops = simulated ? &quota_sim_ops : &quota_kernel_ops,
 		.overcommit_ratio = cfg->volumes.overcommit_ratio,
 		.publish_roots = (const char *const *)cfg->volumes.publish_roots,
 		.max_size_bytes = cfg->volumes.max_volume_size_bytes,
@@ -549,8 +601,12 @@ int main(int argc, char **argv)
 	quota_volumes_sync(vols);
 	api_server_set_services(app.srv,
 				&(struct api_services){.topology = app.topo, .volumes = vols});
-	log_info("started", "version=%s node=%s config=%s", PMEMD_VERSION, cfg->node_name,
-		 o.config_path);
+	if (simulated)
+		log_info("started", "version=%s node=%s config=%s simulated=%s", PMEMD_VERSION,
+			 cfg->node_name, o.config_path, cfg->simulate.file);
+	else
+		log_info("started", "version=%s node=%s config=%s", PMEMD_VERSION, cfg->node_name,
+			 o.config_path);
 	sd_notify(0, "READY=1\nSTATUS=serving");
 
 	for (;;) {
@@ -577,6 +633,8 @@ int main(int argc, char **argv)
 	api_server_stop(app.srv, SHUTDOWN_GRACE_MS);
 	/* After the API: no request can reach the services any more. */
 	quota_volumes_free(vols);
+	if (simulated)
+		quota_sim_clear();
 	topology_manager_free(app.topo);
 	publisher_stop(&app);
 	config_free(cfg);

@@ -240,6 +240,15 @@ json_t *config_to_json(const struct config *cfg)
 	jset(root, "state_dir", jstr(cfg->state_dir), &ok);
 	jset(root, "placement", placement_json(&cfg->placement, &ok), &ok);
 	jset(root, "scheduler", scheduler_json(&cfg->scheduler, &ok), &ok);
+	if (cfg->simulate.file) {
+		json_t *sim = json_object();
+
+		jset(sim, "file", jstr(cfg->simulate.file), &ok);
+		jset(sim, "node", jstr(cfg->simulate.node), &ok);
+		jset(root, "simulate", sim, &ok);
+	} else {
+		jset(root, "simulate", json_null(), &ok);
+	}
 	jset(root, "resize", json_object(), &ok);
 	jset(root, "kube", kube_json(&cfg->kube, &ok), &ok);
 	jset(root, "volumes", volumes_json(&cfg->volumes, &ok), &ok);
@@ -575,6 +584,13 @@ static void put_config(struct out *o, const struct config *cfg)
 		put_kv(o, "state_dir", cfg->state_dir);
 	put_placement(o, &cfg->placement);
 	put_scheduler(o, cfg);
+	if (cfg->simulate.file) {
+		put_str(o, "simulate");
+		map_start(o, false);
+		put_kv(o, "file", cfg->simulate.file);
+		put_kv_opt(o, "node", cfg->simulate.node);
+		map_end(o);
+	}
 	map_end(o);
 }
 

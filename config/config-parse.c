@@ -1371,6 +1371,16 @@ static const struct field scheduler_fields[] = {
 };
 static const struct section scheduler_section = {scheduler_fields, N_OF(scheduler_fields), NULL};
 
+/* simulate: (role node) */
+enum { SIM_FILE, SIM_NODE };
+static const struct field simulate_fields[] = {
+	[SIM_FILE] = {"file", f_string, offsetof(struct config_node_simulate, file),
+		      .check = check_abs_path},
+	[SIM_NODE] = {"node", f_string, offsetof(struct config_node_simulate, node),
+		      .check = check_node_name},
+};
+static const struct section simulate_section = {simulate_fields, N_OF(simulate_fields), NULL};
+
 /* volumes: */
 enum { V_RATIO, V_ROOTS, V_MAX_SIZE };
 static const struct field volumes_fields[] = {
@@ -1464,6 +1474,8 @@ static void f_placement(struct ctx *c, struct node *v, const char *path, void *b
 			const struct field *f);
 static void f_scheduler(struct ctx *c, struct node *v, const char *path, void *base,
 			const struct field *f);
+static void f_simulate(struct ctx *c, struct node *v, const char *path, void *base,
+		       const struct field *f);
 
 /* The top level. */
 enum {
@@ -1481,6 +1493,7 @@ enum {
 	TOP_ROLE,
 	TOP_STATE_DIR,
 	TOP_SCHEDULER,
+	TOP_SIMULATE,
 };
 
 /* The state directory holds files pmemd writes as root: never "/" and never a pool. */
@@ -1506,6 +1519,7 @@ static const struct field top_fields[] = {
 	[TOP_STATE_DIR] = {"state_dir", f_string, offsetof(struct config, state_dir),
 			   .check = check_state_dir},
 	[TOP_SCHEDULER] = {"scheduler", f_scheduler, offsetof(struct config, scheduler)},
+	[TOP_SIMULATE] = {"simulate", f_simulate, offsetof(struct config, simulate)},
 };
 static const struct section top_section = {top_fields, N_OF(top_fields), NULL};
 
@@ -1599,6 +1613,19 @@ static void f_scheduler(struct ctx *c, struct node *v, const char *path, void *b
 		errorf(c, s.val[S_MAX_AGE], path_key(p, path, "max_record_age"),
 		       "out of range: must be at least twice scheduler.poll_interval, or every "
 		       "node goes stale between two polls");
+}
+
+/* simulate: {file, node}; the file itself is read by config_simulate_node_load at start. */
+static void f_simulate(struct ctx *c, struct node *v, const char *path, void *base,
+		       const struct field *f)
+{
+	struct seen s;
+
+	if (is_null(v) || !walk_map(c, v, path, at(base, f->off), &simulate_section, &s))
+		return;
+	if (!s.val[SIM_FILE])
+		errorf(c, v, path,
+		       "file is missing (the cluster description to take this node from)");
 }
 
 /* scheduler.agents: a list of URLs, or of {url, token_file, ca_file}. */
@@ -2304,6 +2331,15 @@ static void validate(struct ctx *c, struct node *root, struct config *cfg, char 
 	if (cfg->role == CONFIG_ROLE_SCHEDULER && s.val[TOP_POOLS] && cfg->n_pools)
 		errorf(c, s.key[TOP_POOLS], "pools",
 		       "a scheduler-role pmemd owns no pools (role: scheduler)");
+	if (cfg->simulate.file && cfg->role != CONFIG_ROLE_NODE)
+		errorf(c, s.key[TOP_SIMULATE], "simulate",
+		       "needs role: node (a scheduler simulates a cluster with "
+		       "scheduler.simulate)");
+	/* Real and simulated pools never mix: the record would be half a guess. */
+	if (cfg->simulate.file && cfg->role == CONFIG_ROLE_NODE && s.val[TOP_POOLS] && cfg->n_pools)
+		errorf(c, s.key[TOP_POOLS], "pools",
+		       "simulate and pools exclude each other (a simulated node's pools come from "
+		       "simulate.file)");
 	if (!cfg->volumes.publish_roots) {
 		cfg->volumes.publish_roots = strv_new(c, 1);
 		if (cfg->volumes.publish_roots &&

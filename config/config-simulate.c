@@ -798,3 +798,52 @@ int config_simulate_load(const char *path, json_t **records, struct config_error
 	free(buf);
 	return r;
 }
+
+int config_simulate_node_pick(const char *name, const json_t *records, const char *node,
+			      json_t **record, struct config_errors **errs)
+{
+	struct sctx c = {.file = name};
+	size_t i, shown = 0;
+	char list[512] = "";
+	json_t *r;
+
+	*errs = calloc(1, sizeof(**errs));
+	if (!*errs || !((*errs)->file = strdup(name ? name : "<simulate>")))
+		return -ENOMEM;
+	c.errs = *errs;
+	json_array_foreach (records, i, r) {
+		const char *n = json_string_value(json_object_get(r, "node"));
+
+		if (n && strcmp(n, node) == 0) {
+			*record = json_incref(r);
+			return 0;
+		}
+		/* The first few names, so a typo is seen at once. */
+		if (n && shown < 5) {
+			size_t o = strlen(list);
+			snprintf(list + o, sizeof(list) - o, "%s%s", shown ? ", " : "", n);
+			shown++;
+		}
+	}
+	errorf(&c, (struct config_pos){0, 0},
+	       "node \"%s\" is not in the cluster description (its %zu nodes: %s%s); set "
+	       "simulate.node or node_name",
+	       node, json_array_size(records), list,
+	       json_array_size(records) > shown ? ", ..." : "");
+	return c.oom ? -ENOMEM : -ENOENT;
+}
+
+int config_simulate_node_load(const char *path, const char *node, json_t **record,
+			      struct config_errors **errs)
+{
+	json_t *records = NULL;
+	int r = config_simulate_load(path, &records, errs);
+
+	if (r < 0)
+		return r;
+	config_errors_free(*errs);
+	*errs = NULL;
+	r = config_simulate_node_pick(path, records, node, record, errs);
+	json_decref(records);
+	return r;
+}

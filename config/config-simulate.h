@@ -38,4 +38,17 @@ int config_simulate_load(const char *path, json_t **records, struct config_error
 int config_simulate_parse(const char *name, const char *buf, size_t len, json_t **records,
 			  struct config_errors **errs);
 
+/*
+ * A simulated node (the node role's simulate: key): the record of `node` in the cluster
+ * description at `path`. 0 with *record (the caller's reference); the file's errors as
+ * config_simulate_load; -ENOENT when the description has no such node (the error names the
+ * nodes it has). *errs is always set and must be freed. *record is untouched on failure.
+ */
+int config_simulate_node_load(const char *path, const char *node, json_t **record,
+			      struct config_errors **errs);
+
+/* The same choice among already parsed records (`name` is the file, for the message). */
+int config_simulate_node_pick(const char *name, const json_t *records, const char *node,
+			      json_t **record, struct config_errors **errs);
+
 #endif

@@ -69,6 +69,8 @@ struct config *config_free(struct config *cfg)
 		free(cfg->scheduler.agents[i].ca_file);
 	}
 	free(cfg->scheduler.agents);
+	free(cfg->simulate.file);
+	free(cfg->simulate.node);
 	free(cfg);
 	return NULL;
 }
@@ -264,6 +266,10 @@ int config_restart_keys(const struct config *old_cfg, const struct config *new_c
 		keylist_add(&k, "state_dir");
 	if (!scheduler_eq(&old_cfg->scheduler, &new_cfg->scheduler))
 		keylist_add(&k, "scheduler");
+	/* A simulated node's pools are built once from the file; real and simulated never mix. */
+	if (!str_eq(old_cfg->simulate.file, new_cfg->simulate.file) ||
+	    !str_eq(old_cfg->simulate.node, new_cfg->simulate.node))
+		keylist_add(&k, "simulate");
 	/* A node's volume service takes its reservation policy at start; the scheduler role
 	 * applies placement: live (cluster_set_placement). */
 	if (new_cfg->role == CONFIG_ROLE_NODE) {

@@ -198,6 +198,17 @@ struct config_scheduler {
 	uint64_t max_record_age_ms; /* a record older than this fails filter; 1s..24h */
 };
 
+/*
+ * simulate: role node only. A simulated node takes its NUMA nodes, CPUs, distances and pools
+ * from a cluster description (the format of scheduler.simulate, docs/scheduler.md) instead of
+ * the hardware: no discovery, no namespaces, no mounts. For capacity planning and scheduler
+ * set-ups without PMEM; its record says "simulated": true. Needs a restart to change.
+ */
+struct config_node_simulate {
+	char *file; /* absolute path of the cluster description; NULL: a real node */
+	char *node; /* which of its nodes this pmemd is; NULL: node_name */
+};
+
 struct config {
 	char *source; /* the file it came from */
 	char *node_name;
@@ -216,6 +227,7 @@ struct config {
 	char *state_dir; /* what is not in the filesystem of the pools: reservations, policies */
 	struct config_placement placement;
 	struct config_scheduler scheduler;
+	struct config_node_simulate simulate;
 };
 
 /*
@@ -262,7 +274,7 @@ const char *config_label_get(const struct config *cfg, const char *key);
  * list of the keys that differ and can only take effect after a restart
  * (listen, threads, limits.max_connections, limits.per_client_connections,
  * limits.request_timeout, listen[].auth TLS files, volumes.overcommit_ratio,
- * volumes.publish_roots, volumes.max_volume_size, role, state_dir, scheduler, and in
+ * volumes.publish_roots, volumes.max_volume_size, role, state_dir, scheduler, simulate, and in
  * role node placement.pmem_policy/cpu_policy/reservation_ttl) and returns how many there
  * are. Keys that apply live (log_level, labels, node_name, limits.max_body,
  * token files which are re-read, pools, kube) are not listed.

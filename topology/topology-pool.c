@@ -50,6 +50,9 @@ struct topology_manager {
 	int *resv_cpu_ids;
 	unsigned *resv_cpus;
 	size_t n_resv_cpus;
+	/* A simulated node (topology_sim): pools and NUMA nodes fixed at start, no kernel. */
+	bool simulated;
+	json_t *sim_labels; /* the description's labels, under the config's */
 };
 
 const char *topology_pool_state_name(enum pool_state s)
@@ -141,9 +144,49 @@ static int entries_from_config(const struct config *cfg, struct pool_entry **out
 	return 0;
 }
 
-static json_t *labels_json(const struct config *cfg)
+/*
+ * A simulated node's pools, NUMA nodes and pinned CPUs become the manager's; `sim` is
+ * consumed (freed) either way.
+ */
+static int entries_from_sim(struct topology_manager *m, struct topology_sim *sim)
 {
-	json_t *o = json_object();
+	struct pool_entry *e = calloc(sim->n_pools ? sim->n_pools : 1, sizeof(*e));
+	int r = 0;
+
+	if (!e) {
+		r = -ENOMEM;
+		goto out;
+	}
+	for (size_t i = 0; i < sim->n_pools; i++) {
+		e[i].st = sim->pools[i];
+		e[i].region = strdup("simulated");
+		if (!e[i].region) {
+			entries_free(e, i + 1);
+			r = -ENOMEM;
+			goto out;
+		}
+	}
+	m->pools = e;
+	m->n_pools = sim->n_pools;
+	m->snap = sim->snap;
+	sim->snap = NULL;
+	m->excl = sim->excl;
+	m->n_excl = sim->n_excl;
+	sim->excl = NULL;
+	m->sim_labels = sim->labels;
+	sim->labels = NULL;
+	m->simulated = true;
+out:
+	topology_sim_free(sim);
+	return r;
+}
+
+static json_t *labels_json(const struct config *cfg, const json_t *base)
+{
+	json_t *o = base ? json_deep_copy(base) : json_object();
+
+	if (!o)
+		return NULL;
 
 	for (size_t i = 0; i < cfg->n_labels; i++)
 		json_object_set_new(o, cfg->labels[i].key, json_string(cfg->labels[i].value));
@@ -536,6 +579,26 @@ static void read_cpu_state(struct topology_manager *m)
 	pthread_mutex_unlock(&m->lock);
 }
 
+/*
+ * A simulated node's pass: nothing to discover or reconcile, but the record is recomputed
+ * (labels, node name) and on_pass runs, as after a real pass; caller holds op_lock.
+ */
+static int simulated_pass(struct topology_manager *m, const char *only)
+{
+	int found = only ? 0 : 1;
+
+	pthread_mutex_lock(&m->lock);
+	for (size_t i = 0; only && i < m->n_pools; i++)
+		if (strcmp(m->pools[i].st.name, only) == 0)
+			found = 1;
+	update_record(m);
+	m->settled = true;
+	pthread_mutex_unlock(&m->lock);
+	if (m->on_pass)
+		m->on_pass(m->ctx, m);
+	return found ? 0 : -ENOENT;
+}
+
 /* One pass over every pool (or one); caller holds op_lock. */
 static int run_pass(struct topology_manager *m, const char *only, bool reconcile)
 {
@@ -545,6 +608,8 @@ static int run_pass(struct topology_manager *m, const char *only, bool reconcile
 	char err[512], q[600];
 	int r, found = only ? 0 : 1;
 
+	if (m->simulated)
+		return simulated_pass(m, only);
 	r = m->ops->discover(&snap, err, sizeof(err));
 	if (r < 0) {
 		log_error("discovery_failed", "reason=%s", log_quote(q, sizeof(q), err));
@@ -620,22 +685,37 @@ int topology_manager_new(struct topology_manager **out, const struct config *cfg
 	struct topology_manager *m = calloc(1, sizeof(*m));
 	int r;
 
-	if (!m)
+	if (!m) {
+		topology_sim_free(opts->sim);
 		return -ENOMEM;
+	}
 	pthread_mutex_init(&m->lock, NULL);
 	pthread_mutex_init(&m->op_lock, NULL);
 	pthread_cond_init(&m->cond, NULL);
 	m->ops = opts->ops;
 	m->refresh_ms = opts->refresh_ms;
+	/* A simulated node never changes by itself: nothing to refresh. */
+	if (opts->sim)
+		m->refresh_ms = 0;
 	m->on_pass = opts->on_pass;
 	m->ctx = opts->ctx;
 	m->node_name = strdup(cfg->node_name);
-	m->labels = labels_json(cfg);
-	m->cpu_state =
-		cfg->placement.cpu_manager_state ? strdup(cfg->placement.cpu_manager_state) : NULL;
-	r = entries_from_config(cfg, &m->pools, &m->n_pools);
+	if (opts->sim) {
+		r = entries_from_sim(m, opts->sim);
+		if (r < 0) {
+			snprintf(err, err_len, "out of memory");
+			topology_manager_free(m);
+			return r;
+		}
+	} else {
+		m->cpu_state = cfg->placement.cpu_manager_state
+				       ? strdup(cfg->placement.cpu_manager_state)
+				       : NULL;
+		r = entries_from_config(cfg, &m->pools, &m->n_pools);
+	}
+	m->labels = labels_json(cfg, m->sim_labels);
 	if (r < 0 || !m->node_name || !m->labels ||
-	    (cfg->placement.cpu_manager_state && !m->cpu_state)) {
+	    (!m->simulated && cfg->placement.cpu_manager_state && !m->cpu_state)) {
 		snprintf(err, err_len, "out of memory");
 		topology_manager_free(m);
 		return r < 0 ? r : -ENOMEM;
@@ -680,6 +760,7 @@ struct topology_manager *topology_manager_free(struct topology_manager *m)
 	free(m->excl);
 	free(m->resv_cpu_ids);
 	free(m->resv_cpus);
+	json_decref(m->sim_labels);
 	pthread_cond_destroy(&m->cond);
 	pthread_mutex_destroy(&m->op_lock);
 	pthread_mutex_destroy(&m->lock);
@@ -692,11 +773,31 @@ int topology_manager_set_config(struct topology_manager *m, const struct config 
 	struct pool_entry *e = NULL;
 	size_t n = 0;
 	char *name = strdup(cfg->node_name);
-	json_t *labels = labels_json(cfg);
-	char *cpu_state =
-		cfg->placement.cpu_manager_state ? strdup(cfg->placement.cpu_manager_state) : NULL;
-	int r = entries_from_config(cfg, &e, &n);
+	json_t *labels = labels_json(cfg, m->sim_labels);
+	char *cpu_state = NULL;
+	int r = 0;
 
+	/* A simulated node keeps the pools of its description (simulate: needs a restart). */
+	if (m->simulated) {
+		if (!name || !labels) {
+			free(name);
+			json_decref(labels);
+			return -ENOMEM;
+		}
+		pthread_mutex_lock(&m->op_lock);
+		pthread_mutex_lock(&m->lock);
+		free(m->node_name);
+		m->node_name = name;
+		json_decref(m->labels);
+		m->labels = labels;
+		pthread_mutex_unlock(&m->lock);
+		r = run_pass(m, NULL, true);
+		pthread_mutex_unlock(&m->op_lock);
+		return r;
+	}
+	cpu_state =
+		cfg->placement.cpu_manager_state ? strdup(cfg->placement.cpu_manager_state) : NULL;
+	r = entries_from_config(cfg, &e, &n);
 	if (r < 0 || !name || !labels || (cfg->placement.cpu_manager_state && !cpu_state)) {
 		free(name);
 		free(cpu_state);
@@ -823,8 +924,7 @@ int topology_manager_pool_by_id(struct topology_manager *m, const char *id, stru
 json_t *topology_pool_status_json(const struct pool_status *p)
 {
 	bool kmem = p->type == CONFIG_POOL_KMEM;
-
-	return json_pack(
+	json_t *j = json_pack(
 		"{s:s, s:s, s:s, s:s, s:o, s:s, s:o, s:o, s:o, s:o, s:o, s:I, s:I, s:I, s:I, s:I, "
 		"s:I, s:I}",
 		"name", p->name, "id", p->id, "region", p->region, "type",
@@ -838,6 +938,10 @@ json_t *topology_pool_status_json(const struct pool_status *p)
 		(json_int_t)p->allocated_bytes, "reserved_bytes", (json_int_t)p->reserved_bytes,
 		"used_bytes", (json_int_t)p->used_bytes, "inodes", (json_int_t)p->inodes,
 		"inodes_free", (json_int_t)p->inodes_free);
+
+	if (j && p->simulated)
+		json_object_set_new(j, "simulated", json_true());
+	return j;
 }
 
 json_t *topology_manager_snapshot_json(struct topology_manager *m, int which)
@@ -956,6 +1060,9 @@ static json_t *node_record(struct topology_manager *m)
 	json_object_set_new(rec, "numa_nodes", numa);
 	json_object_set_new(rec, "pools", pools);
 	json_object_set_new(rec, "warnings", warnings);
+	/* So that nobody takes it for a real node: no PMEM stands behind it. */
+	if (m->simulated)
+		json_object_set_new(rec, "simulated", json_true());
 	return rec;
 }
 

@@ -316,7 +316,34 @@ struct pool_status {
 	uint64_t reserved_bytes;    /* held by pod reservations not yet volumes */
 	uint64_t used_bytes;	    /* used on the filesystem */
 	uint64_t inodes, inodes_free;
+	bool simulated; /* from a cluster description (simulate:), not from hardware */
 };
+
+/* ---- a simulated node (topology-sim.c) ---- */
+
+/*
+ * What a simulated node is made of, taken from its record in a cluster description
+ * (config_simulate_node_load): NUMA nodes with CPUs and distances (a snapshot with no PMEM
+ * devices), ready pools, and the CPUs the description says are pinned already.
+ */
+struct topology_sim {
+	struct topology_snapshot *snap;
+	struct pool_status *pools;
+	size_t n_pools;
+	unsigned *excl; /* sorted CPU ids */
+	size_t n_excl;
+	json_t *labels; /* the description's labels, without kubernetes.io/hostname */
+};
+
+/*
+ * Builds a simulated node from one record of config_simulate_parse(). Pure. A pool's
+ * `allocated` bytes are taken off its allocatable bytes (the node's volume service counts
+ * only its own volumes). 0, or -EINVAL (a record that is not one, the field in `err`), -ENOMEM.
+ */
+int topology_sim_from_record(const json_t *rec, struct topology_sim **out, char *err,
+			     size_t err_len);
+/* Accepts NULL, returns NULL. */
+struct topology_sim *topology_sim_free(struct topology_sim *sim);
 
 struct topology_manager;
 
@@ -326,6 +353,13 @@ struct topology_manager_opts {
 	/* Called (from the manager's thread) after every pass; e.g. readiness, publishing. */
 	void (*on_pass)(void *ctx, struct topology_manager *m);
 	void *ctx;
+	/*
+	 * A simulated node: the manager takes it over (and frees it, also when
+	 * topology_manager_new fails). Its pools replace the config's, and a pass
+	 * never calls `ops`: no discovery, no reconcile, no CPU manager checkpoint.
+	 * The record and every pool say "simulated": true.
+	 */
+	struct topology_sim *sim;
 };
 
 /*

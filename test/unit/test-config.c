@@ -1709,7 +1709,8 @@ static void test_json(void **state)
 		   "\"resize\":{},\"role\":\"node\","
 		   "\"scheduler\":{\"agents\":[],\"max_record_age_ms\":60000,"
 		   "\"poll_interval_ms\":2000,\"simulate\":null,\"url_prefix\":\"/scheduler\"},"
-		   "\"source\":\"pmemd.yaml\",\"state_dir\":\"/var/lib/pmemd\",\"threads\":2,"
+		   "\"simulate\":null,\"source\":\"pmemd.yaml\",\"state_dir\":\"/var/lib/"
+		   "pmemd\",\"threads\":2,"
 		   "\"volumes\":{\"max_volume_size_bytes\":0,\"overcommit_ratio\":1.0,"
 		   "\"publish_roots\":[\"/var/lib/kubelet\"]}}");
 	free(s);
