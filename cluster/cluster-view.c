@@ -1230,6 +1230,11 @@ static json_t *node_json(struct cluster *c, const struct cnode *cn, uint64_t now
 		"held_bytes", (json_int_t)held, "free_bytes",
 		(json_int_t)(alloc > used + res ? alloc - used - res : 0), "cpus", cpus,
 		"cpus_free", cpus_free, "pools", pools);
+	/* The record's own flag: a simulated node (a file, or a node pmemd with simulate:). */
+	if (o)
+		json_object_set_new(
+			o, "simulated",
+			json_boolean(json_is_true(json_object_get(cn->record, "simulated"))));
 	return o;
 }
 
