@@ -53,6 +53,7 @@ static int numa_from_record(const json_t *numa, struct topology_snapshot *s, uns
 		tn->cpus = calloc(json_array_size(cpus) + 1, sizeof(*tn->cpus));
 		if (!tn->cpus)
 			return fail(-ENOMEM, err, err_len, "out of memory");
+		s->n_numa++; /* counted at once, so topology_snapshot_free frees its CPUs */
 		json_array_foreach (cpus, c, cj) {
 			long long cpu = int_in(cj, 0, TOPO_CPU_MAX);
 			if (cpu < 0)
@@ -60,7 +61,6 @@ static int numa_from_record(const json_t *numa, struct topology_snapshot *s, uns
 					    "numa_nodes[].cpus: not a CPU id");
 			tn->cpus[tn->n_cpus++] = (unsigned)cpu;
 		}
-		s->n_numa++;
 		total_excl += json_array_size(json_object_get(nj, "cpus_exclusive"));
 	}
 	/* Default 10 to itself and 21 to the others, then what the record says. */
