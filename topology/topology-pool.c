@@ -694,9 +694,6 @@ int topology_manager_new(struct topology_manager **out, const struct config *cfg
 	pthread_cond_init(&m->cond, NULL);
 	m->ops = opts->ops;
 	m->refresh_ms = opts->refresh_ms;
-	/* A simulated node never changes by itself: nothing to refresh. */
-	if (opts->sim)
-		m->refresh_ms = 0;
 	m->on_pass = opts->on_pass;
 	m->ctx = opts->ctx;
 	m->node_name = strdup(cfg->node_name);

@@ -638,7 +638,7 @@ static void test_unknown_keys(void **state)
 		{2, 1,
 		 "unknown key \"foo\" (expected one of node_name, log_level, threads, labels, "
 		 "listen, limits, pools, placement, resize, kube, volumes, role, state_dir, "
-		 "scheduler)"});
+		 "scheduler, simulate)"});
 	EXPECT_ERRORS("limits:\n  max_bodyy: 1Mi\n",
 		      {2, 3, "limits: unknown key \"max_bodyy\" (expected one of max_body, "});
 	EXPECT_ERRORS("pools:\n"
