@@ -266,9 +266,14 @@ int config_restart_keys(const struct config *old_cfg, const struct config *new_c
 		keylist_add(&k, "state_dir");
 	if (!scheduler_eq(&old_cfg->scheduler, &new_cfg->scheduler))
 		keylist_add(&k, "scheduler");
-	/* A simulated node's pools are built once from the file; real and simulated never mix. */
+	/*
+	 * A simulated node's pools are built once from the file; real and simulated never mix.
+	 * Without simulate.node the node taken is node_name's, so renaming the node changes it too.
+	 */
 	if (!str_eq(old_cfg->simulate.file, new_cfg->simulate.file) ||
-	    !str_eq(old_cfg->simulate.node, new_cfg->simulate.node))
+	    (new_cfg->simulate.file &&
+	     !str_eq(old_cfg->simulate.node ? old_cfg->simulate.node : old_cfg->node_name,
+		     new_cfg->simulate.node ? new_cfg->simulate.node : new_cfg->node_name)))
 		keylist_add(&k, "simulate");
 	/* A node's volume service takes its reservation policy at start; the scheduler role
 	 * applies placement: live (cluster_set_placement). */

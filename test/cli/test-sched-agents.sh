@@ -141,8 +141,6 @@ kube:
 state_dir: $tmp/state-$n
 volumes:
   publish_roots: [$tmp/publish]
-placement:
-  cpu_manager_state: $tmp/no-such-checkpoint
 simulate:
   file: $tmp/cluster.yaml
 YAML

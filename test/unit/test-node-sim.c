@@ -139,15 +139,32 @@ static void key_needs_a_restart(void **state)
 	struct config *a = cfg_of("simulate: {file: /a.yaml}\n");
 	struct config *b = cfg_of("simulate: {file: /a.yaml, node: x}\n");
 	struct config *c = cfg_of("log_level: debug\nsimulate: {file: /a.yaml}\n");
+	struct config *d = cfg_of("node_name: x\nsimulate: {file: /a.yaml}\n");
+	struct config *e = cfg_of("node_name: y\nsimulate: {file: /a.yaml, node: x}\n");
+	struct config *r1 = cfg_of("node_name: x\n"), *r2 = cfg_of("node_name: y\n");
 	char keys[256];
 
 	(void)state;
 	assert_int_equal(config_restart_keys(a, b, keys, sizeof(keys)), 1);
 	assert_string_equal(keys, "simulate");
 	assert_int_equal(config_restart_keys(a, c, keys, sizeof(keys)), 0);
+	/* Without simulate.node, a new node_name is another node of the description. */
+	assert_int_equal(config_restart_keys(b, d, keys, sizeof(keys)), 0);
+	assert_int_equal(config_restart_keys(d, b, keys, sizeof(keys)), 0);
+	assert_int_equal(config_restart_keys(d, e, keys, sizeof(keys)), 0);
+	free(d->node_name);
+	d->node_name = strdup("z");
+	assert_int_equal(config_restart_keys(e, d, keys, sizeof(keys)), 1);
+	assert_string_equal(keys, "simulate");
+	/* A real node's name is live. */
+	assert_int_equal(config_restart_keys(r1, r2, keys, sizeof(keys)), 0);
 	config_free(a);
 	config_free(b);
 	config_free(c);
+	config_free(d);
+	config_free(e);
+	config_free(r1);
+	config_free(r2);
 }
 
 /* ---- picking a node out of the description ---- */
