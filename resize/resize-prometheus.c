@@ -1,44 +1,28 @@
 /* resize-prometheus: volume usage from Prometheus's HTTP API (instant queries, libcurl). */
 #include "resize/resize-prometheus.h"
 
-#include <curl/curl.h>
 #include <errno.h>
 #include <jansson.h>
 #include <math.h>
-#include <pthread.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
+#include "resize/resize-http.h"
 #include "resize/resize.h"
 #include "util/log.h"
-#include "util/secret.h"
 #include "util/strmap.h"
 
-#define DEFAULT_TIMEOUT_MS 5000u
-/* A vector of 10,000 series with their timestamps is ~3 MiB; a body beyond 16 MiB is not an
- * answer we can use, and reading it would let a broken proxy fill our memory. */
-#define MAX_BODY  (16u << 20)
-#define MAX_TOKEN (64u << 10)
-#define NMETRICS  4
+#define NMETRICS 4
 /* The label the query wrapper puts on the series that carry a value's sample timestamp. */
 #define TS_LABEL "pmemd_sample_ts"
 
 struct resize_prom {
-	char *query_url; /* <url>/api/v1/query */
+	struct resize_http *http;
 	char *query[NMETRICS];
-	char *token_file, *ca_file;
-	unsigned timeout_ms;
-	CURL *h;
-	char errbuf[CURL_ERROR_SIZE];
-	/* The token as last read, and the file's identity then: re-read only when it changes
-	 * (kubelet rotates projected tokens by swapping a symlink, which changes the inode). */
-	char *token;
-	struct stat token_st;
 };
 
 static const char *const kubelet_q[NMETRICS] = {
@@ -63,15 +47,6 @@ const char *resize_prom_default_query(enum resize_prom_preset preset, int metric
 	return preset == RESIZE_PROM_PMEMD ? pmemd_q[metric] : kubelet_q[metric];
 }
 
-static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
-static CURLcode curl_init_result;
-
-/* Once per process and never cleaned up: kube/ uses libcurl too (curl counts the calls). */
-static void curl_init(void)
-{
-	curl_init_result = curl_global_init(CURL_GLOBAL_DEFAULT);
-}
-
 static int set_err(char *err, size_t len, int r, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
 static int set_err(char *err, size_t len, int r, const char *fmt, ...)
@@ -86,225 +61,66 @@ static int set_err(char *err, size_t len, int r, const char *fmt, ...)
 	return r;
 }
 
-static bool dup_opt(char **dst, const char *src)
-{
-	*dst = NULL;
-	if (!src)
-		return true;
-	return (*dst = strdup(src)) != NULL;
-}
-
 int resize_prom_new(const struct resize_prom_opts *o, struct resize_prom **out, char *err,
 		    size_t err_len)
 {
+	const char *q[NMETRICS];
 	struct resize_prom *p;
-	size_t ulen;
+	int r;
 
 	if (!o || !out)
 		return set_err(err, err_len, -EINVAL, "no options");
-	if (!o->url || (strncmp(o->url, "http://", 7) != 0 && strncmp(o->url, "https://", 8) != 0))
-		return set_err(err, err_len, -EINVAL,
-			       "prometheus url must start with http:// or https://: %s",
-			       o->url ? o->url : "(none)");
-	for (const char *c = o->url; *c; c++)
-		if ((unsigned char)*c <= 0x20 || *c == 0x7f || *c == '?' || *c == '#')
-			return set_err(err, err_len, -EINVAL,
-				       "prometheus url holds a space, control character, query or "
-				       "fragment: %s",
-				       o->url);
 	if (o->preset != RESIZE_PROM_KUBELET && o->preset != RESIZE_PROM_PMEMD)
 		return set_err(err, err_len, -EINVAL, "unknown prometheus metrics preset %d",
 			       (int)o->preset);
-	{
-		const char *q[NMETRICS] = {o->query_used, o->query_capacity, o->query_inodes_used,
-					   o->query_inodes_capacity};
-
-		for (int m = 0; m < 2; m++)
-			if (q[m] && !q[m][0])
-				return set_err(err, err_len, -EINVAL,
-					       "prometheus %s query is empty", metric_name[m]);
-	}
-	if (o->bearer_token_file && o->bearer_token_file[0] != '/')
-		return set_err(err, err_len, -EINVAL,
-			       "bearer token file must be an absolute path: %s",
-			       o->bearer_token_file);
-	if (o->ca_file && o->ca_file[0] != '/')
-		return set_err(err, err_len, -EINVAL, "CA file must be an absolute path: %s",
-			       o->ca_file);
-	pthread_once(&curl_once, curl_init);
-	if (curl_init_result != CURLE_OK)
-		return set_err(err, err_len, -ENOMEM, "curl_global_init: %s",
-			       curl_easy_strerror(curl_init_result));
-
+	q[RESIZE_PROM_USED] = o->query_used;
+	q[RESIZE_PROM_CAPACITY] = o->query_capacity;
+	q[RESIZE_PROM_INODES_USED] = o->query_inodes_used;
+	q[RESIZE_PROM_INODES_CAPACITY] = o->query_inodes_capacity;
+	for (int m = 0; m < 2; m++)
+		if (q[m] && !q[m][0])
+			return set_err(err, err_len, -EINVAL, "prometheus %s query is empty",
+				       metric_name[m]);
 	if (!(p = calloc(1, sizeof(*p))))
-		goto oom;
-	ulen = strlen(o->url);
-	while (ulen > 0 && o->url[ulen - 1] == '/')
-		ulen--;
-	if (asprintf(&p->query_url, "%.*s/api/v1/query", (int)ulen, o->url) < 0) {
-		p->query_url = NULL;
-		goto oom;
+		return set_err(err, err_len, -ENOMEM, "out of memory");
+	r = resize_http_new(o->url, o->bearer_token_file, o->ca_file, o->timeout_ms, &p->http, err,
+			    err_len);
+	if (r < 0) {
+		/* Its messages name the url, token or CA file; say whose they are. */
+		if (r == -EINVAL && err && err_len) {
+			char tmp[256];
+
+			snprintf(tmp, sizeof(tmp), "%s", err);
+			snprintf(err, err_len, "prometheus %s", tmp);
+		}
+		resize_prom_free(p);
+		return r;
 	}
-	{
-		const char *q[NMETRICS] = {o->query_used, o->query_capacity, o->query_inodes_used,
-					   o->query_inodes_capacity};
+	for (int m = 0; m < NMETRICS; m++) {
+		const char *s = q[m] ? q[m] : resize_prom_default_query(o->preset, m);
 
-		for (int m = 0; m < NMETRICS; m++) {
-			const char *s = q[m] ? q[m] : resize_prom_default_query(o->preset, m);
-
-			/* "" turns an inode query off: stored as NULL, never sent. */
-			if (s[0] && !(p->query[m] = strdup(s)))
-				goto oom;
+		/* "" turns an inode query off: stored as NULL, never sent. */
+		if (s[0] && !(p->query[m] = strdup(s))) {
+			resize_prom_free(p);
+			return set_err(err, err_len, -ENOMEM, "out of memory");
 		}
 	}
-	if (!dup_opt(&p->token_file, o->bearer_token_file) || !dup_opt(&p->ca_file, o->ca_file))
-		goto oom;
-	p->timeout_ms = o->timeout_ms ? o->timeout_ms : DEFAULT_TIMEOUT_MS;
-	if (!(p->h = curl_easy_init()))
-		goto oom;
 	*out = p;
 	return 0;
-oom:
-	resize_prom_free(p);
-	return set_err(err, err_len, -ENOMEM, "out of memory");
 }
 
 struct resize_prom *resize_prom_free(struct resize_prom *p)
 {
 	if (!p)
 		return NULL;
-	if (p->h)
-		curl_easy_cleanup(p->h);
-	free(p->query_url);
+	resize_http_free(p->http);
 	for (int m = 0; m < NMETRICS; m++)
 		free(p->query[m]);
-	free(p->token_file);
-	free(p->ca_file);
-	secret_free(p->token);
 	free(p);
 	return NULL;
 }
 
-/* ---- transport ---------------------------------------------------------- */
-
-struct body {
-	char *data;
-	size_t len, cap;
-	bool overflow;
-};
-
-static size_t on_body(char *data, size_t size, size_t nmemb, void *userdata)
-{
-	struct body *b = userdata;
-	size_t n = size * nmemb;
-
-	if (n > MAX_BODY - b->len) {
-		b->overflow = true;
-		return 0;
-	}
-	if (b->len + n + 1 > b->cap) {
-		size_t cap = b->cap ? b->cap : 16384;
-		char *d;
-
-		while (cap < b->len + n + 1)
-			cap *= 2;
-		if (!(d = realloc(b->data, cap)))
-			return 0;
-		b->data = d;
-		b->cap = cap;
-	}
-	memcpy(b->data + b->len, data, n);
-	b->len += n;
-	b->data[b->len] = '\0';
-	return n;
-}
-
-static int errno_for_curl(CURLcode rc)
-{
-	switch (rc) {
-	case CURLE_COULDNT_CONNECT:
-		return -ECONNREFUSED;
-	case CURLE_COULDNT_RESOLVE_HOST:
-	case CURLE_COULDNT_RESOLVE_PROXY:
-		return -EHOSTUNREACH;
-	case CURLE_OPERATION_TIMEDOUT:
-		return -ETIMEDOUT;
-	case CURLE_OUT_OF_MEMORY:
-		return -ENOMEM;
-	case CURLE_GOT_NOTHING:
-	case CURLE_SEND_ERROR:
-	case CURLE_RECV_ERROR:
-	case CURLE_PARTIAL_FILE:
-		return -ECONNRESET;
-	case CURLE_SSL_CONNECT_ERROR:
-	case CURLE_PEER_FAILED_VERIFICATION:
-	case CURLE_SSL_CERTPROBLEM:
-	case CURLE_SSL_CIPHER:
-	case CURLE_SSL_CACERT_BADFILE:
-	case CURLE_SSL_ISSUER_ERROR:
-		return -EPROTO;
-	default:
-		return -EIO;
-	}
-}
-
-/* The token, re-read when the file's identity or times changed since the last read. */
-static int token_get(struct resize_prom *p, char *err, size_t err_len)
-{
-	struct stat st;
-	char *t = NULL;
-	int r;
-
-	if (!p->token_file)
-		return 0;
-	if (stat(p->token_file, &st) < 0) {
-		r = -errno;
-		return set_err(err, err_len, -EACCES, "token file %s: %s", p->token_file,
-			       strerror(-r));
-	}
-	if (p->token && st.st_dev == p->token_st.st_dev && st.st_ino == p->token_st.st_ino &&
-	    st.st_size == p->token_st.st_size && st.st_mtim.tv_sec == p->token_st.st_mtim.tv_sec &&
-	    st.st_mtim.tv_nsec == p->token_st.st_mtim.tv_nsec &&
-	    st.st_ctim.tv_sec == p->token_st.st_ctim.tv_sec &&
-	    st.st_ctim.tv_nsec == p->token_st.st_ctim.tv_nsec)
-		return 0;
-	r = secret_read_token(p->token_file, MAX_TOKEN, &t);
-	if (r < 0)
-		return set_err(err, err_len, -EACCES, "token file %s: %s", p->token_file,
-			       r == -EINVAL  ? "empty or holds spaces or control characters"
-			       : r == -EFBIG ? "larger than 64 KiB"
-					     : strerror(-r));
-	secret_free(p->token);
-	p->token = t;
-	p->token_st = st;
-	log_debug("resize_prom_token", "file=%s result=reread", p->token_file);
-	return 0;
-}
-
-/* Prometheus's own error text from a JSON body, or the start of a non-JSON one. */
-static void describe_body(const struct body *b, char *out, size_t len)
-{
-	json_t *root = b->data ? json_loadb(b->data, b->len, 0, NULL) : NULL;
-	const char *type = json_string_value(json_object_get(root, "errorType"));
-	const char *msg = json_string_value(json_object_get(root, "error"));
-	size_t n = 0;
-
-	if (msg) {
-		snprintf(out, len, "%s: %s", type ? type : "error", msg);
-	} else {
-		/* At most 80 printable bytes; a body may be anything. */
-		for (size_t i = 0; b->data && i < b->len && n + 1 < len && n < 80; i++) {
-			unsigned char c = (unsigned char)b->data[i];
-
-			out[n++] = (c >= 0x20 && c < 0x7f) ? (char)c : '.';
-		}
-		if (len)
-			out[n] = '\0';
-		if (n == 0)
-			snprintf(out, len, "empty body");
-	}
-	json_decref(root);
-}
+/* ---- the query ------------------------------------------------------------ */
 
 /*
  * The query sent: the user's expression, plus the same series' own sample timestamps under
@@ -324,100 +140,41 @@ static char *wrap_query(const char *q)
 	return s;
 }
 
-/* curl_slist_append returns NULL on failure and leaves the list as it was. */
-static bool add_header(struct curl_slist **list, const char *line)
-{
-	struct curl_slist *l = curl_slist_append(*list, line);
-
-	if (l)
-		*list = l;
-	return l != NULL;
-}
-
-/* One instant query; on success *root holds the parsed answer's data.result array's owner. */
+/* One instant query; on success *root is the answer, data.result an array. */
 static int query(struct resize_prom *p, const char *q, json_t **root, char *err, size_t err_len)
 {
-	struct curl_slist *hdrs = NULL, *l;
-	struct body b = {0};
-	char *wrapped = NULL, *esc = NULL, *form = NULL, *auth = NULL, why[256];
-	const char *status, *rtype;
+	const char *base = resize_http_base(p->http), *status, *rtype;
+	char *wrapped = NULL, *form = NULL, *body = NULL, why[256];
 	json_error_t je;
 	json_t *j = NULL, *data;
-	CURLcode rc;
+	size_t len = 0;
 	long code = 0;
 	int r;
 
 	*root = NULL;
-	if ((r = token_get(p, err, err_len)) < 0)
-		return r;
-	if (!(wrapped = wrap_query(q)) || !(esc = curl_easy_escape(p->h, wrapped, 0)) ||
-	    asprintf(&form, "query=%s", esc) < 0) {
-		form = NULL;
+	if (!(wrapped = wrap_query(q)) || !(form = resize_http_form(p->http, "query", wrapped))) {
 		r = set_err(err, err_len, -ENOMEM, "out of memory");
 		goto out;
 	}
-	if (p->token && asprintf(&auth, "Authorization: Bearer %s", p->token) < 0)
-		auth = NULL;
-	/* "Expect:" with no value: no 100-continue round trip before the form. */
-	if ((p->token && !auth) || !add_header(&hdrs, "Accept: application/json") ||
-	    !add_header(&hdrs, "Expect:") || (auth && !add_header(&hdrs, auth))) {
-		r = set_err(err, err_len, -ENOMEM, "out of memory");
+	r = resize_http_fetch(p->http, "/api/v1/query", form, &code, &body, &len, err, err_len);
+	if (r < 0)
 		goto out;
-	}
-
-	curl_easy_reset(p->h); /* keeps the connection cache: keep-alive across collects */
-	p->errbuf[0] = '\0';
-	curl_easy_setopt(p->h, CURLOPT_URL, p->query_url);
-	curl_easy_setopt(p->h, CURLOPT_POST, 1L);
-	curl_easy_setopt(p->h, CURLOPT_POSTFIELDS, form);
-	curl_easy_setopt(p->h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(form));
-	curl_easy_setopt(p->h, CURLOPT_HTTPHEADER, hdrs);
-	curl_easy_setopt(p->h, CURLOPT_PROTOCOLS_STR, "http,https");
-	curl_easy_setopt(p->h, CURLOPT_FOLLOWLOCATION, 0L);
-	curl_easy_setopt(p->h, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(p->h, CURLOPT_ERRORBUFFER, p->errbuf);
-	curl_easy_setopt(p->h, CURLOPT_USERAGENT, "pmemd");
-	curl_easy_setopt(p->h, CURLOPT_CONNECTTIMEOUT_MS, (long)p->timeout_ms);
-	curl_easy_setopt(p->h, CURLOPT_TIMEOUT_MS, (long)p->timeout_ms);
-	curl_easy_setopt(p->h, CURLOPT_WRITEFUNCTION, on_body);
-	curl_easy_setopt(p->h, CURLOPT_WRITEDATA, &b);
-	curl_easy_setopt(p->h, CURLOPT_SSL_VERIFYPEER, 1L);
-	curl_easy_setopt(p->h, CURLOPT_SSL_VERIFYHOST, 2L);
-	/* A proxy from the environment may reach a remote Prometheus, never a loopback one. */
-	curl_easy_setopt(p->h, CURLOPT_NOPROXY, "localhost,127.0.0.1,::1");
-	if (p->ca_file)
-		curl_easy_setopt(p->h, CURLOPT_CAINFO, p->ca_file);
-
-	rc = curl_easy_perform(p->h);
-	curl_easy_getinfo(p->h, CURLINFO_RESPONSE_CODE, &code);
-	/* The handle must not keep pointers into memory freed below. */
-	curl_easy_setopt(p->h, CURLOPT_HTTPHEADER, NULL);
-	curl_easy_setopt(p->h, CURLOPT_POSTFIELDS, NULL);
-	curl_easy_setopt(p->h, CURLOPT_ERRORBUFFER, NULL);
-	if (rc == CURLE_WRITE_ERROR && b.overflow) {
-		r = set_err(err, err_len, -EFBIG, "%s: response larger than %u bytes", p->query_url,
-			    MAX_BODY);
-		goto out;
-	}
-	if (rc != CURLE_OK) {
-		r = set_err(err, err_len, errno_for_curl(rc), "%s: %s", p->query_url,
-			    p->errbuf[0] ? p->errbuf : curl_easy_strerror(rc));
-		goto out;
-	}
 	if (code != 200) {
-		describe_body(&b, why, sizeof(why));
-		r = set_err(err, err_len, -EBADMSG, "%s: HTTP %ld: %s", p->query_url, code, why);
+		resize_http_describe(body, len, why, sizeof(why));
+		r = set_err(err, err_len, -EBADMSG, "%s/api/v1/query: HTTP %ld: %s", base, code,
+			    why);
 		goto out;
 	}
-	if (!(j = json_loadb(b.data ? b.data : "", b.len, 0, &je))) {
-		r = set_err(err, err_len, -EBADMSG, "%s: not JSON (line %d column %d: %s)",
-			    p->query_url, je.line, je.column, je.text);
+	if (!(j = json_loadb(body, len, 0, &je))) {
+		r = set_err(err, err_len, -EBADMSG,
+			    "%s/api/v1/query: not JSON (line %d column %d: %s)", base, je.line,
+			    je.column, je.text);
 		goto out;
 	}
 	status = json_string_value(json_object_get(j, "status"));
 	if (!status || strcmp(status, "success") != 0) {
-		describe_body(&b, why, sizeof(why));
-		r = set_err(err, err_len, -EBADMSG, "%s: status %s: %s", p->query_url,
+		resize_http_describe(body, len, why, sizeof(why));
+		r = set_err(err, err_len, -EBADMSG, "%s/api/v1/query: status %s: %s", base,
 			    status ? status : "(missing)", why);
 		goto out;
 	}
@@ -425,31 +182,23 @@ static int query(struct resize_prom *p, const char *q, json_t **root, char *err,
 	rtype = json_string_value(json_object_get(data, "resultType"));
 	if (!rtype || strcmp(rtype, "vector") != 0) {
 		r = set_err(err, err_len, -EBADMSG,
-			    "%s: resultType %s, want vector (the query must return an instant "
-			    "vector)",
-			    p->query_url, rtype ? rtype : "(missing)");
+			    "%s/api/v1/query: resultType %s, want vector (the query must return "
+			    "an instant vector)",
+			    base, rtype ? rtype : "(missing)");
 		goto out;
 	}
 	if (!json_is_array(json_object_get(data, "result"))) {
-		r = set_err(err, err_len, -EBADMSG, "%s: data.result is not an array",
-			    p->query_url);
+		r = set_err(err, err_len, -EBADMSG, "%s/api/v1/query: data.result is not an array",
+			    base);
 		goto out;
 	}
 	*root = j;
 	j = NULL;
-	r = 0;
 out:
-	log_debug("resize_prom_query", "url=%s code=%ld bytes=%zu result=%d", p->query_url, code,
-		  b.len, r);
 	json_decref(j);
-	for (l = hdrs; l; l = l->next)
-		explicit_bzero(l->data, strlen(l->data));
-	curl_slist_free_all(hdrs);
-	secret_free(auth);
-	curl_free(esc);
-	free(wrapped);
+	free(body);
 	free(form);
-	free(b.data);
+	free(wrapped);
 	return r;
 }
 
@@ -637,7 +386,7 @@ int resize_prom_collect(struct resize_prom *p, const struct resize_target *t, si
 			r = set_err(err, err_len, -ENODATA,
 				    "%s: the %s query %s returned no series (a wrong query, or "
 				    "Prometheus does not scrape the target)",
-				    p->query_url, metric_name[m], p->query[m]);
+				    resize_http_base(p->http), metric_name[m], p->query[m]);
 			goto out;
 		}
 	}
