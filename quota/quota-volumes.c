@@ -1586,6 +1586,25 @@ int quota_volume_resize(struct quota_volumes *v, const char *name,
 	return r;
 }
 
+int quota_volumes_pool_room(struct quota_volumes *v, const char *pool, uint64_t *free_bytes,
+			    uint64_t *block_size)
+{
+	struct quota_ledger_stat st;
+	struct vpool *p;
+	int r = -ENOENT;
+
+	pthread_mutex_lock(&v->lock);
+	qr_expire_locked(v);
+	p = find_pool(v, pool);
+	if (p && quota_ledger_stat(v->ledger, p->name, &st) == 0) {
+		*free_bytes = st.free;
+		*block_size = v->block_size;
+		r = 0;
+	}
+	pthread_mutex_unlock(&v->lock);
+	return r;
+}
+
 /* ---- delete ---- */
 
 /* Unmounts every target of a busy volume (delete ?force=true); the list shrinks under the lock. */

@@ -125,6 +125,14 @@ int quota_volume_resize(struct quota_volumes *v, const char *name,
 			const struct quota_resize_req *req, json_t **out, char *err,
 			size_t err_len);
 
+/*
+ * What a growth of a volume in `pool` (mount path or id) may take: the pool's free bytes in
+ * the capacity ledger, and the filesystem block size limits are counted in (for the auto
+ * resizer, which must never ask for more than the pool has). 0 or -ENOENT.
+ */
+int quota_volumes_pool_room(struct quota_volumes *v, const char *pool, uint64_t *free_bytes,
+			    uint64_t *block_size);
+
 /* Deletes data, quota and id; -EBUSY while published unless force (then unmounts first). */
 int quota_volume_delete(struct quota_volumes *v, const char *name, bool force, char *err,
 			size_t err_len);

@@ -120,6 +120,7 @@ void resize_decide(const struct resize_volume_state *vol, const struct resize_sa
 		    h->finished_ms - s->taken_ms);
 		return;
 	}
+	out->usable = true;
 	if (!triggered(p, s, why, sizeof(why))) {
 		say(out, "below the trigger");
 		return;

@@ -112,6 +112,7 @@ struct resize_decision {
 	bool at_max;	/* the volume is (or, after this step, will be) at max_size_bytes */
 	bool refused;	/* a trigger fired but nothing could be done (pool full) */
 	bool triggered; /* a trigger fired */
+	bool usable;	/* the sample passed every check (valid, possible, fresh) */
 	char reason[RESIZE_REASON_MAX];
 };
 
@@ -175,12 +176,19 @@ int resize_policies_list(struct resize_policies *ps, json_t **out, char *err, si
 /* -ENOENT; -EPERM for a config policy; -EIO when the file cannot be written. */
 int resize_policies_delete(struct resize_policies *ps, const char *name, char *err, size_t err_len);
 /*
- * The policy that governs volume `v`: of those selecting it, the first by
- * name (strcmp order). Copied into *out (*out owns copies; free with
- * resize_policy_free). 0, or -ENOENT when none selects it.
+ * A copy of every policy, sorted by name, for the monitor to match volumes
+ * against without the set's lock; *gen: the set's generation it reflects.
+ * Free with resize_policies_snapshot_free.
  */
-int resize_policies_match(struct resize_policies *ps, const struct resize_volume_view *v,
-			  struct resize_policy **out);
+int resize_policies_snapshot(struct resize_policies *ps, struct resize_policy ***out, size_t *n,
+			     uint64_t *gen);
+void resize_policies_snapshot_free(struct resize_policy **v, size_t n);
+/*
+ * The policy that governs volume `v` among `sorted` (sorted by name): the
+ * first by name (strcmp order) that selects it, or NULL. Pure.
+ */
+const struct resize_policy *resize_policy_pick(struct resize_policy *const *sorted, size_t n,
+					       const struct resize_volume_view *v);
 /* A counter that changes whenever the set changes (the monitor re-matches then). */
 uint64_t resize_policies_generation(struct resize_policies *ps);
 
@@ -192,5 +200,43 @@ enum resize_source {
 	RESIZE_SOURCE_KUBELET,
 };
 const char *resize_source_name(enum resize_source s);
+
+struct quota_volumes;
+struct resize_prom_opts;
+struct resize_monitor;
+
+#define RESIZE_EVENTS_MAX 32 /* events kept per volume (a ring: the oldest goes first) */
+
+struct resize_monitor_opts {
+	struct quota_volumes *volumes;	  /* the volume service: sizes, labels, local usage */
+	struct resize_policies *policies; /* which volumes, and how */
+	enum resize_source source;
+	uint64_t interval_ms;		     /* between two passes; 0 = 2000 */
+	const struct resize_prom_opts *prom; /* source prometheus */
+	int64_t (*now_ms)(void);	     /* unix ms; NULL = the real clock (tests inject) */
+};
+
+/* 0 or -errno (-EINVAL, -ENOTSUP for a source this build lacks) with the reason. */
+int resize_monitor_new(const struct resize_monitor_opts *o, struct resize_monitor **out, char *err,
+		       size_t err_len);
+/* Starts the thread that runs a pass every interval. */
+int resize_monitor_start(struct resize_monitor *m, char *err, size_t err_len);
+/* Stops the thread (a pass in progress finishes first) and frees; accepts NULL, returns NULL. */
+struct resize_monitor *resize_monitor_free(struct resize_monitor *m);
+
+/*
+ * One pass, now: sample every volume a policy selects, decide, and resize
+ * through quota_volume_resize (the path of POST /v1/volumes/{name}/resize).
+ * Returns how many volumes were resized, or -errno when the source failed as
+ * a whole. Passes never overlap. Tests drive it directly.
+ */
+int resize_monitor_tick(struct resize_monitor *m);
+
+/* {"volume": name, "events": [...]} oldest first; -ENOENT when the volume does not exist. */
+int resize_monitor_events(struct resize_monitor *m, const char *volume, json_t **out, char *err,
+			  size_t err_len);
+
+/* Prometheus lines: pmem_autoresize_* (results, last resize per volume, source errors, passes). */
+void resize_monitor_metrics(struct resize_monitor *m, FILE *f);
 
 #endif
