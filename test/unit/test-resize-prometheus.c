@@ -3,11 +3,7 @@
  * answers: both matching modes, sample timestamps, bad values, every kind of failure, the
  * bearer token.
  */
-#include <arpa/inet.h>
-#include <curl/curl.h>
 #include <errno.h>
-#include <microhttpd.h>
-#include <netinet/in.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -16,170 +12,32 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <unistd.h>
 #include <cmocka.h>
 
 #include "resize/resize-prometheus.h"
 #include "resize/resize.h"
+#include "fake-http.h"
 #include "support.h"
 
-/* ---- a fake Prometheus -------------------------------------------------------------------- */
-
-#define MAX_CANNED 8
-
-struct canned {
-	const char *needle; /* answers a query whose form holds this; NULL = any */
-	unsigned status;
-	const char *body;
-};
-
-struct upload {
-	char *body;
-	size_t len;
-};
-
-struct fake {
-	struct MHD_Daemon *d;
-	uint16_t port;
-	pthread_mutex_t mu;
-	struct canned canned[MAX_CANNED];
-	unsigned delay_ms; /* before answering */
-	size_t huge;	   /* > 0: answer 200 with this many bytes */
-	/* what came */
-	unsigned requests;
-	char last_auth[256];
-	char last_query[2048]; /* the form's query, decoded */
-	char last_method[16];
-	char last_path[128];
-};
-
-static struct fake fk;
-
-static enum MHD_Result answer(struct MHD_Connection *conn, unsigned status, const char *body)
-{
-	struct MHD_Response *r =
-		MHD_create_response_from_buffer(strlen(body), (void *)body, MHD_RESPMEM_MUST_COPY);
-	enum MHD_Result ret;
-
-	MHD_add_response_header(r, "Content-Type", "application/json");
-	ret = MHD_queue_response(conn, status, r);
-	MHD_destroy_response(r);
-	return ret;
-}
-
-static enum MHD_Result fake_handle(void *cls, struct MHD_Connection *conn, const char *url,
-				   const char *method, const char *version, const char *upload,
-				   size_t *upload_size, void **con_cls)
-{
-	struct fake *f = cls;
-	struct upload *u = *con_cls;
-	const char *auth;
-	struct canned c = {NULL, 404, "{}"};
-	unsigned delay;
-	size_t huge;
-	(void)version;
-
-	if (!u) {
-		*con_cls = u = calloc(1, sizeof(*u));
-		return u ? MHD_YES : MHD_NO;
-	}
-	if (*upload_size) {
-		u->body = realloc(u->body, u->len + *upload_size + 1);
-		if (!u->body)
-			abort();
-		memcpy(u->body + u->len, upload, *upload_size);
-		u->len += *upload_size;
-		u->body[u->len] = '\0';
-		*upload_size = 0;
-		return MHD_YES;
-	}
-	pthread_mutex_lock(&f->mu);
-	f->requests++;
-	auth = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Authorization");
-	snprintf(f->last_auth, sizeof(f->last_auth), "%s", auth ? auth : "");
-	snprintf(f->last_method, sizeof(f->last_method), "%s", method);
-	snprintf(f->last_path, sizeof(f->last_path), "%s", url);
-	f->last_query[0] = '\0';
-	if (u->body && strncmp(u->body, "query=", 6) == 0) {
-		int n = 0;
-		char *q = curl_easy_unescape(NULL, u->body + 6, 0, &n);
-
-		snprintf(f->last_query, sizeof(f->last_query), "%s", q ? q : "");
-		curl_free(q);
-	}
-	for (int i = 0; i < MAX_CANNED && f->canned[i].body; i++)
-		if (!f->canned[i].needle || strstr(f->last_query, f->canned[i].needle)) {
-			c = f->canned[i];
-			break;
-		}
-	delay = f->delay_ms;
-	huge = f->huge;
-	pthread_mutex_unlock(&f->mu);
-	if (delay)
-		usleep(delay * 1000u);
-	if (huge) {
-		char *b = malloc(huge);
-		struct MHD_Response *r;
-		enum MHD_Result ret;
-
-		if (!b)
-			abort();
-		memset(b, ' ', huge);
-		b[0] = '{';
-		r = MHD_create_response_from_buffer(huge, b, MHD_RESPMEM_MUST_FREE);
-		ret = MHD_queue_response(conn, 200, r);
-		MHD_destroy_response(r);
-		return ret;
-	}
-	return answer(conn, c.status, c.body);
-}
-
-static void fake_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
-			   enum MHD_RequestTerminationCode code)
-{
-	struct upload *u = *con_cls;
-	(void)cls, (void)conn, (void)code;
-
-	if (u) {
-		free(u->body);
-		free(u);
-	}
-	*con_cls = NULL;
-}
+static struct fake_http fk;
 
 static int fake_start(void **state)
 {
-	struct sockaddr_in sa = {.sin_family = AF_INET};
 	(void)state;
-
-	memset(&fk, 0, sizeof(fk));
-	pthread_mutex_init(&fk.mu, NULL);
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	fk.d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION, 0,
-				NULL, NULL, fake_handle, &fk, MHD_OPTION_SOCK_ADDR, &sa,
-				MHD_OPTION_NOTIFY_COMPLETED, fake_completed, NULL, MHD_OPTION_END);
-	if (!fk.d)
-		return -1;
-	fk.port = MHD_get_daemon_info(fk.d, MHD_DAEMON_INFO_BIND_PORT)->port;
-	return 0;
+	return fake_http_start(&fk);
 }
 
 static int fake_stop(void **state)
 {
 	(void)state;
-	MHD_stop_daemon(fk.d);
-	pthread_mutex_destroy(&fk.mu);
+	fake_http_stop(&fk);
 	return 0;
 }
 
 static void can(int i, const char *needle, unsigned status, const char *body)
 {
-	pthread_mutex_lock(&fk.mu);
-	fk.canned[i] = (struct canned){needle, status, body};
-	if (i + 1 < MAX_CANNED)
-		fk.canned[i + 1] = (struct canned){0};
-	pthread_mutex_unlock(&fk.mu);
+	fake_http_can(&fk, i, needle, status, body);
 }
 
 static struct resize_prom *prom_new(const struct resize_prom_opts *base)
@@ -519,13 +377,9 @@ static void test_huge_body(void **state)
 	(void)state;
 
 	p = prom_new(&o);
-	pthread_mutex_lock(&fk.mu);
-	fk.huge = 17u << 20;
-	pthread_mutex_unlock(&fk.mu);
+	fake_http_huge(&fk, 17u << 20);
 	expect_fail(p, -EFBIG, (const char *const[]){"response larger than 16777216", NULL});
-	pthread_mutex_lock(&fk.mu);
-	fk.huge = 0;
-	pthread_mutex_unlock(&fk.mu);
+	fake_http_huge(&fk, 0);
 	/* The same handle still works afterwards. */
 	can_kubelet();
 	{
@@ -560,13 +414,9 @@ static void test_slow_server(void **state)
 
 	can_kubelet();
 	p = prom_new(&o);
-	pthread_mutex_lock(&fk.mu);
-	fk.delay_ms = 1500;
-	pthread_mutex_unlock(&fk.mu);
+	fake_http_delay(&fk, 1500);
 	expect_fail(p, -ETIMEDOUT, (const char *const[]){"/api/v1/query", NULL});
-	pthread_mutex_lock(&fk.mu);
-	fk.delay_ms = 0;
-	pthread_mutex_unlock(&fk.mu);
+	fake_http_delay(&fk, 0);
 	resize_prom_free(p);
 }
 
