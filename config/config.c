@@ -69,6 +69,12 @@ struct config *config_free(struct config *cfg)
 		free(cfg->scheduler.agents[i].ca_file);
 	}
 	free(cfg->scheduler.agents);
+	free(cfg->resize.prometheus.url);
+	free(cfg->resize.prometheus.query_used);
+	free(cfg->resize.prometheus.query_capacity);
+	free(cfg->resize.prometheus.bearer_token_file);
+	free(cfg->resize.prometheus.ca_file);
+	json_decref(cfg->resize.policies);
 	free(cfg);
 	return NULL;
 }
@@ -208,6 +214,20 @@ static void keylist_add(struct keylist *k, const char *key)
 		k->used += (size_t)n < k->len - k->used ? (size_t)n : k->len - k->used - 1;
 }
 
+static bool resize_eq(const struct config_resize *a, const struct config_resize *b)
+{
+	const struct config_resize_prometheus *x = &a->prometheus, *y = &b->prometheus;
+
+	return a->source == b->source && a->interval_ms == b->interval_ms &&
+	       str_eq(x->url, y->url) && x->preset == y->preset &&
+	       str_eq(x->query_used, y->query_used) &&
+	       str_eq(x->query_capacity, y->query_capacity) &&
+	       str_eq(x->bearer_token_file, y->bearer_token_file) &&
+	       str_eq(x->ca_file, y->ca_file) && x->timeout_ms == y->timeout_ms &&
+	       (a->policies == b->policies ||
+		(a->policies && b->policies && json_equal(a->policies, b->policies)));
+}
+
 static bool scheduler_eq(const struct config_scheduler *a, const struct config_scheduler *b)
 {
 	if (!str_eq(a->url_prefix, b->url_prefix) || !str_eq(a->simulate, b->simulate) ||
@@ -264,6 +284,9 @@ int config_restart_keys(const struct config *old_cfg, const struct config *new_c
 		keylist_add(&k, "state_dir");
 	if (!scheduler_eq(&old_cfg->scheduler, &new_cfg->scheduler))
 		keylist_add(&k, "scheduler");
+	/* The auto resizer takes its source, interval and default policies at start. */
+	if (!resize_eq(&old_cfg->resize, &new_cfg->resize))
+		keylist_add(&k, "resize");
 	/* A node's volume service takes its reservation policy at start; the scheduler role
 	 * applies placement: live (cluster_set_placement). */
 	if (new_cfg->role == CONFIG_ROLE_NODE) {

@@ -367,7 +367,9 @@ int resize_policy_parse(const json_t *body, const char *name, struct resize_poli
 	if ((r = get_uint(body, "granularity_bytes", "granularity_bytes", 1, GRANULARITY_MAX,
 			  &p->granularity_bytes, err, err_len)) < 0)
 		goto bad;
-	if (p->granularity_bytes > p->max_size_bytes) {
+	/* Only a granularity asked for: the default is rounded past and capped at max. */
+	if (json_object_get(body, "granularity_bytes") &&
+	    p->granularity_bytes > p->max_size_bytes) {
 		r = fail(-EINVAL, err, err_len,
 			 "granularity_bytes: %" PRIu64 " is larger than max_size_bytes %" PRIu64,
 			 p->granularity_bytes, p->max_size_bytes);

@@ -382,6 +382,122 @@ static void test_crud_and_persistence(void **state)
 	json_decref(defaults);
 }
 
+/* ======================= the config's resize: section ======================= */
+
+/* Parses `yaml`; returns the errors as "line:col: message\n" lines ("" when valid). */
+static char *config_errors_of(const char *yaml, struct config **out)
+{
+	struct config_errors *errs = NULL;
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+
+	*out = NULL;
+	if (config_parse("t.yaml", yaml, strlen(yaml), NULL, out, &errs) < 0)
+		config_errors_print(errs, f);
+	config_errors_free(errs);
+	fclose(f);
+	return buf;
+}
+
+static void test_config(void **state)
+{
+	const char *yaml = "resize:\n"
+			   "  source: prometheus\n"
+			   "  interval: 500ms\n"
+			   "  prometheus:\n"
+			   "    url: http://prometheus.monitoring:9090\n"
+			   "    preset: pmemd\n"
+			   "    timeout: 2s\n"
+			   "  policies:\n"
+			   "    - name: grow-db\n"
+			   "      selector: {labels: {app: db}, pool: /mnt/pmem0}\n"
+			   "      trigger: {used_percent: 80}\n"
+			   "      step: {percent: 50, min_bytes: 1048576}\n"
+			   "      max_size_bytes: 4294967296\n";
+	struct config *cfg = NULL, *back = NULL;
+	char *errs, *text = NULL;
+	size_t len = 0;
+	FILE *f;
+	json_t *a, *b;
+	(void)state;
+
+	errs = config_errors_of(yaml, &cfg);
+	assert_string_equal(errs, "");
+	free(errs);
+	assert_int_equal(cfg->resize.source, CONFIG_RESIZE_PROMETHEUS);
+	assert_int_equal(cfg->resize.interval_ms, 500);
+	assert_int_equal(cfg->resize.prometheus.timeout_ms, 2000);
+	assert_int_equal(cfg->resize.prometheus.preset, 1);
+	assert_int_equal(json_array_size(cfg->resize.policies), 1);
+	assert_int_equal(json_integer_value(json_object_get(
+				 json_object_get(json_array_get(cfg->resize.policies, 0), "step"),
+				 "min_bytes")),
+			 1048576);
+	/* The effective config written as YAML reads back the same. */
+	f = open_memstream(&text, &len);
+	assert_int_equal(config_write_yaml(cfg, f), 0);
+	fclose(f);
+	errs = config_errors_of(text, &back);
+	if (*errs)
+		fail_msg("%s\n%s", text, errs);
+	free(errs);
+	a = config_to_json(cfg);
+	b = config_to_json(back);
+	json_object_del(a, "source");
+	json_object_del(b, "source");
+	assert_true(json_equal(json_object_get(a, "resize"), json_object_get(b, "resize")));
+	json_decref(a);
+	json_decref(b);
+	free(text);
+	config_free(back);
+	/* The defaults: local, 2 s, no policies. */
+	config_free(cfg);
+	errs = config_errors_of("", &cfg);
+	free(errs);
+	assert_int_equal(cfg->resize.source, CONFIG_RESIZE_LOCAL);
+	assert_int_equal(cfg->resize.interval_ms, 2000);
+	assert_null(cfg->resize.policies);
+	config_free(cfg);
+
+	/* Errors say where, with the policy's field. */
+	errs = config_errors_of("resize:\n  policies:\n    - name: a\n      selector: {pool: x}\n",
+				&cfg);
+	assert_non_null(strstr(errs, "t.yaml:3:7: resize.policies[0]: selector.pool: must be a "
+				     "pool's absolute"));
+	free(errs);
+	errs = config_errors_of(
+		"resize:\n  policies:\n"
+		"    - {name: a, selector: {pool: /p}, trigger: {used_percent: 80}, "
+		"step: {percent: 5}, max_size_bytes: 10}\n"
+		"    - {name: a, selector: {pool: /p}, trigger: {used_percent: 80}, "
+		"step: {percent: 5}, max_size_bytes: 10}\n",
+		&cfg);
+	assert_non_null(strstr(errs, "resize.policies[1]: name: a is declared twice"));
+	free(errs);
+	errs = config_errors_of("resize:\n  policies:\n    - {name: a, selector: {pool: /p}, "
+				"trigger: {used_percent: \"80\"}, step: {percent: 5}, "
+				"max_size_bytes: 10}\n",
+				&cfg);
+	assert_non_null(strstr(errs, "trigger.used_percent: must be an integer"));
+	free(errs);
+	errs = config_errors_of("resize: {source: prometheus}\n", &cfg);
+	assert_non_null(strstr(errs, "resize.source: prometheus needs resize.prometheus.url"));
+	free(errs);
+	errs = config_errors_of("resize: {source: kubelet}\n", &cfg);
+	assert_non_null(strstr(errs, "resize.source: kubelet is not built"));
+	free(errs);
+	errs = config_errors_of("resize: {interval: 10ms}\n", &cfg);
+	assert_non_null(strstr(errs, "resize.interval: out of range"));
+	free(errs);
+	errs = config_errors_of("resize: {prometheus: {url: ftp://x}}\n", &cfg);
+	assert_non_null(strstr(errs, "resize.prometheus.url: must start with http"));
+	free(errs);
+	errs = config_errors_of("resize: {policies: {a: 1}}\n", &cfg);
+	assert_non_null(strstr(errs, "resize.policies: expected a sequence of policies"));
+	free(errs);
+}
+
 /* ======================= the monitor ======================= */
 
 static struct quota_volumes *vservice(void)
@@ -578,7 +694,8 @@ static void test_monitor_ticks(void **state)
 					"10737418240}",
 					NULL, err, sizeof(err)),
 				 0);
-		/* pmem1 holds 2 GiB: a volume of all of it (its quota is the size + 4 xfs blocks) */
+		/* pmem1 holds 2 GiB: a volume of all of it (its quota is the size + 4 xfs blocks)
+		 */
 		big = mkvol(v, "{\"name\":\"big\",\"size_bytes\":2147467264,\"pool\":"
 			       "\"/mnt/pmem1\"}");
 		size_of(v, "big", &l2);
@@ -753,6 +870,7 @@ int main(void)
 		cmocka_unit_test(test_policy_validation),
 		cmocka_unit_test(test_selection),
 		cmocka_unit_test(test_crud_and_persistence),
+		cmocka_unit_test(test_config),
 		cmocka_unit_test(test_monitor_ticks),
 		cmocka_unit_test(test_monitor_thread),
 		cmocka_unit_test(test_http),
