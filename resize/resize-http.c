@@ -1,9 +1,11 @@
 /* resize-http: the HTTP client the remote usage sources share (libcurl, bearer token, CA). */
 #include "resize/resize-http.h"
 
+#include <arpa/inet.h>
 #include <curl/curl.h>
 #include <errno.h>
 #include <jansson.h>
+#include <netinet/in.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -53,6 +55,29 @@ static int set_err(char *err, size_t len, int r, const char *fmt, ...)
 	return r;
 }
 
+/* Whether an http:// URL's host is a loopback address (literal, or "localhost"). */
+static bool loopback_host(const char *url)
+{
+	const char *h = url + 7;
+	unsigned char a[16];
+	char host[64];
+	size_t n;
+
+	if (*h == '[')
+		n = strcspn(++h, "]");
+	else
+		n = strcspn(h, ":/");
+	if (n == 0 || n >= sizeof(host))
+		return false;
+	memcpy(host, h, n);
+	host[n] = '\0';
+	if (strcmp(host, "localhost") == 0)
+		return true;
+	if (inet_pton(AF_INET, host, a) == 1)
+		return a[0] == 127;
+	return inet_pton(AF_INET6, host, a) == 1 && memcmp(a, in6addr_loopback.s6_addr, 16) == 0;
+}
+
 static bool dup_opt(char **dst, const char *src)
 {
 	*dst = NULL;
@@ -82,6 +107,13 @@ int resize_http_new(const char *base_url, const char *token_file, const char *ca
 	if (token_file && token_file[0] != '/')
 		return set_err(err, err_len, -EINVAL,
 			       "bearer token file must be an absolute path: %s", token_file);
+	/* A bearer token in clear text over a network is a token given away. */
+	if (token_file && strncmp(base_url, "http://", 7) == 0 && !loopback_host(base_url))
+		return set_err(
+			err, err_len, -EINVAL,
+			"a bearer token is only sent over https:// (or http:// to a loopback "
+			"address): %s",
+			base_url);
 	if (ca_file && ca_file[0] != '/')
 		return set_err(err, err_len, -EINVAL, "CA file must be an absolute path: %s",
 			       ca_file);

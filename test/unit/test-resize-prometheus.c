@@ -478,6 +478,10 @@ static void test_new_refuses(void **state)
 		{{.url = "http://x", .preset = 7}, "unknown prometheus metrics preset"},
 		{{.url = "http://x", .bearer_token_file = "token"}, "absolute path"},
 		{{.url = "https://x", .ca_file = "ca.pem"}, "absolute path"},
+		{{.url = "http://prometheus:9090", .bearer_token_file = "/t"},
+		 "only sent over https"},
+		{{.url = "http://10.0.0.1", .bearer_token_file = "/t"}, "only sent over https"},
+		{{.url = "http://[::2]:9090", .bearer_token_file = "/t"}, "only sent over https"},
 	};
 	struct resize_prom *p = (struct resize_prom *)1;
 	char err[256];
@@ -491,6 +495,18 @@ static void test_new_refuses(void **state)
 		assert_ptr_equal(p, (struct resize_prom *)1);
 	}
 	assert_null(resize_prom_free(NULL));
+	/* A token over http:// to loopback, or over https:// anywhere, is fine. */
+	{
+		const char *ok[] = {"http://127.0.0.1:9090", "http://localhost/",
+				    "http://[::1]:9090", "https://prometheus.monitoring:9090"};
+
+		for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+			struct resize_prom_opts o = {.url = ok[i], .bearer_token_file = "/t"};
+
+			assert_int_equal(resize_prom_new(&o, &p, err, sizeof(err)), 0);
+			p = resize_prom_free(p);
+		}
+	}
 	/* Nothing to ask about: no request. */
 	{
 		struct resize_prom_opts o = {0};
