@@ -16,6 +16,7 @@
 #include "config/config.h"
 #include "kube/kube.h"
 #include "quota/quota-volumes.h"
+#include "resize/resize-kubelet.h"
 #include "resize/resize-prometheus.h"
 #include "resize/resize.h"
 #include "topology/topology.h"
@@ -358,11 +359,19 @@ static int resizer_start(const struct config *cfg, struct quota_volumes *vols,
 		.ca_file = cp->ca_file,
 		.timeout_ms = (unsigned)cp->timeout_ms,
 	};
+	const struct config_resize_kubelet *ck = &cfg->resize.kubelet;
+	struct resize_kubelet_opts kubelet = {
+		.url = ck->url,
+		.bearer_token_file = ck->bearer_token_file,
+		.ca_file = ck->ca_file,
+		.timeout_ms = (unsigned)ck->timeout_ms,
+	};
 	struct resize_monitor_opts mo = {
 		.volumes = vols,
 		.source = (enum resize_source)cfg->resize.source,
 		.interval_ms = cfg->resize.interval_ms,
 		.prom = &prom,
+		.kubelet = &kubelet,
 	};
 	int r;
 

@@ -222,6 +222,16 @@ static json_t *resize_json(const struct config_resize *rs, bool *ok)
 	jset(pr, "bearer_token_file", jstr(p->bearer_token_file), ok);
 	jset(pr, "ca_file", jstr(p->ca_file), ok);
 	jset(o, "prometheus", pr, ok);
+	{
+		const struct config_resize_kubelet *k = &rs->kubelet;
+		json_t *ku = json_object();
+
+		jset(ku, "url", jstr(k->url), ok);
+		jset(ku, "timeout_ms", json_integer((json_int_t)k->timeout_ms), ok);
+		jset(ku, "bearer_token_file", jstr(k->bearer_token_file), ok);
+		jset(ku, "ca_file", jstr(k->ca_file), ok);
+		jset(o, "kubelet", ku, ok);
+	}
 	jset(o, "policies", rs->policies ? json_deep_copy(rs->policies) : json_array(), ok);
 	return o;
 }
@@ -597,12 +607,14 @@ static void put_json(struct out *o, const json_t *j)
 static void put_resize(struct out *o, const struct config_resize *rs)
 {
 	const struct config_resize_prometheus *p = &rs->prometheus;
+	const struct config_resize_kubelet *k = &rs->kubelet;
 	char buf[64];
 
 	if (rs->source == CONFIG_RESIZE_LOCAL &&
 	    rs->interval_ms == CONFIG_DEFAULT_RESIZE_INTERVAL_MS && !p->url && !p->preset &&
 	    !p->query_used && !p->query_capacity && !p->bearer_token_file && !p->ca_file &&
-	    p->timeout_ms == CONFIG_DEFAULT_PROM_TIMEOUT_MS && !rs->policies)
+	    p->timeout_ms == CONFIG_DEFAULT_PROM_TIMEOUT_MS && !rs->policies && !k->url &&
+	    !k->bearer_token_file && !k->ca_file && k->timeout_ms == CONFIG_DEFAULT_PROM_TIMEOUT_MS)
 		return;
 	put_str(o, "resize");
 	map_start(o, false);
@@ -621,6 +633,17 @@ static void put_resize(struct out *o, const struct config_resize *rs)
 		put_kv(o, "timeout", buf);
 		put_kv_opt(o, "bearer_token_file", p->bearer_token_file);
 		put_kv_opt(o, "ca_file", p->ca_file);
+		map_end(o);
+	}
+	if (k->url || k->bearer_token_file || k->ca_file ||
+	    k->timeout_ms != CONFIG_DEFAULT_PROM_TIMEOUT_MS) {
+		put_str(o, "kubelet");
+		map_start(o, false);
+		put_kv_opt(o, "url", k->url);
+		format_duration(k->timeout_ms, buf, sizeof(buf));
+		put_kv(o, "timeout", buf);
+		put_kv_opt(o, "bearer_token_file", k->bearer_token_file);
+		put_kv_opt(o, "ca_file", k->ca_file);
 		map_end(o);
 	}
 	if (rs->policies) {

@@ -1416,6 +1416,31 @@ static const struct field resize_prom_fields[] = {
 static const struct section resize_prom_section = {resize_prom_fields, N_OF(resize_prom_fields),
 						   NULL};
 
+/* resize.kubelet: */
+enum { RK_URL, RK_TIMEOUT, RK_TOKEN, RK_CA };
+static const struct field resize_kubelet_fields[] = {
+	[RK_URL] = {"url", f_string, offsetof(struct config_resize_kubelet, url),
+		    .check = check_http_url},
+	[RK_TIMEOUT] = {"timeout", f_duration, offsetof(struct config_resize_kubelet, timeout_ms),
+			100, 300 * 1000, .range = "100ms..5m"},
+	[RK_TOKEN] = {"bearer_token_file", f_string,
+		      offsetof(struct config_resize_kubelet, bearer_token_file),
+		      .check = check_abs_path},
+	[RK_CA] = {"ca_file", f_string, offsetof(struct config_resize_kubelet, ca_file),
+		   .check = check_abs_path},
+};
+static const struct section resize_kubelet_section = {resize_kubelet_fields,
+						      N_OF(resize_kubelet_fields), NULL};
+
+static void f_resize_kubelet(struct ctx *c, struct node *v, const char *path, void *base,
+			     const struct field *f)
+{
+	struct seen s;
+
+	if (!is_null(v))
+		walk_map(c, v, path, at(base, f->off), &resize_kubelet_section, &s);
+}
+
 static void f_resize_prom(struct ctx *c, struct node *v, const char *path, void *base,
 			  const struct field *f)
 {
@@ -1426,13 +1451,14 @@ static void f_resize_prom(struct ctx *c, struct node *v, const char *path, void 
 }
 
 /* resize: */
-enum { RS_SOURCE, RS_INTERVAL, RS_PROMETHEUS, RS_POLICIES };
+enum { RS_SOURCE, RS_INTERVAL, RS_PROMETHEUS, RS_KUBELET, RS_POLICIES };
 static const struct field resize_fields[] = {
 	[RS_SOURCE] = {"source", f_enum, offsetof(struct config_resize, source),
 		       .names = resize_source_names},
 	[RS_INTERVAL] = {"interval", f_duration, offsetof(struct config_resize, interval_ms), 100,
 			 3600 * 1000, .range = "100ms..1h"},
 	[RS_PROMETHEUS] = {"prometheus", f_resize_prom, offsetof(struct config_resize, prometheus)},
+	[RS_KUBELET] = {"kubelet", f_resize_kubelet, offsetof(struct config_resize, kubelet)},
 	[RS_POLICIES] = {"policies", f_later},
 };
 static const struct section resize_section = {resize_fields, N_OF(resize_fields), NULL};
@@ -1735,9 +1761,9 @@ static void f_resize(struct ctx *c, struct node *v, const char *path, void *base
 	if (rs->source == CONFIG_RESIZE_PROMETHEUS && !rs->prometheus.url)
 		errorf(c, s.val[RS_SOURCE], path_key(p, path, "source"),
 		       "prometheus needs resize.prometheus.url");
-	if (rs->source == CONFIG_RESIZE_KUBELET)
+	if (rs->source == CONFIG_RESIZE_KUBELET && !rs->kubelet.url)
 		errorf(c, s.val[RS_SOURCE], path_key(p, path, "source"),
-		       "kubelet is not built into this pmemd yet; use local or prometheus");
+		       "kubelet needs resize.kubelet.url");
 	pol = s.val[RS_POLICIES];
 	if (!pol || is_null(pol))
 		return;
@@ -2521,6 +2547,7 @@ int config_parse(const char *name, const char *buf, size_t len, char *const *ext
 	cfg->scheduler.max_record_age_ms = CONFIG_DEFAULT_MAX_RECORD_AGE_MS;
 	cfg->resize.interval_ms = CONFIG_DEFAULT_RESIZE_INTERVAL_MS;
 	cfg->resize.prometheus.timeout_ms = CONFIG_DEFAULT_PROM_TIMEOUT_MS;
+	cfg->resize.kubelet.timeout_ms = CONFIG_DEFAULT_PROM_TIMEOUT_MS;
 
 	r = tree_build(&c, buf ? buf : "", buf ? len : 0, &root);
 	if (r < 0)

@@ -74,6 +74,9 @@ struct config *config_free(struct config *cfg)
 	free(cfg->resize.prometheus.query_capacity);
 	free(cfg->resize.prometheus.bearer_token_file);
 	free(cfg->resize.prometheus.ca_file);
+	free(cfg->resize.kubelet.url);
+	free(cfg->resize.kubelet.bearer_token_file);
+	free(cfg->resize.kubelet.ca_file);
 	json_decref(cfg->resize.policies);
 	free(cfg);
 	return NULL;
@@ -224,6 +227,10 @@ static bool resize_eq(const struct config_resize *a, const struct config_resize 
 	       str_eq(x->query_capacity, y->query_capacity) &&
 	       str_eq(x->bearer_token_file, y->bearer_token_file) &&
 	       str_eq(x->ca_file, y->ca_file) && x->timeout_ms == y->timeout_ms &&
+	       str_eq(a->kubelet.url, b->kubelet.url) &&
+	       str_eq(a->kubelet.bearer_token_file, b->kubelet.bearer_token_file) &&
+	       str_eq(a->kubelet.ca_file, b->kubelet.ca_file) &&
+	       a->kubelet.timeout_ms == b->kubelet.timeout_ms &&
 	       (a->policies == b->policies ||
 		(a->policies && b->policies && json_equal(a->policies, b->policies)));
 }

@@ -202,7 +202,7 @@ struct config_scheduler {
 enum config_resize_source {
 	CONFIG_RESIZE_LOCAL,	  /* the volume's own quota usage (default) */
 	CONFIG_RESIZE_PROMETHEUS, /* an instant query to Prometheus */
-	CONFIG_RESIZE_KUBELET,	  /* the kubelet's /stats/summary (not built yet: refused) */
+	CONFIG_RESIZE_KUBELET,	  /* the kubelet's /stats/summary */
 };
 
 #define CONFIG_DEFAULT_RESIZE_INTERVAL_MS 2000
@@ -219,11 +219,20 @@ struct config_resize_prometheus {
 	uint64_t timeout_ms;
 };
 
+/* resize.kubelet: the kubelet source (its /stats/summary). */
+struct config_resize_kubelet {
+	char *url; /* https://host:10250, or the API server's node proxy */
+	char *bearer_token_file;
+	char *ca_file;
+	uint64_t timeout_ms;
+};
+
 /* resize: the auto resizer (docs/resize.md). Every key needs a restart. */
 struct config_resize {
 	enum config_resize_source source;
 	uint64_t interval_ms; /* between two passes; 100ms..1h */
 	struct config_resize_prometheus prometheus;
+	struct config_resize_kubelet kubelet;
 	/* Default policies: a JSON array of policy objects as POST /v1/resize-policies takes
 	 * them, each already validated; NULL when none. Read-only over REST. */
 	json_t *policies;

@@ -113,9 +113,10 @@ void resize_decide(const struct resize_volume_state *vol, const struct resize_sa
 	/*
 	 * A sample measured before the last resize took effect describes the old
 	 * size: acting on it would grow twice for one crossing (the overshoot of
-	 * a resizer that reads a scraped metric right after resizing).
+	 * a resizer that reads a scraped metric right after resizing). The same
+	 * millisecond counts as before: which came first cannot be told.
 	 */
-	if (h && h->finished_ms && s->taken_ms < h->finished_ms) {
+	if (h && h->finished_ms && s->taken_ms <= h->finished_ms) {
 		say(out, "sample taken before the last resize finished (%" PRId64 " ms earlier)",
 		    h->finished_ms - s->taken_ms);
 		return;

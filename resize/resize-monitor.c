@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "quota/quota-volumes.h"
+#include "resize/resize-kubelet.h"
 #include "resize/resize-prometheus.h"
 #include "resize/resize.h"
 #include "util/log.h"
@@ -65,6 +66,7 @@ struct vstate {
 struct resize_monitor {
 	struct resize_monitor_opts o;
 	struct resize_prom *prom;
+	struct resize_kubelet *kubelet;
 	pthread_mutex_t tick_lock; /* one pass at a time */
 	pthread_mutex_t lock;	   /* everything below */
 	struct strmap by_name;	   /* name → struct vstate */
@@ -136,10 +138,9 @@ int resize_monitor_new(const struct resize_monitor_opts *o, struct resize_monito
 
 	if (!o->volumes || !o->policies)
 		return fail(-EINVAL, err, err_len, "the auto resizer needs volumes and policies");
-	if (o->source == RESIZE_SOURCE_KUBELET)
-		return fail(-ENOTSUP, err, err_len,
-			    "resize.source: kubelet is not built into this pmemd; use local or "
-			    "prometheus");
+	if (o->source == RESIZE_SOURCE_KUBELET && !o->kubelet)
+		return fail(-EINVAL, err, err_len,
+			    "resize.kubelet: is required with source kubelet");
 	if (o->source == RESIZE_SOURCE_PROMETHEUS && !o->prom)
 		return fail(-EINVAL, err, err_len,
 			    "resize.prometheus: is required with source "
@@ -158,6 +159,14 @@ int resize_monitor_new(const struct resize_monitor_opts *o, struct resize_monito
 		}
 		m->o.prom = NULL; /* the source holds its own copy */
 	}
+	if (o->source == RESIZE_SOURCE_KUBELET) {
+		r = resize_kubelet_new(o->kubelet, &m->kubelet, err, err_len);
+		if (r < 0) {
+			free(m);
+			return r;
+		}
+	}
+	m->o.kubelet = NULL;
 	pthread_mutex_init(&m->tick_lock, NULL);
 	pthread_mutex_init(&m->lock, NULL);
 	{
@@ -249,6 +258,7 @@ struct resize_monitor *resize_monitor_free(struct resize_monitor *m)
 	strmap_clear(&m->by_name);
 	resize_policies_snapshot_free(m->pol, m->n_pol);
 	resize_prom_free(m->prom);
+	resize_kubelet_free(m->kubelet);
 	pthread_cond_destroy(&m->cond);
 	pthread_mutex_destroy(&m->lock);
 	pthread_mutex_destroy(&m->tick_lock);
@@ -579,7 +589,7 @@ int resize_monitor_tick(struct resize_monitor *m)
 		m->source_errors += local_errors ? local_errors - 1 : 0;
 		pthread_mutex_unlock(&m->lock);
 	}
-	if (m->o.source == RESIZE_SOURCE_PROMETHEUS && n) {
+	if (m->o.source != RESIZE_SOURCE_LOCAL && n) {
 		targets = calloc(n, sizeof(*targets));
 		samples = calloc(n, sizeof(*samples));
 		if (!targets || !samples) {
@@ -588,7 +598,9 @@ int resize_monitor_tick(struct resize_monitor *m)
 		}
 		for (i = 0; i < n; i++)
 			targets[i] = items[i].target;
-		r = resize_prom_collect(m->prom, targets, n, samples, err, sizeof(err));
+		r = m->prom ? resize_prom_collect(m->prom, targets, n, samples, err, sizeof(err))
+			    : resize_kubelet_collect(m->kubelet, targets, n, samples, err,
+						     sizeof(err));
 		pthread_mutex_lock(&m->lock);
 		source_state(m, r, err);
 		pthread_mutex_unlock(&m->lock);

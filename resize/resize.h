@@ -203,6 +203,7 @@ const char *resize_source_name(enum resize_source s);
 
 struct quota_volumes;
 struct resize_prom_opts;
+struct resize_kubelet_opts;
 struct resize_monitor;
 
 #define RESIZE_EVENTS_MAX 32 /* events kept per volume (a ring: the oldest goes first) */
@@ -211,9 +212,10 @@ struct resize_monitor_opts {
 	struct quota_volumes *volumes;	  /* the volume service: sizes, labels, local usage */
 	struct resize_policies *policies; /* which volumes, and how */
 	enum resize_source source;
-	uint64_t interval_ms;		     /* between two passes; 0 = 2000 */
-	const struct resize_prom_opts *prom; /* source prometheus */
-	int64_t (*now_ms)(void);	     /* unix ms; NULL = the real clock (tests inject) */
+	uint64_t interval_ms;			   /* between two passes; 0 = 2000 */
+	const struct resize_prom_opts *prom;	   /* source prometheus */
+	const struct resize_kubelet_opts *kubelet; /* source kubelet */
+	int64_t (*now_ms)(void); /* unix ms; NULL = the real clock (tests inject) */
 };
 
 /* 0 or -errno (-EINVAL, -ENOTSUP for a source this build lacks) with the reason. */

@@ -468,7 +468,7 @@ static void test_reserved_sections(void **state)
 		       "cpu_policy, reservation_ttl, cpu_manager_state, driver)"},
 		      {3, 10,
 		       "resize: unknown key \"x\" (expected one of source, interval, prometheus, "
-		       "policies)"});
+		       "kubelet, policies)"});
 	EXPECT_ERRORS("resize: []\n", {1, 9, "resize: expected a mapping, got a sequence"});
 }
 
@@ -1708,7 +1708,9 @@ static void test_json(void **state)
 		   "\"regions\":[\"region1\"],\"reserve_bytes\":0,"
 		   "\"topology\":{\"fstype\":null,\"options\":null,\"type\":\"kmem\"},"
 		   "\"values\":[]}],"
-		   "\"resize\":{\"interval_ms\":2000,\"policies\":[],\"prometheus\":{"
+		   "\"resize\":{\"interval_ms\":2000,\"kubelet\":{\"bearer_token_file\":null,"
+		   "\"ca_file\":null,\"timeout_ms\":5000,\"url\":null},\"policies\":[],"
+		   "\"prometheus\":{"
 		   "\"bearer_token_file\":null,\"ca_file\":null,\"preset\":\"kubelet\","
 		   "\"query_capacity\":null,\"query_used\":null,\"timeout_ms\":5000,\"url\":null},"
 		   "\"source\":\"local\"},\"role\":\"node\","

@@ -20,7 +20,9 @@
 #include "resize/resize.h"
 #include "util/log.h"
 
+#include "fake-http.h"
 #include "fake-quota.h"
+#include "resize/resize-prometheus.h"
 #include "support.h"
 
 static int64_t T_ms = 1700000000000; /* the injected clock: tests move it, nobody sleeps */
@@ -485,8 +487,15 @@ static void test_config(void **state)
 	assert_non_null(strstr(errs, "resize.source: prometheus needs resize.prometheus.url"));
 	free(errs);
 	errs = config_errors_of("resize: {source: kubelet}\n", &cfg);
-	assert_non_null(strstr(errs, "resize.source: kubelet is not built"));
+	assert_non_null(strstr(errs, "resize.source: kubelet needs resize.kubelet.url"));
 	free(errs);
+	errs = config_errors_of("resize: {source: kubelet, kubelet: {url: https://127.0.0.1:10250, "
+				"timeout: 3s, ca_file: /etc/kubelet-ca.pem}}\n",
+				&cfg);
+	assert_string_equal(errs, "");
+	free(errs);
+	assert_int_equal(cfg->resize.kubelet.timeout_ms, 3000);
+	config_free(cfg);
 	errs = config_errors_of("resize: {interval: 10ms}\n", &cfg);
 	assert_non_null(strstr(errs, "resize.interval: out of range"));
 	free(errs);
@@ -723,6 +732,84 @@ static void test_monitor_ticks(void **state)
 	v = quota_volumes_free(v);
 }
 
+/*
+ * The monitor with the Prometheus source (pmemd's own metrics, matched by volume label) against
+ * a fake Prometheus: a 500 and a body that is not JSON resize nothing and count as source
+ * errors; a good answer over the trigger resizes.
+ */
+static void test_monitor_prometheus(void **state)
+{
+	static char used[512], cap[512];
+	struct fake_http fk;
+	struct quota_volumes *v;
+	struct resize_policies *ps = NULL;
+	struct resize_monitor *m = NULL;
+	char url[64], err[512], *met;
+	struct resize_prom_opts po = {.preset = RESIZE_PROM_PMEMD, .timeout_ms = 2000};
+	struct resize_monitor_opts o = {.source = RESIZE_SOURCE_PROMETHEUS,
+					.interval_ms = 2000,
+					.now_ms = test_now_ms,
+					.prom = &po};
+	(void)state;
+
+	fake_reset();
+	T_ms = 1700000000000;
+	memset(&fk, 0, sizeof(fk));
+	assert_int_equal(fake_http_start(&fk), 0);
+	snprintf(url, sizeof(url), "http://127.0.0.1:%u", fk.port);
+	po.url = url;
+	v = vservice();
+	mkvol(v, "{\"name\":\"db\",\"size_bytes\":104857600,\"pool\":\"/mnt/pmem0\","
+		 "\"labels\":{\"app\":\"db\"}}");
+	assert_int_equal(resize_policies_new(NULL, NULL, &ps, err, sizeof(err)), 0);
+	assert_int_equal(create(ps, "{}", NULL, err, sizeof(err)), 0);
+	o.volumes = v;
+	o.policies = ps;
+	assert_int_equal(resize_monitor_new(&o, &m, err, sizeof(err)), 0);
+
+	fake_http_can(&fk, 0, NULL, 500, "{\"status\":\"error\",\"error\":\"boom\"}");
+	assert_true(resize_monitor_tick(m) < 0);
+	fake_http_can(&fk, 0, NULL, 200, "<html>not json</html>");
+	assert_true(resize_monitor_tick(m) < 0);
+	assert_int_equal(size_of(v, "db", NULL), 104857600);
+	met = metrics_of(m);
+	assert_non_null(
+		strstr(met, "pmem_autoresize_source_errors_total{source=\"prometheus\"} 2\n"));
+	assert_non_null(strstr(met, "pmem_autoresize_source_up{source=\"prometheus\"} 0\n"));
+	assert_non_null(strstr(met, "pmem_autoresize_total{result=\"resized\"} 0\n"));
+	free(met);
+
+	/* 90 % used, measured now: one step. */
+	snprintf(used, sizeof(used),
+		 "{\"status\":\"success\",\"data\":{\"resultType\":\"vector\",\"result\":["
+		 "{\"metric\":{\"volume\":\"db\"},\"value\":[%lld,\"94371840\"]}]}}",
+		 (long long)(T_ms / 1000));
+	snprintf(cap, sizeof(cap),
+		 "{\"status\":\"success\",\"data\":{\"resultType\":\"vector\",\"result\":["
+		 "{\"metric\":{\"volume\":\"db\"},\"value\":[%lld,\"104857600\"]}]}}",
+		 (long long)(T_ms / 1000));
+	fake_http_can(&fk, 0, "pmem_volume_used_bytes", 200, used);
+	fake_http_can(&fk, 1, "pmem_volume_capacity_bytes", 200, cap);
+	fake_http_can(
+		&fk, 2, NULL, 200,
+		"{\"status\":\"success\",\"data\":{\"resultType\":\"vector\",\"result\":[]}}");
+	assert_int_equal(resize_monitor_tick(m), 1);
+	assert_int_equal(size_of(v, "db", NULL), 150 * MiB);
+	/* The same scraped figures again: taken before the resize finished, ignored. */
+	T_ms += 1000;
+	assert_int_equal(resize_monitor_tick(m), 0);
+	assert_int_equal(size_of(v, "db", NULL), 150 * MiB);
+	met = metrics_of(m);
+	assert_non_null(strstr(met, "pmem_autoresize_source_up{source=\"prometheus\"} 1\n"));
+	assert_non_null(strstr(met, "pmem_autoresize_total{result=\"resized\"} 1\n"));
+	free(met);
+
+	m = resize_monitor_free(m);
+	ps = resize_policies_free(ps);
+	v = quota_volumes_free(v);
+	fake_http_stop(&fk);
+}
+
 /* The thread: started, and stopped by free (no sleep-and-hope assertion on what it did). */
 static void test_monitor_thread(void **state)
 {
@@ -742,7 +829,8 @@ static void test_monitor_thread(void **state)
 	assert_int_equal(resize_monitor_start(m, err, sizeof(err)), 0);
 	m = resize_monitor_free(m);
 	o.source = RESIZE_SOURCE_KUBELET;
-	assert_int_equal(resize_monitor_new(&o, &m, err, sizeof(err)), -ENOTSUP);
+	assert_int_equal(resize_monitor_new(&o, &m, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "resize.kubelet"));
 	o.source = RESIZE_SOURCE_PROMETHEUS;
 	assert_int_equal(resize_monitor_new(&o, &m, err, sizeof(err)), -EINVAL);
 	assert_non_null(strstr(err, "resize.prometheus"));
@@ -872,6 +960,7 @@ int main(void)
 		cmocka_unit_test(test_crud_and_persistence),
 		cmocka_unit_test(test_config),
 		cmocka_unit_test(test_monitor_ticks),
+		cmocka_unit_test(test_monitor_prometheus),
 		cmocka_unit_test(test_monitor_thread),
 		cmocka_unit_test(test_http),
 		cmocka_unit_test(test_openapi),
