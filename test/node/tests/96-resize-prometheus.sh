@@ -76,7 +76,7 @@ resize:
   interval: 1s
   prometheus:
     url: http://127.0.0.1:$PROM_PORT
-    metrics: pmemd
+    preset: pmemd
     timeout: 2s
 CFG
 pmemd_start "$cfg" || t_fatal "pmemd starts with resize.source prometheus"
