@@ -1586,6 +1586,48 @@ int quota_volume_resize(struct quota_volumes *v, const char *name,
 	return r;
 }
 
+int quota_volume_brief_list(struct quota_volumes *v, struct quota_volume_brief **out, size_t *n)
+{
+	struct quota_volume_brief *b;
+	size_t k = 0;
+
+	pthread_mutex_lock(&v->lock);
+	b = calloc(v->n_vols + 1, sizeof(*b));
+	for (size_t i = 0; b && i < v->n_vols; i++) {
+		const struct vol *vol = v->vols[i];
+
+		if (vol->pending)
+			continue;
+		memcpy(b[k].name, vol->name, sizeof(b[k].name));
+		b[k].pool = vol->pool->name;
+		b[k].projid = vol->projid;
+		b[k].size_bytes = vol->size_bytes;
+		b[k].limit_bytes = vol->limit_bytes;
+		b[k].inodes = vol->inodes;
+		b[k].labels = json_incref(vol->labels);
+		k++;
+	}
+	pthread_mutex_unlock(&v->lock);
+	if (!b)
+		return -ENOMEM;
+	*out = b;
+	*n = k;
+	return 0;
+}
+
+void quota_volume_brief_free(struct quota_volume_brief *b, size_t n)
+{
+	for (size_t i = 0; b && i < n; i++)
+		json_decref(b[i].labels);
+	free(b);
+}
+
+int quota_volumes_usage_get(struct quota_volumes *v, const char *pool, uint32_t projid,
+			    struct quota_usage *out, char *err, size_t err_len)
+{
+	return v->o.ops->usage_get(pool, projid, out, err, err_len);
+}
+
 int quota_volumes_pool_room(struct quota_volumes *v, const char *pool, uint64_t *free_bytes,
 			    uint64_t *block_size)
 {

@@ -350,29 +350,26 @@ struct item {
 	struct resize_sample sample;
 };
 
-static uint64_t u64(const json_t *o, const char *k)
+/* The local source: the volume's quota usage now, against its quota limit. */
+static void local_sample(struct resize_monitor *m, const struct quota_volume_brief *b,
+			 int64_t taken, struct resize_sample *s)
 {
-	json_int_t x = json_integer_value(json_object_get(o, k));
-
-	return x > 0 ? (uint64_t)x : 0;
-}
-
-/* The local source: the quota usage the list just read, against the quota limit. */
-static void local_sample(const json_t *v, int64_t taken, struct resize_sample *s)
-{
-	const json_t *used = json_object_get(v, "used_bytes");
+	struct quota_usage u;
+	char err[256];
 
 	memset(s, 0, sizeof(*s));
-	if (!json_is_integer(used))
-		return; /* the quota could not be read */
+	if (quota_volumes_usage_get(m->o.volumes, b->pool, b->projid, &u, err, sizeof(err)) < 0) {
+		log_debug("resize_usage_unread", "volume=%s reason=\"%s\"", b->name, err);
+		return;
+	}
 	s->valid = true;
-	s->used_bytes = u64(v, "used_bytes");
-	s->capacity_bytes = u64(v, "limit_bytes");
+	s->used_bytes = u.bytes_used;
+	s->capacity_bytes = b->limit_bytes;
 	s->taken_ms = taken;
-	if (u64(v, "inodes") && json_is_integer(json_object_get(v, "used_inodes"))) {
+	if (b->inodes) {
 		s->has_inodes = true;
-		s->used_inodes = u64(v, "used_inodes");
-		s->capacity_inodes = u64(v, "inodes");
+		s->used_inodes = u.inodes_used;
+		s->capacity_inodes = b->inodes;
 	}
 }
 
@@ -418,16 +415,14 @@ static void source_state(struct resize_monitor *m, int r, const char *why)
 /* Decides and acts for one volume; returns 1 when it was resized. */
 static int act(struct resize_monitor *m, struct item *it, int64_t max_age)
 {
-	struct resize_volume_state vs = {.size_bytes = it->size, .inodes = it->inodes};
+	struct resize_volume_state vs = {
+		.size_bytes = it->size, .inodes = it->inodes, .pool_free_bytes = UINT64_MAX};
 	struct resize_decision d;
 	struct resize_history h;
 	struct vstate *s;
 	enum result res;
 	int64_t now = now_ms(m);
 
-	if (quota_volumes_pool_room(m->o.volumes, it->pool, &vs.pool_free_bytes, &vs.block_size) <
-	    0)
-		return 0; /* the pool went away under us: the next pass sees */
 	pthread_mutex_lock(&m->lock);
 	s = state_of(m, it->name);
 	if (!s) {
@@ -438,7 +433,18 @@ static int act(struct resize_monitor *m, struct item *it, int64_t max_age)
 	h = s->h;
 	pthread_mutex_unlock(&m->lock);
 
+	/*
+	 * First without the pool's figures (the ledger's lock is not taken for
+	 * the thousands of volumes below their trigger), then again with them
+	 * when it would grow or is at max.
+	 */
 	resize_decide(&vs, &it->sample, it->policy, now, max_age, &h, &d);
+	if (d.triggered && d.usable) {
+		if (quota_volumes_pool_room(m->o.volumes, it->pool, &vs.pool_free_bytes,
+					    &vs.block_size) < 0)
+			return 0; /* the pool is not known now: the next pass sees */
+		resize_decide(&vs, &it->sample, it->policy, now, max_age, &h, &d);
+	}
 	if (it->sample.valid && it->sample.has_inodes) {
 		pthread_mutex_lock(&m->lock);
 		s->h.has_prev = true;
@@ -509,7 +515,8 @@ static int act(struct resize_monitor *m, struct item *it, int64_t max_age)
 
 int resize_monitor_tick(struct resize_monitor *m)
 {
-	json_t *list = NULL, *arr, *v;
+	struct quota_volume_brief *list = NULL;
+	size_t n_list = 0;
 	struct item *items = NULL;
 	struct resize_target *targets = NULL;
 	struct resize_sample *samples = NULL;
@@ -525,33 +532,26 @@ int resize_monitor_tick(struct resize_monitor *m)
 		goto out;
 	}
 	/*
-	 * The time the usage is read from: the list reads every quota after this
+	 * The time the usage is read from: every quota is read after this
 	 * instant, so a sample is never dated before the resize it follows.
 	 */
 	taken = now_ms(m);
-	r = quota_volume_list(m->o.volumes, NULL, &list, err, sizeof(err));
-	if (r < 0) {
-		pthread_mutex_lock(&m->lock);
-		m->source_errors++;
-		pthread_mutex_unlock(&m->lock);
-		log_error("resize_pass_failed", "reason=\"%s\"", err);
+	r = quota_volume_brief_list(m->o.volumes, &list, &n_list);
+	if (r < 0)
 		goto out;
-	}
-	arr = json_object_get(list, "volumes");
-	items = calloc(json_array_size(arr) + 1, sizeof(*items));
+	items = calloc(n_list + 1, sizeof(*items));
 	if (!items) {
 		r = -ENOMEM;
 		goto out;
 	}
-	json_array_foreach (arr, i, v) {
+	for (i = 0; i < n_list; i++) {
+		const struct quota_volume_brief *v = &list[i];
 		struct item *it = &items[n];
 		struct resize_volume_view view;
 
-		it->name = json_string_value(json_object_get(v, "name"));
-		it->pool = json_string_value(json_object_get(v, "pool"));
-		it->labels = json_object_get(v, "labels");
-		if (!it->name || !it->pool)
-			continue;
+		it->name = v->name;
+		it->pool = v->pool;
+		it->labels = v->labels;
 		{
 			/* Its events stay while the volume exists, with or without a policy. */
 			struct vstate *s;
@@ -567,15 +567,15 @@ int resize_monitor_tick(struct resize_monitor *m)
 		it->policy = resize_policy_pick(m->pol, m->n_pol, &view);
 		if (!it->policy)
 			continue;
-		it->size = u64(v, "size_bytes");
-		it->inodes = u64(v, "inodes");
+		it->size = v->size_bytes;
+		it->inodes = v->inodes;
 		it->target.volume = it->name;
 		it->target.pvc_namespace =
 			json_string_value(json_object_get(it->labels, RESIZE_LABEL_PVC_NAMESPACE));
 		it->target.pvc_name =
 			json_string_value(json_object_get(it->labels, RESIZE_LABEL_PVC_NAME));
 		if (m->o.source == RESIZE_SOURCE_LOCAL) {
-			local_sample(v, taken, &it->sample);
+			local_sample(m, v, taken, &it->sample);
 			local_errors += !it->sample.valid;
 		}
 		n++;
@@ -637,7 +637,7 @@ out:
 	free(targets);
 	free(samples);
 	free(items);
-	json_decref(list);
+	quota_volume_brief_free(list, n_list);
 	return r;
 }
 
