@@ -453,6 +453,18 @@ static void test_config(void **state)
 	json_decref(b);
 	free(text);
 	config_free(back);
+	/* Any change to resize: needs a restart, and a SIGHUP says so. */
+	{
+		struct config *other = NULL;
+		char keys[256];
+
+		errs = config_errors_of("resize: {interval: 3s}\n", &other);
+		free(errs);
+		assert_int_equal(config_restart_keys(cfg, other, keys, sizeof(keys)), 1);
+		assert_string_equal(keys, "resize");
+		assert_int_equal(config_restart_keys(cfg, cfg, keys, sizeof(keys)), 0);
+		config_free(other);
+	}
 	/* The defaults: local, 2 s, no policies. */
 	config_free(cfg);
 	errs = config_errors_of("", &cfg);
