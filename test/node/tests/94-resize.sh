@@ -37,7 +37,7 @@ trap cleanup EXIT
 cfg=$PWD/pmemd.yaml
 pmemd_config "$cfg" "state_dir: $STATE
 resize:
-  interval: 1s
+  interval: 500ms
 pools:
   - name: /mnt/pmem0
     regions: [region0]
@@ -46,7 +46,7 @@ pools:
     topology:
       fstype: xfs"
 pmemd_start "$cfg" || t_fatal "pmemd starts"
-t_ok "pmemd starts and is ready (resize source local, interval 1s)"
+t_ok "pmemd starts and is ready (resize source local, interval 500ms)"
 
 # writer FILE LOG: as nobody without capabilities, appends 128 KiB every 0.1 s to FILE (kept
 # open, like a database's log) until a write fails; then writes "<file size> <error>" to LOG
@@ -156,8 +156,8 @@ t_eq "a volume without a policy: create is 201" \
 	"$(api POST /v1/volumes "{\"name\":\"plain\",\"size_bytes\":$((4 * MiB)),\"pool\":\"/mnt/pmem0\"}")" 201
 path=$(jq -r .path "$OUT")
 t_as_nobody dd if=/dev/zero of="$path/data" bs=64K count=100 conv=fsync status=none 2>/dev/null
-sleep 3 # three passes of the monitor: none may touch it
-t_eq "... stays at 4 MiB after three passes" \
+sleep 2 # four passes of the monitor: none may touch it
+t_eq "... stays at 4 MiB after four passes" \
 	"$(pmemd_api GET /v1/volumes/plain | jq -r .size_bytes)" $((4 * MiB))
 t_eq "... and has no events" "$(pmemd_api GET /v1/volumes/plain/events | jq -c .events)" "[]"
 
