@@ -1482,7 +1482,7 @@ int quota_volume_list(struct quota_volumes *v, const struct quota_volume_filter 
 /* ---- resize ---- */
 
 static int resize(struct quota_volumes *v, const char *name, const struct quota_resize_req *req,
-		  json_t **out, char *err, size_t err_len)
+		  uint64_t if_size, json_t **out, char *err, size_t err_len)
 {
 	const struct quota_ops *ops = v->o.ops;
 	uint64_t token = 0, free_bytes = 0, old_limit, new_limit, old_size;
@@ -1497,6 +1497,13 @@ static int resize(struct quota_volumes *v, const char *name, const struct quota_
 	if (!vol) {
 		pthread_mutex_unlock(&v->lock);
 		return fail(-ENOENT, err, err_len, "no volume %.253s", name);
+	}
+	if (if_size && vol->size_bytes != if_size) {
+		r = fail(-EAGAIN, err, err_len,
+			 "volume %s is %" PRIu64 " bytes now, not %" PRIu64 ": resized meanwhile",
+			 name, vol->size_bytes, if_size);
+		pthread_mutex_unlock(&v->lock);
+		return r;
 	}
 	old_size = vol->size_bytes;
 	old_limit = vol->limit_bytes;
@@ -1580,7 +1587,18 @@ int quota_volume_resize(struct quota_volumes *v, const char *name,
 			const struct quota_resize_req *req, json_t **out, char *err, size_t err_len)
 {
 	double t0 = mono_seconds();
-	int r = resize(v, name, req, out, err, err_len);
+	int r = resize(v, name, req, 0, out, err, err_len);
+
+	count(v, OP_RESIZE, r, t0);
+	return r;
+}
+
+int quota_volume_resize_if(struct quota_volumes *v, const char *name,
+			   const struct quota_resize_req *req, uint64_t if_size, json_t **out,
+			   char *err, size_t err_len)
+{
+	double t0 = mono_seconds();
+	int r = resize(v, name, req, if_size, out, err, err_len);
 
 	count(v, OP_RESIZE, r, t0);
 	return r;

@@ -153,6 +153,15 @@ int quota_volumes_usage_get(struct quota_volumes *v, const char *pool, uint32_t 
 int quota_volumes_pool_room(struct quota_volumes *v, const char *pool, uint64_t *free_bytes,
 			    uint64_t *block_size);
 
+/*
+ * The same, done only while the volume's size is still `if_size` (else -EAGAIN, nothing
+ * changed): the auto resizer decides on a size it read earlier, and must never undo (shrink)
+ * a resize made meanwhile over the API.
+ */
+int quota_volume_resize_if(struct quota_volumes *v, const char *name,
+			   const struct quota_resize_req *req, uint64_t if_size, json_t **out,
+			   char *err, size_t err_len);
+
 /* Deletes data, quota and id; -EBUSY while published unless force (then unmounts first). */
 int quota_volume_delete(struct quota_volumes *v, const char *name, bool force, char *err,
 			size_t err_len);

@@ -476,15 +476,23 @@ static int act(struct resize_monitor *m, struct item *it, int64_t max_age)
 		return 0;
 	}
 	{
+		/* Only from the size decided on: a resize made meanwhile is never undone. */
 		struct quota_resize_req rq = {.size_bytes = d.new_size_bytes};
 		int64_t started = now_ms(m), finished;
 		json_t *out = NULL;
 		char err[512], why[RESIZE_REASON_MAX + 600];
-		int r = quota_volume_resize(m->o.volumes, it->name, &rq, &out, err, sizeof(err));
+		int r = quota_volume_resize_if(m->o.volumes, it->name, &rq, it->size, &out, err,
+					       sizeof(err));
 
 		finished = now_ms(m);
 		json_decref(out);
 		pthread_mutex_lock(&m->lock);
+		if (r == -EAGAIN) {
+			/* Resized meanwhile (or the volume is busy): the next pass decides anew. */
+			pthread_mutex_unlock(&m->lock);
+			log_debug("resize_skipped", "volume=%s reason=\"%s\"", it->name, err);
+			return 0;
+		}
 		if (r < 0 && (!s->has_told || s->told != R_ERROR)) {
 			snprintf(why, sizeof(why), "%s; resize failed: %s", d.reason, err);
 			record(m, s, finished, R_ERROR, it->size, d.new_size_bytes, why);

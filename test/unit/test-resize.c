@@ -688,6 +688,17 @@ static void test_monitor_ticks(void **state)
 	free(ev);
 	assert_int_equal(resize_monitor_events(m, "gone", &out, err, sizeof(err)), -ENOENT);
 
+	/* The resize path refuses a size decided on a size that changed meanwhile. */
+	{
+		struct quota_resize_req rq = {.size_bytes = 500 * MiB};
+
+		assert_int_equal(
+			quota_volume_resize_if(v, "db", &rq, 399 * MiB, &out, err, sizeof(err)),
+			-EAGAIN);
+		assert_non_null(strstr(err, "resized meanwhile"));
+		assert_int_equal(size_of(v, "db", NULL), 400 * MiB);
+	}
+
 	/* A sample the local source cannot read: no action, counted as a source error. */
 	pthread_mutex_lock(&F.lock);
 	snprintf(F.fail_op, sizeof(F.fail_op), "usage_get");
