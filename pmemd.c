@@ -17,6 +17,9 @@
 #include "kube/kube.h"
 #include "quota/quota-sim.h"
 #include "quota/quota-volumes.h"
+#include "resize/resize-kubelet.h"
+#include "resize/resize-prometheus.h"
+#include "resize/resize.h"
 #include "topology/topology.h"
 #include "util/log.h"
 #include "util/names.h"
@@ -371,6 +374,55 @@ static void reload(const struct options *o, struct app *app, struct config **cfg
 	log_info("reloaded", "config=%s", o->config_path);
 }
 
+/*
+ * The auto resizer: its policies (the config's defaults and <state_dir>/resize-policies.json)
+ * and the monitor thread over the volume service. Taken at start only (resize is a restart
+ * key). 0, or -errno with the reason.
+ */
+static int resizer_start(const struct config *cfg, struct quota_volumes *vols,
+			 struct resize_policies **pol, struct resize_monitor **mon, char *err,
+			 size_t err_len)
+{
+	const struct config_resize_prometheus *cp = &cfg->resize.prometheus;
+	struct resize_prom_opts prom = {
+		.url = cp->url,
+		.query_used = cp->query_used,
+		.query_capacity = cp->query_capacity,
+		.preset = cp->preset ? RESIZE_PROM_PMEMD : RESIZE_PROM_KUBELET,
+		.bearer_token_file = cp->bearer_token_file,
+		.ca_file = cp->ca_file,
+		.timeout_ms = (unsigned)cp->timeout_ms,
+	};
+	const struct config_resize_kubelet *ck = &cfg->resize.kubelet;
+	struct resize_kubelet_opts kubelet = {
+		.url = ck->url,
+		.bearer_token_file = ck->bearer_token_file,
+		.ca_file = ck->ca_file,
+		.timeout_ms = (unsigned)ck->timeout_ms,
+	};
+	struct resize_monitor_opts mo = {
+		.volumes = vols,
+		.source = (enum resize_source)cfg->resize.source,
+		.interval_ms = cfg->resize.interval_ms,
+		.prom = &prom,
+		.kubelet = &kubelet,
+	};
+	int r;
+
+	r = resize_policies_new(cfg->state_dir, cfg->resize.policies, pol, err, err_len);
+	if (r < 0)
+		return r;
+	mo.policies = *pol;
+	r = resize_monitor_new(&mo, mon, err, err_len);
+	if (r == 0)
+		r = resize_monitor_start(*mon, err, err_len);
+	if (r < 0) {
+		*mon = resize_monitor_free(*mon);
+		*pol = resize_policies_free(*pol);
+	}
+	return r;
+}
+
 /* SIGHUP in role scheduler: the same rules, minus the node's services. */
 static void scheduler_reload(const struct options *o, struct app *app, struct config **cfg,
 			     struct cluster *cl)
@@ -599,8 +651,23 @@ int main(int argc, char **argv)
 	}
 	__atomic_store_n(&app.vols, vols, __ATOMIC_RELEASE);
 	quota_volumes_sync(vols);
-	api_server_set_services(app.srv,
-				&(struct api_services){.topology = app.topo, .volumes = vols});
+	struct resize_policies *rpol = NULL;
+	struct resize_monitor *rmon = NULL;
+	r = resizer_start(cfg, vols, &rpol, &rmon, err, sizeof(err));
+	if (r < 0) {
+		log_error("start_failed", "reason=%s", log_quote(q, sizeof(q), err));
+		topology_manager_stop(app.topo);
+		publisher_stop(&app);
+		api_server_stop(app.srv, 0);
+		quota_volumes_free(vols);
+		topology_manager_free(app.topo);
+		config_free(cfg);
+		return 1;
+	}
+	api_server_set_services(app.srv, &(struct api_services){.topology = app.topo,
+								.volumes = vols,
+								.resize_policies = rpol,
+								.resize = rmon});
 	if (simulated)
 		log_info("started", "version=%s node=%s config=%s simulated=%s", PMEMD_VERSION,
 			 cfg->node_name, o.config_path, cfg->simulate.file);
@@ -631,7 +698,10 @@ int main(int argc, char **argv)
 	/* The manager's thread reports to the server: stop it before the server goes. */
 	topology_manager_stop(app.topo);
 	api_server_stop(app.srv, SHUTDOWN_GRACE_MS);
-	/* After the API: no request can reach the services any more. */
+	/* After the API: no request can reach the services any more. The resizer uses the
+	 * volume service: it stops first. */
+	resize_monitor_free(rmon);
+	resize_policies_free(rpol);
 	quota_volumes_free(vols);
 	if (simulated)
 		quota_sim_clear();

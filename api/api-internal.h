@@ -58,6 +58,14 @@ extern const size_t api_volumes_routes_count;
 extern const struct api_route api_placement_routes[];
 extern const size_t api_placement_routes_count;
 
+/* The auto resizer's handlers (api-resize.c); their routes are in api_core_routes. */
+void api_resize_create(const struct api_request *req, struct api_response *resp);
+void api_resize_list(const struct api_request *req, struct api_response *resp);
+void api_resize_get(const struct api_request *req, struct api_response *resp);
+void api_resize_put(const struct api_request *req, struct api_response *resp);
+void api_resize_delete(const struct api_request *req, struct api_response *resp);
+void api_resize_events(const struct api_request *req, struct api_response *resp);
+
 /* Server facts the core handlers read. */
 bool api_server_is_ready(const struct api_server *srv);
 double api_server_uptime(const struct api_server *srv);

@@ -10,6 +10,7 @@
 #include "api/api-internal.h"
 #include "build/version.h"
 #include "quota/quota-volumes.h"
+#include "resize/resize.h"
 #include "topology/topology.h"
 
 extern const char pmemd_openapi_json[];
@@ -79,6 +80,8 @@ static void get_metrics(const struct api_request *req, struct api_response *resp
 		topology_manager_metrics(req->services->topology, f);
 	if (req->services && req->services->volumes)
 		quota_volumes_metrics(req->services->volumes, f);
+	if (req->services && req->services->resize)
+		resize_monitor_metrics(req->services->resize, f);
 	if (fclose(f) != 0) {
 		free(all);
 		api_reply_error(resp, 500, "internal", "cannot render metrics");
@@ -106,6 +109,13 @@ const struct api_route api_core_routes[] = {
 	{"GET", "/v1/config", get_config, 0},
 	{"GET", "/metrics", get_metrics, 0},
 	{"GET", "/openapi.json", get_openapi, 0},
+	/* The auto resizer (api-resize.c). */
+	{"POST", "/v1/resize-policies", api_resize_create, API_ROUTE_BODY},
+	{"GET", "/v1/resize-policies", api_resize_list, 0},
+	{"GET", "/v1/resize-policies/{name}", api_resize_get, 0},
+	{"PUT", "/v1/resize-policies/{name}", api_resize_put, API_ROUTE_BODY},
+	{"DELETE", "/v1/resize-policies/{name}", api_resize_delete, 0},
+	{"GET", "/v1/volumes/{name}/events", api_resize_events, 0},
 };
 
 const size_t api_core_routes_count = sizeof(api_core_routes) / sizeof(api_core_routes[0]);

@@ -14,12 +14,16 @@ struct api_server;
 struct topology_manager;
 struct quota_volumes;
 struct cluster;
+struct resize_policies;
+struct resize_monitor;
 
 /* The services handlers translate to; a NULL member answers 503. */
 struct api_services {
 	struct topology_manager *topology;
 	struct quota_volumes *volumes;
 	struct cluster *cluster; /* role scheduler: the cluster view (cluster/cluster.h) */
+	struct resize_policies *resize_policies; /* the auto resizer's policies (resize/resize.h) */
+	struct resize_monitor *resize;		 /* its monitor: events and metrics */
 };
 
 /* ---- routing (pure; api-router.c) ---- */

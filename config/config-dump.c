@@ -204,6 +204,38 @@ static json_t *scheduler_json(const struct config_scheduler *sc, bool *ok)
 	return o;
 }
 
+static const char *const resize_sources[] = {"local", "prometheus", "kubelet"};
+static const char *const prom_presets[] = {"kubelet", "pmemd"};
+
+static json_t *resize_json(const struct config_resize *rs, bool *ok)
+{
+	const struct config_resize_prometheus *p = &rs->prometheus;
+	json_t *o = json_object(), *pr = json_object();
+
+	jset(o, "source", json_string(resize_sources[rs->source]), ok);
+	jset(o, "interval_ms", json_integer((json_int_t)rs->interval_ms), ok);
+	jset(pr, "url", jstr(p->url), ok);
+	jset(pr, "preset", json_string(prom_presets[p->preset ? 1 : 0]), ok);
+	jset(pr, "query_used", jstr(p->query_used), ok);
+	jset(pr, "query_capacity", jstr(p->query_capacity), ok);
+	jset(pr, "timeout_ms", json_integer((json_int_t)p->timeout_ms), ok);
+	jset(pr, "bearer_token_file", jstr(p->bearer_token_file), ok);
+	jset(pr, "ca_file", jstr(p->ca_file), ok);
+	jset(o, "prometheus", pr, ok);
+	{
+		const struct config_resize_kubelet *k = &rs->kubelet;
+		json_t *ku = json_object();
+
+		jset(ku, "url", jstr(k->url), ok);
+		jset(ku, "timeout_ms", json_integer((json_int_t)k->timeout_ms), ok);
+		jset(ku, "bearer_token_file", jstr(k->bearer_token_file), ok);
+		jset(ku, "ca_file", jstr(k->ca_file), ok);
+		jset(o, "kubelet", ku, ok);
+	}
+	jset(o, "policies", rs->policies ? json_deep_copy(rs->policies) : json_array(), ok);
+	return o;
+}
+
 json_t *config_to_json(const struct config *cfg)
 {
 	json_t *root, *listen, *limits, *pools;
@@ -249,7 +281,7 @@ json_t *config_to_json(const struct config *cfg)
 	} else {
 		jset(root, "simulate", json_null(), &ok);
 	}
-	jset(root, "resize", json_object(), &ok);
+	jset(root, "resize", resize_json(&cfg->resize, &ok), &ok);
 	jset(root, "kube", kube_json(&cfg->kube, &ok), &ok);
 	jset(root, "volumes", volumes_json(&cfg->volumes, &ok), &ok);
 	if (!ok) {
@@ -540,6 +572,96 @@ static void put_scheduler(struct out *o, const struct config *cfg)
 	map_end(o);
 }
 
+/* A policy's JSON (integers, strings, objects, arrays; validated) as YAML. */
+static void put_json(struct out *o, const json_t *j)
+{
+	char buf[32];
+	const char *k;
+	json_t *v;
+	size_t i;
+
+	switch (json_typeof(j)) {
+	case JSON_OBJECT:
+		map_start(o, false);
+		json_object_foreach ((json_t *)j, k, v) {
+			put_str(o, k);
+			put_json(o, v);
+		}
+		map_end(o);
+		break;
+	case JSON_ARRAY:
+		seq_start(o, json_array_size(j) == 0);
+		json_array_foreach (j, i, v)
+			put_json(o, v);
+		seq_end(o);
+		break;
+	case JSON_INTEGER:
+		snprintf(buf, sizeof(buf), "%" JSON_INTEGER_FORMAT, json_integer_value(j));
+		put_scalar(o, buf, YAML_PLAIN_SCALAR_STYLE);
+		break;
+	case JSON_STRING:
+		/* Quoted: a policy's strings are strings even when they look like numbers. */
+		put_scalar(o, json_string_value(j), YAML_DOUBLE_QUOTED_SCALAR_STYLE);
+		break;
+	case JSON_TRUE:
+	case JSON_FALSE:
+		put_scalar(o, json_is_true(j) ? "true" : "false", YAML_PLAIN_SCALAR_STYLE);
+		break;
+	default:
+		put_scalar(o, "null", YAML_PLAIN_SCALAR_STYLE);
+	}
+}
+
+/* Written only when it differs from the defaults. */
+static void put_resize(struct out *o, const struct config_resize *rs)
+{
+	const struct config_resize_prometheus *p = &rs->prometheus;
+	const struct config_resize_kubelet *k = &rs->kubelet;
+	char buf[64];
+
+	if (rs->source == CONFIG_RESIZE_LOCAL &&
+	    rs->interval_ms == CONFIG_DEFAULT_RESIZE_INTERVAL_MS && !p->url && !p->preset &&
+	    !p->query_used && !p->query_capacity && !p->bearer_token_file && !p->ca_file &&
+	    p->timeout_ms == CONFIG_DEFAULT_PROM_TIMEOUT_MS && !rs->policies && !k->url &&
+	    !k->bearer_token_file && !k->ca_file && k->timeout_ms == CONFIG_DEFAULT_PROM_TIMEOUT_MS)
+		return;
+	put_str(o, "resize");
+	map_start(o, false);
+	put_kv(o, "source", resize_sources[rs->source]);
+	format_duration(rs->interval_ms, buf, sizeof(buf));
+	put_kv(o, "interval", buf);
+	if (p->url || p->preset || p->query_used || p->query_capacity || p->bearer_token_file ||
+	    p->ca_file || p->timeout_ms != CONFIG_DEFAULT_PROM_TIMEOUT_MS) {
+		put_str(o, "prometheus");
+		map_start(o, false);
+		put_kv_opt(o, "url", p->url);
+		put_kv(o, "preset", prom_presets[p->preset ? 1 : 0]);
+		put_kv_opt(o, "query_used", p->query_used);
+		put_kv_opt(o, "query_capacity", p->query_capacity);
+		format_duration(p->timeout_ms, buf, sizeof(buf));
+		put_kv(o, "timeout", buf);
+		put_kv_opt(o, "bearer_token_file", p->bearer_token_file);
+		put_kv_opt(o, "ca_file", p->ca_file);
+		map_end(o);
+	}
+	if (k->url || k->bearer_token_file || k->ca_file ||
+	    k->timeout_ms != CONFIG_DEFAULT_PROM_TIMEOUT_MS) {
+		put_str(o, "kubelet");
+		map_start(o, false);
+		put_kv_opt(o, "url", k->url);
+		format_duration(k->timeout_ms, buf, sizeof(buf));
+		put_kv(o, "timeout", buf);
+		put_kv_opt(o, "bearer_token_file", k->bearer_token_file);
+		put_kv_opt(o, "ca_file", k->ca_file);
+		map_end(o);
+	}
+	if (rs->policies) {
+		put_str(o, "policies");
+		put_json(o, rs->policies);
+	}
+	map_end(o);
+}
+
 static void put_config(struct out *o, const struct config *cfg)
 {
 	char buf[64];
@@ -591,6 +713,7 @@ static void put_config(struct out *o, const struct config *cfg)
 		put_kv_opt(o, "node", cfg->simulate.node);
 		map_end(o);
 	}
+	put_resize(o, &cfg->resize);
 	map_end(o);
 }
 

@@ -13,6 +13,7 @@
 #include <yaml.h>
 
 #include "config/config.h"
+#include "resize/resize.h"
 #include "sched/sched.h"
 #include "util/names.h"
 #include "util/units.h"
@@ -1147,19 +1148,6 @@ static void f_later(struct ctx *c, struct node *v, const char *path, void *base,
 	(void)c, (void)v, (void)path, (void)base, (void)f;
 }
 
-/* resize: belongs to a later issue; accepted empty so configs can be written ahead. */
-static const struct section reserved_section = {NULL, 0, "section reserved, no keys yet"};
-
-static void f_reserved(struct ctx *c, struct node *v, const char *path, void *base,
-		       const struct field *f)
-{
-	struct seen s;
-
-	(void)f;
-	if (!is_null(v))
-		walk_map(c, v, path, base, &reserved_section, &s);
-}
-
 static const char *const log_level_names[] = {
 	[LOG_LVL_ERROR] = "error", [LOG_LVL_WARN] = "warn",    [LOG_LVL_INFO] = "info",
 	[LOG_LVL_DEBUG] = "debug", [LOG_LVL_DEBUG + 1] = NULL,
@@ -1380,6 +1368,109 @@ static const struct field simulate_fields[] = {
 		      .check = check_node_name},
 };
 static const struct section simulate_section = {simulate_fields, N_OF(simulate_fields), NULL};
+/* An http(s) URL of a service pmemd reads from (Prometheus): any host, no control characters. */
+static const char *check_http_url(const char *s)
+{
+	if (strncmp(s, "http://", 7) != 0 && strncmp(s, "https://", 8) != 0)
+		return "must start with http:// or https://";
+	if (strlen(s) > 2048)
+		return "longer than 2048 bytes";
+	if (has_control(s) || strchr(s, ' '))
+		return "contains a space or a control character";
+	return NULL;
+}
+
+/* A PromQL query: one line of at most 4 KiB. */
+static const char *check_query(const char *s)
+{
+	if (!*s)
+		return "must not be empty";
+	if (strlen(s) > 4096)
+		return "longer than 4096 bytes";
+	if (has_control(s))
+		return "contains a control character";
+	return NULL;
+}
+
+static const char *const resize_source_names[] = {
+	[CONFIG_RESIZE_LOCAL] = "local",
+	[CONFIG_RESIZE_PROMETHEUS] = "prometheus",
+	[CONFIG_RESIZE_KUBELET] = "kubelet",
+	[CONFIG_RESIZE_KUBELET + 1] = NULL,
+};
+
+static const char *const prom_preset_names[] = {"kubelet", "pmemd", NULL};
+
+/* resize.prometheus: */
+enum { RP_URL, RP_PRESET, RP_USED, RP_CAPACITY, RP_TIMEOUT, RP_TOKEN, RP_CA };
+static const struct field resize_prom_fields[] = {
+	[RP_URL] = {"url", f_string, offsetof(struct config_resize_prometheus, url),
+		    .check = check_http_url},
+	[RP_PRESET] = {"preset", f_enum, offsetof(struct config_resize_prometheus, preset),
+		       .names = prom_preset_names},
+	[RP_USED] = {"query_used", f_string, offsetof(struct config_resize_prometheus, query_used),
+		     .check = check_query},
+	[RP_CAPACITY] = {"query_capacity", f_string,
+			 offsetof(struct config_resize_prometheus, query_capacity),
+			 .check = check_query},
+	[RP_TIMEOUT] = {"timeout", f_duration,
+			offsetof(struct config_resize_prometheus, timeout_ms), 100, 300 * 1000,
+			.range = "100ms..5m"},
+	[RP_TOKEN] = {"bearer_token_file", f_string,
+		      offsetof(struct config_resize_prometheus, bearer_token_file),
+		      .check = check_abs_path},
+	[RP_CA] = {"ca_file", f_string, offsetof(struct config_resize_prometheus, ca_file),
+		   .check = check_abs_path},
+};
+static const struct section resize_prom_section = {resize_prom_fields, N_OF(resize_prom_fields),
+						   NULL};
+
+/* resize.kubelet: */
+enum { RK_URL, RK_TIMEOUT, RK_TOKEN, RK_CA };
+static const struct field resize_kubelet_fields[] = {
+	[RK_URL] = {"url", f_string, offsetof(struct config_resize_kubelet, url),
+		    .check = check_http_url},
+	[RK_TIMEOUT] = {"timeout", f_duration, offsetof(struct config_resize_kubelet, timeout_ms),
+			100, 300 * 1000, .range = "100ms..5m"},
+	[RK_TOKEN] = {"bearer_token_file", f_string,
+		      offsetof(struct config_resize_kubelet, bearer_token_file),
+		      .check = check_abs_path},
+	[RK_CA] = {"ca_file", f_string, offsetof(struct config_resize_kubelet, ca_file),
+		   .check = check_abs_path},
+};
+static const struct section resize_kubelet_section = {resize_kubelet_fields,
+						      N_OF(resize_kubelet_fields), NULL};
+
+static void f_resize_kubelet(struct ctx *c, struct node *v, const char *path, void *base,
+			     const struct field *f)
+{
+	struct seen s;
+
+	if (!is_null(v))
+		walk_map(c, v, path, at(base, f->off), &resize_kubelet_section, &s);
+}
+
+static void f_resize_prom(struct ctx *c, struct node *v, const char *path, void *base,
+			  const struct field *f)
+{
+	struct seen s;
+
+	if (!is_null(v))
+		walk_map(c, v, path, at(base, f->off), &resize_prom_section, &s);
+}
+
+/* resize: */
+enum { RS_SOURCE, RS_INTERVAL, RS_PROMETHEUS, RS_KUBELET, RS_POLICIES };
+static const struct field resize_fields[] = {
+	[RS_SOURCE] = {"source", f_enum, offsetof(struct config_resize, source),
+		       .names = resize_source_names},
+	[RS_INTERVAL] = {"interval", f_duration, offsetof(struct config_resize, interval_ms), 100,
+			 3600 * 1000, .range = "100ms..1h"},
+	[RS_PROMETHEUS] = {"prometheus", f_resize_prom, offsetof(struct config_resize, prometheus)},
+	[RS_KUBELET] = {"kubelet", f_resize_kubelet, offsetof(struct config_resize, kubelet)},
+	[RS_POLICIES] = {"policies", f_later},
+};
+static const struct section resize_section = {resize_fields, N_OF(resize_fields), NULL};
 
 /* volumes: */
 enum { V_RATIO, V_ROOTS, V_MAX_SIZE };
@@ -1476,6 +1567,8 @@ static void f_scheduler(struct ctx *c, struct node *v, const char *path, void *b
 			const struct field *f);
 static void f_simulate(struct ctx *c, struct node *v, const char *path, void *base,
 		       const struct field *f);
+static void f_resize(struct ctx *c, struct node *v, const char *path, void *base,
+		     const struct field *f);
 
 /* The top level. */
 enum {
@@ -1512,7 +1605,7 @@ static const struct field top_fields[] = {
 	[TOP_LIMITS] = {"limits", f_limits, offsetof(struct config, limits)},
 	[TOP_POOLS] = {"pools", f_pools},
 	[TOP_PLACEMENT] = {"placement", f_placement, offsetof(struct config, placement)},
-	[TOP_RESIZE] = {"resize", f_reserved},
+	[TOP_RESIZE] = {"resize", f_resize, offsetof(struct config, resize)},
 	[TOP_KUBE] = {"kube", f_kube, offsetof(struct config, kube)},
 	[TOP_VOLUMES] = {"volumes", f_volumes, offsetof(struct config, volumes)},
 	[TOP_ROLE] = {"role", f_enum, offsetof(struct config, role), .names = role_names},
@@ -1626,6 +1719,115 @@ static void f_simulate(struct ctx *c, struct node *v, const char *path, void *ba
 	if (!s.val[SIM_FILE])
 		errorf(c, v, path,
 		       "file is missing (the cluster description to take this node from)");
+}
+
+/*
+ * A YAML node as the JSON the REST API takes, so a policy in the config file is validated by
+ * the same code as one POSTed: plain scalars that are integers, true/false or null become
+ * those; everything else is a string. The tree is depth-bounded (MAX_DEPTH).
+ */
+static json_t *node_json(struct node *n)
+{
+	json_t *j;
+
+	switch (n->kind) {
+	case NODE_SCALAR:
+		if (is_null(n))
+			return json_null();
+		if (n->plain && strcmp(n->text, "true") == 0)
+			return json_true();
+		if (n->plain && strcmp(n->text, "false") == 0)
+			return json_false();
+		if (n->plain && n->len && n->len < 20 &&
+		    strspn(n->text + (n->text[0] == '-'), "0123456789") ==
+			    n->len - (n->text[0] == '-') &&
+		    n->len > (size_t)(n->text[0] == '-'))
+			return json_integer(strtoll(n->text, NULL, 10));
+		return json_stringn(n->text, n->len);
+	case NODE_SEQ:
+		j = json_array();
+		for (size_t i = 0; j && i < n->n; i++) {
+			json_t *x = node_json(n->kids[i]);
+
+			if (!x || json_array_append_new(j, x) < 0) {
+				json_decref(j);
+				return NULL;
+			}
+		}
+		return j;
+	case NODE_MAP:
+		j = json_object();
+		for (size_t i = 0; j && i + 1 < n->n; i += 2) {
+			json_t *x;
+
+			if (n->kids[i]->kind != NODE_SCALAR || n->kids[i]->dup)
+				continue;
+			x = node_json(n->kids[i + 1]);
+			if (!x || json_object_set_new(j, n->kids[i]->text, x) < 0) {
+				json_decref(j);
+				return NULL;
+			}
+		}
+		return j;
+	default:
+		return NULL;
+	}
+}
+
+static void f_resize(struct ctx *c, struct node *v, const char *path, void *base,
+		     const struct field *f)
+{
+	struct config_resize *rs = at(base, f->off);
+	struct node *pol;
+	char p[PATH_LEN];
+	struct seen s;
+
+	if (is_null(v) || !walk_map(c, v, path, rs, &resize_section, &s))
+		return;
+	if (rs->source == CONFIG_RESIZE_PROMETHEUS && !rs->prometheus.url)
+		errorf(c, s.val[RS_SOURCE], path_key(p, path, "source"),
+		       "prometheus needs resize.prometheus.url");
+	if (rs->source == CONFIG_RESIZE_KUBELET && !rs->kubelet.url)
+		errorf(c, s.val[RS_SOURCE], path_key(p, path, "source"),
+		       "kubelet needs resize.kubelet.url");
+	pol = s.val[RS_POLICIES];
+	if (!pol || is_null(pol))
+		return;
+	path_key(p, path, "policies");
+	if (!expect(c, pol, NODE_SEQ, p, "a sequence of policies") ||
+	    !within(c, pol, p, RESIZE_POLICIES_MAX, "policies"))
+		return;
+	rs->policies = json_array();
+	if (!rs->policies) {
+		c->oom = true;
+		return;
+	}
+	for (size_t i = 0; i < pol->n; i++) {
+		struct resize_policy *rp = NULL;
+		json_t *j = node_json(pol->kids[i]);
+		char e[1024], ip[PATH_LEN];
+		size_t k;
+		json_t *x;
+
+		path_index(ip, p, i);
+		if (!j) {
+			if (pol->kids[i]->kind != NODE_BAD)
+				c->oom = true;
+			continue;
+		}
+		if (resize_policy_parse(j, NULL, &rp, e, sizeof(e)) < 0) {
+			errorf(c, pol->kids[i], ip, "%s", e);
+			json_decref(j);
+			continue;
+		}
+		json_array_foreach (rs->policies, k, x)
+			if (strcmp(json_string_value(json_object_get(x, "name")), rp->name) == 0)
+				errorf(c, pol->kids[i], ip, "name: %s is declared twice", rp->name);
+		/* Kept in the canonical form (every default filled in), as the API shows it. */
+		json_array_append_new(rs->policies, resize_policy_to_json(rp));
+		resize_policy_free(rp);
+		json_decref(j);
+	}
 }
 
 /* scheduler.agents: a list of URLs, or of {url, token_file, ca_file}. */
@@ -2378,6 +2580,9 @@ int config_parse(const char *name, const char *buf, size_t len, char *const *ext
 	cfg->placement.reservation_ttl_ms = CONFIG_DEFAULT_RESERVATION_TTL_MS;
 	cfg->scheduler.poll_interval_ms = CONFIG_DEFAULT_POLL_INTERVAL_MS;
 	cfg->scheduler.max_record_age_ms = CONFIG_DEFAULT_MAX_RECORD_AGE_MS;
+	cfg->resize.interval_ms = CONFIG_DEFAULT_RESIZE_INTERVAL_MS;
+	cfg->resize.prometheus.timeout_ms = CONFIG_DEFAULT_PROM_TIMEOUT_MS;
+	cfg->resize.kubelet.timeout_ms = CONFIG_DEFAULT_PROM_TIMEOUT_MS;
 
 	r = tree_build(&c, buf ? buf : "", buf ? len : 0, &root);
 	if (r < 0)

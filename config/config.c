@@ -71,6 +71,15 @@ struct config *config_free(struct config *cfg)
 	free(cfg->scheduler.agents);
 	free(cfg->simulate.file);
 	free(cfg->simulate.node);
+	free(cfg->resize.prometheus.url);
+	free(cfg->resize.prometheus.query_used);
+	free(cfg->resize.prometheus.query_capacity);
+	free(cfg->resize.prometheus.bearer_token_file);
+	free(cfg->resize.prometheus.ca_file);
+	free(cfg->resize.kubelet.url);
+	free(cfg->resize.kubelet.bearer_token_file);
+	free(cfg->resize.kubelet.ca_file);
+	json_decref(cfg->resize.policies);
 	free(cfg);
 	return NULL;
 }
@@ -210,6 +219,24 @@ static void keylist_add(struct keylist *k, const char *key)
 		k->used += (size_t)n < k->len - k->used ? (size_t)n : k->len - k->used - 1;
 }
 
+static bool resize_eq(const struct config_resize *a, const struct config_resize *b)
+{
+	const struct config_resize_prometheus *x = &a->prometheus, *y = &b->prometheus;
+
+	return a->source == b->source && a->interval_ms == b->interval_ms &&
+	       str_eq(x->url, y->url) && x->preset == y->preset &&
+	       str_eq(x->query_used, y->query_used) &&
+	       str_eq(x->query_capacity, y->query_capacity) &&
+	       str_eq(x->bearer_token_file, y->bearer_token_file) &&
+	       str_eq(x->ca_file, y->ca_file) && x->timeout_ms == y->timeout_ms &&
+	       str_eq(a->kubelet.url, b->kubelet.url) &&
+	       str_eq(a->kubelet.bearer_token_file, b->kubelet.bearer_token_file) &&
+	       str_eq(a->kubelet.ca_file, b->kubelet.ca_file) &&
+	       a->kubelet.timeout_ms == b->kubelet.timeout_ms &&
+	       (a->policies == b->policies ||
+		(a->policies && b->policies && json_equal(a->policies, b->policies)));
+}
+
 static bool scheduler_eq(const struct config_scheduler *a, const struct config_scheduler *b)
 {
 	if (!str_eq(a->url_prefix, b->url_prefix) || !str_eq(a->simulate, b->simulate) ||
@@ -275,6 +302,9 @@ int config_restart_keys(const struct config *old_cfg, const struct config *new_c
 	     !str_eq(old_cfg->simulate.node ? old_cfg->simulate.node : old_cfg->node_name,
 		     new_cfg->simulate.node ? new_cfg->simulate.node : new_cfg->node_name)))
 		keylist_add(&k, "simulate");
+	/* The auto resizer takes its source, interval and default policies at start. */
+	if (!resize_eq(&old_cfg->resize, &new_cfg->resize))
+		keylist_add(&k, "resize");
 	/* A node's volume service takes its reservation policy at start; the scheduler role
 	 * applies placement: live (cluster_set_placement). */
 	if (new_cfg->role == CONFIG_ROLE_NODE) {

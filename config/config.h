@@ -209,6 +209,46 @@ struct config_node_simulate {
 	char *node; /* which of its nodes this pmemd is; NULL: node_name */
 };
 
+/* resize.source: where the auto resizer reads a volume's usage. */
+enum config_resize_source {
+	CONFIG_RESIZE_LOCAL,	  /* the volume's own quota usage (default) */
+	CONFIG_RESIZE_PROMETHEUS, /* an instant query to Prometheus */
+	CONFIG_RESIZE_KUBELET,	  /* the kubelet's /stats/summary */
+};
+
+#define CONFIG_DEFAULT_RESIZE_INTERVAL_MS 2000
+#define CONFIG_DEFAULT_PROM_TIMEOUT_MS	  5000
+
+/* resize.prometheus: the Prometheus source. Paths only; the token stays in its file. */
+struct config_resize_prometheus {
+	char *url;	      /* http(s)://host:port[/prefix] of Prometheus */
+	unsigned preset;      /* 0 kubelet_volume_stats_*, 1 pmemd's pmem_volume_* */
+	char *query_used;     /* NULL: the preset's */
+	char *query_capacity; /* NULL: the preset's */
+	char *bearer_token_file;
+	char *ca_file;
+	uint64_t timeout_ms;
+};
+
+/* resize.kubelet: the kubelet source (its /stats/summary). */
+struct config_resize_kubelet {
+	char *url; /* https://host:10250, or the API server's node proxy */
+	char *bearer_token_file;
+	char *ca_file;
+	uint64_t timeout_ms;
+};
+
+/* resize: the auto resizer (docs/resize.md). Every key needs a restart. */
+struct config_resize {
+	enum config_resize_source source;
+	uint64_t interval_ms; /* between two passes; 100ms..1h */
+	struct config_resize_prometheus prometheus;
+	struct config_resize_kubelet kubelet;
+	/* Default policies: a JSON array of policy objects as POST /v1/resize-policies takes
+	 * them, each already validated; NULL when none. Read-only over REST. */
+	json_t *policies;
+};
+
 struct config {
 	char *source; /* the file it came from */
 	char *node_name;
@@ -228,6 +268,7 @@ struct config {
 	struct config_placement placement;
 	struct config_scheduler scheduler;
 	struct config_node_simulate simulate;
+	struct config_resize resize;
 };
 
 /*

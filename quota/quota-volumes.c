@@ -1482,7 +1482,7 @@ int quota_volume_list(struct quota_volumes *v, const struct quota_volume_filter 
 /* ---- resize ---- */
 
 static int resize(struct quota_volumes *v, const char *name, const struct quota_resize_req *req,
-		  json_t **out, char *err, size_t err_len)
+		  uint64_t if_size, json_t **out, char *err, size_t err_len)
 {
 	const struct quota_ops *ops = v->o.ops;
 	uint64_t token = 0, free_bytes = 0, old_limit, new_limit, old_size;
@@ -1497,6 +1497,13 @@ static int resize(struct quota_volumes *v, const char *name, const struct quota_
 	if (!vol) {
 		pthread_mutex_unlock(&v->lock);
 		return fail(-ENOENT, err, err_len, "no volume %.253s", name);
+	}
+	if (if_size && vol->size_bytes != if_size) {
+		r = fail(-EAGAIN, err, err_len,
+			 "volume %s is %" PRIu64 " bytes now, not %" PRIu64 ": resized meanwhile",
+			 name, vol->size_bytes, if_size);
+		pthread_mutex_unlock(&v->lock);
+		return r;
 	}
 	old_size = vol->size_bytes;
 	old_limit = vol->limit_bytes;
@@ -1580,9 +1587,81 @@ int quota_volume_resize(struct quota_volumes *v, const char *name,
 			const struct quota_resize_req *req, json_t **out, char *err, size_t err_len)
 {
 	double t0 = mono_seconds();
-	int r = resize(v, name, req, out, err, err_len);
+	int r = resize(v, name, req, 0, out, err, err_len);
 
 	count(v, OP_RESIZE, r, t0);
+	return r;
+}
+
+int quota_volume_resize_if(struct quota_volumes *v, const char *name,
+			   const struct quota_resize_req *req, uint64_t if_size, json_t **out,
+			   char *err, size_t err_len)
+{
+	double t0 = mono_seconds();
+	int r = resize(v, name, req, if_size, out, err, err_len);
+
+	count(v, OP_RESIZE, r, t0);
+	return r;
+}
+
+int quota_volume_brief_list(struct quota_volumes *v, struct quota_volume_brief **out, size_t *n)
+{
+	struct quota_volume_brief *b;
+	size_t k = 0;
+
+	pthread_mutex_lock(&v->lock);
+	b = calloc(v->n_vols + 1, sizeof(*b));
+	for (size_t i = 0; b && i < v->n_vols; i++) {
+		const struct vol *vol = v->vols[i];
+
+		if (vol->pending)
+			continue;
+		memcpy(b[k].name, vol->name, sizeof(b[k].name));
+		b[k].pool = vol->pool->name;
+		b[k].projid = vol->projid;
+		b[k].size_bytes = vol->size_bytes;
+		b[k].limit_bytes = vol->limit_bytes;
+		b[k].inodes = vol->inodes;
+		b[k].labels = json_incref(vol->labels);
+		k++;
+	}
+	pthread_mutex_unlock(&v->lock);
+	if (!b)
+		return -ENOMEM;
+	*out = b;
+	*n = k;
+	return 0;
+}
+
+void quota_volume_brief_free(struct quota_volume_brief *b, size_t n)
+{
+	for (size_t i = 0; b && i < n; i++)
+		json_decref(b[i].labels);
+	free(b);
+}
+
+int quota_volumes_usage_get(struct quota_volumes *v, const char *pool, uint32_t projid,
+			    struct quota_usage *out, char *err, size_t err_len)
+{
+	return v->o.ops->usage_get(pool, projid, out, err, err_len);
+}
+
+int quota_volumes_pool_room(struct quota_volumes *v, const char *pool, uint64_t *free_bytes,
+			    uint64_t *block_size)
+{
+	struct quota_ledger_stat st;
+	struct vpool *p;
+	int r = -ENOENT;
+
+	pthread_mutex_lock(&v->lock);
+	qr_expire_locked(v);
+	p = find_pool(v, pool);
+	if (p && quota_ledger_stat(v->ledger, p->name, &st) == 0) {
+		*free_bytes = st.free;
+		*block_size = v->block_size;
+		r = 0;
+	}
+	pthread_mutex_unlock(&v->lock);
 	return r;
 }
 

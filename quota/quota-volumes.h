@@ -125,6 +125,43 @@ int quota_volume_resize(struct quota_volumes *v, const char *name,
 			const struct quota_resize_req *req, json_t **out, char *err,
 			size_t err_len);
 
+/*
+ * Every volume as plain figures, for the auto resizer's pass over thousands of volumes (the
+ * JSON of quota_volume_list costs most of such a pass). `pool` points at the service's own
+ * pool name, valid while the service lives; `labels` is a reference (a volume's labels never
+ * change once set). Usage is not read here: quota_volumes_usage_get does, for the volumes that
+ * need it. Free with quota_volume_brief_free. 0 or -ENOMEM.
+ */
+struct quota_volume_brief {
+	char name[QUOTA_NAME_MAX + 1];
+	const char *pool;
+	uint32_t projid;
+	uint64_t size_bytes, limit_bytes, inodes;
+	json_t *labels;
+};
+int quota_volume_brief_list(struct quota_volumes *v, struct quota_volume_brief **out, size_t *n);
+void quota_volume_brief_free(struct quota_volume_brief *b, size_t n);
+/* The live quota usage of a project of a pool (one quotactl); 0 or -errno with the reason. */
+int quota_volumes_usage_get(struct quota_volumes *v, const char *pool, uint32_t projid,
+			    struct quota_usage *out, char *err, size_t err_len);
+
+/*
+ * What a growth of a volume in `pool` (mount path or id) may take: the pool's free bytes in
+ * the capacity ledger, and the filesystem block size limits are counted in (for the auto
+ * resizer, which must never ask for more than the pool has). 0 or -ENOENT.
+ */
+int quota_volumes_pool_room(struct quota_volumes *v, const char *pool, uint64_t *free_bytes,
+			    uint64_t *block_size);
+
+/*
+ * The same, done only while the volume's size is still `if_size` (else -EAGAIN, nothing
+ * changed): the auto resizer decides on a size it read earlier, and must never undo (shrink)
+ * a resize made meanwhile over the API.
+ */
+int quota_volume_resize_if(struct quota_volumes *v, const char *name,
+			   const struct quota_resize_req *req, uint64_t if_size, json_t **out,
+			   char *err, size_t err_len);
+
 /* Deletes data, quota and id; -EBUSY while published unless force (then unmounts first). */
 int quota_volume_delete(struct quota_volumes *v, const char *name, bool force, char *err,
 			size_t err_len);

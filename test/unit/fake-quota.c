@@ -296,8 +296,11 @@ static int f_usage_get(const char *pool, uint32_t projid, struct quota_usage *ou
 		       size_t len)
 {
 	struct fproj *p;
+	int r;
 	(void)err, (void)len;
 
+	if ((r = should_fail("usage_get")))
+		return r;
 	pthread_mutex_lock(&F.lock);
 	p = proj_of(pool, projid, false);
 	memset(out, 0, sizeof(*out));

@@ -466,7 +466,9 @@ static void test_reserved_sections(void **state)
 		      {2, 3,
 		       "placement: unknown key \"spread\" (expected one of pmem_policy, "
 		       "cpu_policy, reservation_ttl, cpu_manager_state, driver)"},
-		      {3, 10, "resize: unknown key \"x\" (section reserved, no keys yet)"});
+		      {3, 10,
+		       "resize: unknown key \"x\" (expected one of source, interval, prometheus, "
+		       "kubelet, policies)"});
 	EXPECT_ERRORS("resize: []\n", {1, 9, "resize: expected a mapping, got a sequence"});
 }
 
@@ -1706,7 +1708,12 @@ static void test_json(void **state)
 		   "\"regions\":[\"region1\"],\"reserve_bytes\":0,"
 		   "\"topology\":{\"fstype\":null,\"options\":null,\"type\":\"kmem\"},"
 		   "\"values\":[]}],"
-		   "\"resize\":{},\"role\":\"node\","
+		   "\"resize\":{\"interval_ms\":2000,\"kubelet\":{\"bearer_token_file\":null,"
+		   "\"ca_file\":null,\"timeout_ms\":5000,\"url\":null},\"policies\":[],"
+		   "\"prometheus\":{"
+		   "\"bearer_token_file\":null,\"ca_file\":null,\"preset\":\"kubelet\","
+		   "\"query_capacity\":null,\"query_used\":null,\"timeout_ms\":5000,\"url\":null},"
+		   "\"source\":\"local\"},\"role\":\"node\","
 		   "\"scheduler\":{\"agents\":[],\"max_record_age_ms\":60000,"
 		   "\"poll_interval_ms\":2000,\"simulate\":null,\"url_prefix\":\"/scheduler\"},"
 		   "\"simulate\":null,\"source\":\"pmemd.yaml\",\"state_dir\":\"/var/lib/"
