@@ -592,7 +592,7 @@ static void unmark_held_claims(struct sched_pod_request *pr, size_t marked, cons
 }
 
 /* One node's verdict; the lock is held. */
-static int evaluate_one(struct cluster *c, const struct sched_request *req, const char *name,
+static int evaluate_one(struct cluster *c, const struct sched_prepared *req, const char *name,
 			uint64_t now, struct sched_result *out)
 {
 	struct cnode *cn = node_find(c, name);
@@ -609,13 +609,13 @@ static int evaluate_one(struct cluster *c, const struct sched_request *req, cons
 		infeasible(out, "%s%s", u, "");
 		return 0;
 	}
-	return sched_evaluate(&cn->sn->node, req, out);
+	return sched_evaluate_prepared(&cn->sn->node, req, out);
 }
 
 /* One slice of a large evaluation, run by a helper thread under the caller's read lock. */
 struct eval_slice {
 	struct cluster *c;
-	const struct sched_request *req;
+	const struct sched_prepared *req;
 	const char *const *names;
 	struct sched_result *results;
 	size_t n;
@@ -750,14 +750,23 @@ static struct eval_pool *eval_pool_get(struct cluster *c)
 	return p;
 }
 
-static int evaluate_all(struct cluster *c, const struct sched_request *req,
+static int evaluate_all(struct cluster *c, const struct sched_request *sreq,
 			const char *const *names, size_t n, uint64_t now,
 			struct sched_result *results)
 {
+	struct sched_prepared prep;
+	const struct sched_prepared *req = &prep;
 	struct eval_slice one = {c, req, names, results, n, now, 0};
 	struct eval_pool *p;
 	size_t k, per;
 	int r = 0;
+
+	/* Once per call, after the held claims are marked (they make volumes bound). */
+	if (sched_request_prepare(sreq, &prep) < 0) {
+		if (n)
+			infeasible(&results[0], "%s%s", prep.reason, "");
+		return -EINVAL;
+	}
 
 	if (c->eval_slices < 2 || n < 2 * EVAL_SLICE_MIN) {
 		eval_slice_run(&one);
