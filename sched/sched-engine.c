@@ -74,6 +74,10 @@ struct ctx {
 	uint64_t pool_free[SCHED_MAX_POOLS];
 	uint64_t numa_free[SCHED_MAX_NUMA]; /* sum of pool_free of the pools on it */
 	uint64_t max_alloc;		    /* largest NUMA allocatable: the score's scale */
+	/* No reasons: the first pass. Only a node that turns out infeasible needs them, and it
+	 * is evaluated again with them; a feasible node whose other NUMA node did not fit
+	 * formatted that refusal for nothing. */
+	bool quiet;
 };
 
 /* A candidate answer. */
@@ -503,26 +507,31 @@ static int best_home(const struct ctx *c, bool with_cpus, struct plan *best, cha
 		unsigned cpus_after = n->numa[k].cpus_free;
 
 		if (c->pin == -2) {
-			reason_add(why, "%sbound volumes live on different NUMA nodes",
-				   *why ? "; " : "");
+			if (!c->quiet)
+				reason_add(why, "%sbound volumes live on different NUMA nodes",
+					   *why ? "; " : "");
 			return -1;
 		}
 		if (c->pin >= 0 && c->pin != (int)k) {
-			reason_add(why, "%snuma%d: bound volumes live on numa%d", *why ? "; " : "",
-				   n->numa[k].id, n->numa[c->pin].id);
+			if (!c->quiet)
+				reason_add(why, "%snuma%d: bound volumes live on numa%d",
+					   *why ? "; " : "", n->numa[k].id, n->numa[c->pin].id);
 			continue;
 		}
 		if (with_cpus && cpus) {
 			if (n->numa[k].cpus_free < cpus) {
-				reason_add(why, "%snuma%d: need %u cpus, free %u", *why ? "; " : "",
-					   n->numa[k].id, cpus, n->numa[k].cpus_free);
+				if (!c->quiet)
+					reason_add(why, "%snuma%d: need %u cpus, free %u",
+						   *why ? "; " : "", n->numa[k].id, cpus,
+						   n->numa[k].cpus_free);
 				continue;
 			}
 			cpus_after -= cpus;
 		}
 		plan_init(c, &pl);
-		if (!pack_on(c, (int)k, &pl, one, sizeof(one))) {
-			reason_add(why, "%s%s", *why ? "; " : "", one);
+		if (!pack_on(c, (int)k, &pl, c->quiet ? NULL : one, sizeof(one))) {
+			if (!c->quiet)
+				reason_add(why, "%s%s", *why ? "; " : "", one);
 			continue;
 		}
 		uint64_t rem = c->numa_free[k] - pl.numa_take[k];
@@ -562,6 +571,8 @@ static bool place_each(const struct ctx *c, struct plan *pl, char *why)
 			}
 		}
 		if (bk < 0) {
+			if (c->quiet)
+				return false;
 			if (c->p->n_new > 1) {
 				fmt_size(c->p->new_bytes, a, sizeof(a));
 				reason_add(why, "need %s in %zu volumes together; ", a,
@@ -611,6 +622,8 @@ static bool place_cpus(const struct ctx *c, struct plan *pl, char *why)
 		}
 	}
 	if (best < 0) {
+		if (c->quiet)
+			return false;
 		reason_add(why, "%sneed %u cpus, free", *why ? "; " : "", cpus);
 		for (size_t k = 0; k < n->n_numa; k++)
 			reason_add(why, "%s numa%d %u", k ? "," : "", n->numa[k].id,
@@ -710,6 +723,58 @@ static void finish(const struct ctx *c, const struct plan *pl, struct sched_resu
 		reason_add(out->reason, " (distance %u)", out->distance);
 }
 
+/*
+ * Where the pod goes on the prepared node: true with `pl` filled, or false (not feasible) with
+ * out->reason saying why unless c->quiet.
+ */
+static bool decide(const struct ctx *c, struct plan *pl, struct sched_result *out)
+{
+	const struct sched_request *req = c->req;
+	char why[SCHED_REASON_MAX];
+
+	why[0] = '\0';
+	plan_init(c, pl);
+	bool single = req->pmem_policy == SCHED_PMEM_SINGLE_NUMA;
+	bool strict_cpu = req->cpus && req->cpu_policy == SCHED_CPU_SINGLE_NUMA;
+	bool placed = false;
+
+	if ((req->cpus || single) && (c->p->n_new || req->cpus)) {
+		int home = best_home(c, req->cpus > 0, pl, why);
+		if (home >= 0) {
+			pl->cpu = req->cpus ? home : -1;
+			placed = true;
+		}
+	}
+	if (!placed && c->p->n_new == 0 && req->cpus == 0) {
+		placed = true; /* nothing new: bound volumes and duplicates only */
+	} else if (!placed && strict_cpu) {
+		reason_add(out->reason, "single-numa-cpu: %s", *why ? why : "no NUMA node");
+		return false;
+	} else if (!placed) {
+		char w2[SCHED_REASON_MAX];
+
+		w2[0] = '\0';
+		bool ok;
+
+		plan_init(c, pl);
+		if (c->p->n_new == 0)
+			ok = true; /* CPUs only, none local to the bound volumes: by distance */
+		else if (single)
+			ok = req->cpus ? best_home(c, false, pl, w2) >= 0 : false;
+		else
+			ok = place_each(c, pl, w2);
+		if (ok && req->cpus)
+			ok = place_cpus(c, pl, w2);
+		if (!ok) {
+			const char *w = *w2 ? w2 : why;
+			reason_add(out->reason, "%s%s", single && !req->cpus ? "single-numa: " : "",
+				   *w ? w : "no room");
+			return false;
+		}
+	}
+	return true;
+}
+
 /* The result's fields before anything is known: field by field, not the whole struct, since
  * the 256-byte reason needs only its first byte and the per-volume entries past n_volumes are
  * never read. */
@@ -748,12 +813,10 @@ int sched_evaluate_prepared(const struct sched_node *node, const struct sched_pr
 	const struct sched_request *req;
 	struct ctx c;
 	struct plan pl;
-	char why[SCHED_REASON_MAX];
 	int r;
 
 	if (!out)
 		return -EINVAL;
-	why[0] = '\0';
 	result_reset(out);
 	if (!node || !p || !p->req)
 		return invalid(out, "no node or request");
@@ -780,44 +843,13 @@ int sched_evaluate_prepared(const struct sched_node *node, const struct sched_pr
 	if (!prepare(&c, out))
 		return 0;
 
-	plan_init(&c, &pl);
-	bool single = req->pmem_policy == SCHED_PMEM_SINGLE_NUMA;
-	bool strict_cpu = req->cpus && req->cpu_policy == SCHED_CPU_SINGLE_NUMA;
-	bool placed = false;
-
-	if ((req->cpus || single) && (c.p->n_new || req->cpus)) {
-		int home = best_home(&c, req->cpus > 0, &pl, why);
-		if (home >= 0) {
-			pl.cpu = req->cpus ? home : -1;
-			placed = true;
-		}
-	}
-	if (!placed && c.p->n_new == 0 && req->cpus == 0) {
-		placed = true; /* nothing new: bound volumes and duplicates only */
-	} else if (!placed && strict_cpu) {
-		reason_add(out->reason, "single-numa-cpu: %s", *why ? why : "no NUMA node");
+	c.quiet = true;
+	if (!decide(&c, &pl, out)) {
+		/* Not feasible: again, with the reasons (the same decisions, so the same end). */
+		c.quiet = false;
+		out->reason[0] = '\0';
+		decide(&c, &pl, out);
 		return 0;
-	} else if (!placed) {
-		char w2[SCHED_REASON_MAX];
-
-		w2[0] = '\0';
-		bool ok;
-
-		plan_init(&c, &pl);
-		if (c.p->n_new == 0)
-			ok = true; /* CPUs only, none local to the bound volumes: by distance */
-		else if (single)
-			ok = req->cpus ? best_home(&c, false, &pl, w2) >= 0 : false;
-		else
-			ok = place_each(&c, &pl, w2);
-		if (ok && req->cpus)
-			ok = place_cpus(&c, &pl, w2);
-		if (!ok) {
-			const char *w = *w2 ? w2 : why;
-			reason_add(out->reason, "%s%s", single && !req->cpus ? "single-numa: " : "",
-				   *w ? w : "no room");
-			return 0;
-		}
 	}
 	finish(&c, &pl, out);
 	return 0;

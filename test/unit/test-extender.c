@@ -538,6 +538,38 @@ static void test_writer_escaping(void **state)
 		json_decref(j);
 		sched_ext_buf_free(&b);
 	}
+	/*
+	 * The writer scans eight bytes at a time: a byte that needs escaping must be found at
+	 * every position of strings of every length around the word size, and its neighbours
+	 * in the ASCII table (' ', '!', '#', '[', ']', DEL) must not be escaped.
+	 */
+	static const struct {
+		char c;
+		bool escaped;
+	} probes[] = {{'"', true},  {'\\', true}, {'\x01', true}, {'\x1f', true},
+		      {'\n', true}, {' ', false}, {'!', false},	  {'#', false},
+		      {'[', false}, {']', false}, {'\x7f', false}};
+	for (size_t len = 1; len <= 40; len++) {
+		for (size_t pos = 0; pos < len; pos++) {
+			for (size_t k = 0; k < N_OF(probes); k++) {
+				char str[41];
+				memset(str, 'a', len);
+				str[len] = '\0';
+				str[pos] = probes[k].c;
+				struct sched_ext_buf w = {0};
+				assert_int_equal(sched_ext_buf_put_json_string(&w, str, len), 0);
+				if (probes[k].escaped)
+					assert_true(w.len > len + 2);
+				else
+					assert_int_equal(w.len, len + 2);
+				json_t *j = json_loadb(w.data, w.len, JSON_DECODE_ANY, NULL);
+				assert_non_null(j);
+				assert_string_equal(json_string_value(j), str);
+				json_decref(j);
+				sched_ext_buf_free(&w);
+			}
+		}
+	}
 	/* a name needing escapes and a reason with a newline, through the filter writer */
 	const char *body = "{\"Pod\":{},\"NodeNames\":[\"we\\\"ird\\\\\",\"ok\"]}";
 	struct sched_ext_args *a = parse_ok(body, strlen(body));
