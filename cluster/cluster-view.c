@@ -1427,6 +1427,13 @@ int cluster_new(const struct cluster_opts *opts, struct cluster **out, char *err
 
 int cluster_start(struct cluster *c, char *err, size_t err_len)
 {
+	/* PVC lookups serve every source, so their caches start whatever the source. */
+	if (c->kube) {
+		int r = cluster_kube_caches_start(c->kube, err, err_len);
+
+		if (r < 0)
+			return r;
+	}
 	switch (c->source) {
 	case CLUSTER_SOURCE_AGENTS:
 		return cluster_agents_start(c->agents, err, err_len);

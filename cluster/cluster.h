@@ -24,8 +24,8 @@
 
 #define CLUSTER_POD_CACHE    4096	      /* pods remembered from filter/prioritize for bind */
 #define CLUSTER_POD_TTL_MS   (10 * 60 * 1000) /* ... and for this long */
-#define CLUSTER_PVC_TTL_MS   5000	      /* PVC/StorageClass/PV answers are reused this long */
-#define CLUSTER_CALL_TIMEOUT 5000	      /* ms: a reservation POST, a pod binding */
+#define CLUSTER_PVC_TTL_MS   5000 /* PV answers are reused this long (PVCs, classes: watched) */
+#define CLUSTER_CALL_TIMEOUT 5000 /* ms: a reservation POST, a pod binding */
 #define CLUSTER_ERR_MAX	     512
 
 /* Where the records come from (exactly one source per scheduler). */
