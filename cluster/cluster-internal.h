@@ -45,6 +45,9 @@ int cluster_kube_new(const struct config *cfg, const char *root, struct cluster_
 int cluster_kube_watch_start(struct cluster_kube *k, struct cluster *c, char *err, size_t err_len);
 /* Starts the PVC and StorageClass informers whose caches cluster_kube_pvc_lookup reads. */
 int cluster_kube_caches_start(struct cluster_kube *k, char *err, size_t err_len);
+/* What the PVC cache ("namespace/name") or the StorageClass cache ("name") holds under key, a
+ * new reference to the compact object; NULL when absent. For tests and debugging. */
+json_t *cluster_kube_cached(struct cluster_kube *k, bool pvc, const char *key);
 struct cluster_kube *cluster_kube_free(struct cluster_kube *k);
 /*
  * sched_pvc_lookup_fn with ud = the cluster_kube: the PVC and its StorageClass from the

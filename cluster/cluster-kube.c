@@ -972,6 +972,11 @@ int cluster_kube_watch_start(struct cluster_kube *k, struct cluster *c, char *er
 	return informer_start(&k->nodes, err, err_len);
 }
 
+json_t *cluster_kube_cached(struct cluster_kube *k, bool pvc, const char *key)
+{
+	return cache_get(pvc ? &k->pvcs : &k->scs, key);
+}
+
 int cluster_kube_caches_start(struct cluster_kube *k, char *err, size_t err_len)
 {
 	int r = informer_start(&k->pvc_inf, err, err_len);
