@@ -591,10 +591,11 @@ static void unmark_held_claims(struct sched_pod_request *pr, size_t marked, cons
 		}
 }
 
-/* One node's verdict (cn: its entry, NULL when it has none); the lock is held. */
-static int evaluate_node(struct cluster *c, const struct sched_prepared *req, struct cnode *cn,
-			 const char *name, uint64_t now, struct sched_result *out)
+/* One node's verdict; the lock is held. */
+static int evaluate_one(struct cluster *c, const struct sched_prepared *req, const char *name,
+			uint64_t now, struct sched_result *out)
 {
+	struct cnode *cn = node_find(c, name);
 	char why[SCHED_REASON_MAX];
 	const char *u;
 
@@ -622,38 +623,13 @@ struct eval_slice {
 	int r;
 };
 
-/* How many nodes of a slice are looked up and prefetched ahead of their evaluation. */
-#define EVAL_BATCH 16
-
-/*
- * A node's evaluation is a chain of dependent loads (index slot, name, cnode, engine node, its
- * pools and NUMA nodes), each a cache miss on a large cluster, and one node at a time they
- * were paid one after the other. In batches, the loads of one step are issued for the whole
- * batch before the next step needs them, so their misses overlap.
- */
 static void *eval_slice_run(void *arg)
 {
 	struct eval_slice *s = arg;
-	struct cnode *cn[EVAL_BATCH];
 
 	s->r = 0;
-	for (size_t at = 0; at < s->n && s->r == 0; at += EVAL_BATCH) {
-		size_t m = s->n - at < EVAL_BATCH ? s->n - at : EVAL_BATCH;
-
-		for (size_t j = 0; j < m; j++) {
-			cn[j] = node_find(s->c, s->names[at + j]);
-			if (cn[j])
-				__builtin_prefetch(cn[j]->sn);
-		}
-		for (size_t j = 0; j < m; j++)
-			if (cn[j] && cn[j]->sn) {
-				__builtin_prefetch(cn[j]->sn->node.pools);
-				__builtin_prefetch(cn[j]->sn->node.numa);
-			}
-		for (size_t j = 0; j < m && s->r == 0; j++)
-			s->r = evaluate_node(s->c, s->req, cn[j], s->names[at + j], s->now,
-					     &s->results[at + j]);
-	}
+	for (size_t i = 0; i < s->n && s->r == 0; i++)
+		s->r = evaluate_one(s->c, s->req, s->names[i], s->now, &s->results[i]);
 	return NULL;
 }
 
