@@ -29,20 +29,25 @@ struct pv_entry {
 /*
  * Objects of one resource as the scheduler needs them (only the fields it reads, so memory
  * stays bounded by what matters), by key ("namespace/name" or "name"). Written by its
- * informer and by lookups that missed; read by every filter. An object is kept as compact
- * JSON text and parsed when looked up: as a jansson DOM the same PVC took ~3.2 KB (a hash
- * table per object level), as text ~0.4 KB, and a lookup is once per claim per filter call,
- * not per node.
+ * informer and by lookups that missed; read by every filter. A PVC is kept as compact JSON
+ * text and parsed when looked up: as a jansson tree the same PVC took ~3.2 KB (a hash table
+ * per object level), as text ~0.4 KB, and a lookup is once per claim per filter call, not per
+ * node (~13 us to parse and free one, measured on the busy 2-core machine). An object is
+ * never changed once in: an update replaces it.
  */
 struct obj_cache {
 	pthread_rwlock_t lock;
 	struct strmap map; /* key -> struct cobj * */
 	size_t n;
+	/* Objects as text (PVCs: many) or as trees (StorageClasses: a handful, and a lookup
+	 * then costs no parse). */
+	bool as_text;
 };
 
 struct cobj {
-	char *text; /* the compact object, JSON; in the same allocation, after the key */
-	char key[]; /* the map borrows it */
+	json_t *obj; /* the compact object (as_text false) */
+	char *text;  /* or its JSON, in the same allocation after the key (as_text true) */
+	char key[];  /* the map borrows it */
 };
 
 struct informer;
@@ -142,6 +147,7 @@ int cluster_kube_new(const struct config *cfg, const char *root, struct cluster_
 	pthread_mutex_init(&k->wlock, NULL);
 	pthread_cond_init(&k->cond, NULL);
 	pthread_rwlock_init(&k->pvcs.lock, NULL);
+	k->pvcs.as_text = true;
 	pthread_rwlock_init(&k->scs.lock, NULL);
 	k->max_age_ms = cfg->scheduler.max_record_age_ms;
 	informer_init(k, &k->nodes, &pmemnode_ops, NULL);
@@ -201,26 +207,39 @@ static int get(struct cluster_kube *k, const char *path, json_t **out, struct ku
 
 static struct cobj *cobj_free(struct cobj *o)
 {
-	free(o);
+	if (o) {
+		json_decref(o->obj);
+		free(o);
+	}
 	return NULL;
 }
 
-/* The entry for `obj` (the reference is dropped); NULL on ENOMEM. */
-static struct cobj *cobj_new(const char *key, json_t *obj)
+/* The entry for `obj` (the reference is taken); NULL on ENOMEM. */
+static struct cobj *cobj_new(const struct obj_cache *c, const char *key, json_t *obj)
 {
-	size_t len = strlen(key), tlen;
-	char *text = json_dumps(obj, JSON_COMPACT);
+	size_t len = strlen(key), tlen = 0;
+	char *text = NULL;
 	struct cobj *o = NULL;
 
-	json_decref(obj);
-	if (!text)
-		return NULL;
-	tlen = strlen(text);
-	o = malloc(sizeof(*o) + len + 1 + tlen + 1);
+	if (c->as_text) {
+		text = json_dumps(obj, JSON_COMPACT);
+		json_decref(obj);
+		obj = NULL;
+		if (!text)
+			return NULL;
+		tlen = strlen(text) + 1;
+	}
+	o = malloc(sizeof(*o) + len + 1 + tlen);
 	if (o) {
 		memcpy(o->key, key, len + 1);
-		o->text = o->key + len + 1;
-		memcpy(o->text, text, tlen + 1);
+		o->obj = obj;
+		o->text = NULL;
+		if (text) {
+			o->text = o->key + len + 1;
+			memcpy(o->text, text, tlen);
+		}
+	} else {
+		json_decref(obj);
 	}
 	free(text);
 	return o;
@@ -241,7 +260,7 @@ static void cache_clear(struct obj_cache *c)
 	pthread_rwlock_destroy(&c->lock);
 }
 
-/* The object under key, parsed (the caller's reference); NULL when absent (or ENOMEM). */
+/* The object under key (the caller's reference); NULL when absent (or ENOMEM). */
 static json_t *cache_get(struct obj_cache *c, const char *key)
 {
 	struct cobj *o;
@@ -250,7 +269,7 @@ static json_t *cache_get(struct obj_cache *c, const char *key)
 	pthread_rwlock_rdlock(&c->lock);
 	o = strmap_get(&c->map, key);
 	if (o)
-		j = json_loads(o->text, 0, NULL);
+		j = o->obj ? json_incref(o->obj) : json_loads(o->text, 0, NULL);
 	pthread_rwlock_unlock(&c->lock);
 	return j;
 }
@@ -263,7 +282,7 @@ static void cache_put(struct obj_cache *c, const char *key, json_t *obj, bool on
 
 	if (!obj)
 		return;
-	o = cobj_new(key, obj);
+	o = cobj_new(c, key, obj);
 	if (!o)
 		return;
 	pthread_rwlock_wrlock(&c->lock);
@@ -411,7 +430,7 @@ static void cache_replace(struct obj_cache *c, json_t *items,
 		json_t *o = compact(it, key, sizeof(key));
 		struct cobj *co, *dup;
 
-		if (!o || !(co = cobj_new(key, o)))
+		if (!o || !(co = cobj_new(c, key, o)))
 			continue;
 		dup = strmap_get(&fresh, co->key);
 		if (dup) { /* the same key twice in a list: the later one */
