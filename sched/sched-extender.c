@@ -98,12 +98,10 @@ static size_t clean_run(const char *s, size_t i, size_t len)
 	return i;
 }
 
-int sched_ext_buf_put_json_string(struct sched_ext_buf *b, const char *s, size_t len)
+/* Writes `s` as a JSON string literal at `o`, which has room for len * 6 + 2 bytes (every byte
+ * as \u00XX, and the quotes); returns the end. No NUL. */
+static char *json_string_at(char *o, const char *s, size_t len)
 {
-	/* Worst case every byte becomes \u00XX; reserving it once keeps the loop simple. */
-	if (len > SIZE_MAX / 8 || buf_reserve(b, len * 6 + 2))
-		return -ENOMEM;
-	char *o = b->data + b->len;
 	*o++ = '"';
 	size_t i = 0;
 	while (i < len) {
@@ -144,6 +142,15 @@ int sched_ext_buf_put_json_string(struct sched_ext_buf *b, const char *s, size_t
 		i = j + 1;
 	}
 	*o++ = '"';
+	return o;
+}
+
+int sched_ext_buf_put_json_string(struct sched_ext_buf *b, const char *s, size_t len)
+{
+	/* Worst case every byte becomes \u00XX; reserving it once keeps the loop simple. */
+	if (len > SIZE_MAX / 8 || buf_reserve(b, len * 6 + 2))
+		return -ENOMEM;
+	char *o = json_string_at(b->data + b->len, s, len);
 	*o = '\0';
 	b->len = (size_t)(o - b->data);
 	return 0;
@@ -277,9 +284,22 @@ int sched_ext_write_priorities(struct sched_ext_buf *b, const struct sched_ext_a
 			num[n++] = (char)('0' + score / 10);
 		num[n++] = (char)('0' + score % 10);
 		num[n++] = '}';
-		if ((i && buf_put(b, ",", 1)) || buf_put(b, "{\"Host\":", 8) ||
-		    buf_put_cstr_json(b, args->names[i]) || buf_put(b, num, n))
+		/* One reservation per node and the text written in place: four appends, each
+		 * checking and terminating the buffer, were most of this loop. */
+		size_t len = strlen(args->names[i]);
+		if (len > SIZE_MAX / 8 || buf_reserve(b, 1 + 8 + len * 6 + 2 + n)) {
 			r = -ENOMEM;
+			break;
+		}
+		char *o = b->data + b->len;
+		if (i)
+			*o++ = ',';
+		memcpy(o, "{\"Host\":", 8);
+		o = json_string_at(o + 8, args->names[i], len);
+		memcpy(o, num, n);
+		o += n;
+		*o = '\0';
+		b->len = (size_t)(o - b->data);
 	}
 	if (!r)
 		r = buf_put(b, "]", 1);
