@@ -117,6 +117,32 @@ static void fmt_size(uint64_t b, char *buf, size_t len)
 	snprintf(buf, len, "%.1f%s", (double)b / (double)(1ULL << (10 * (u + 1))), unit[u]);
 }
 
+/*
+ * Zeroing and copying the few entries of one node's arrays (2 NUMA nodes, 2 pools, 3 volumes
+ * typically) in plain loops: as memset/memcpy calls of a variable size they were ~10 library
+ * calls per node, a good part of evaluating one. The attribute keeps gcc from turning the
+ * loops back into those calls.
+ */
+#define SMALL_LOOP __attribute__((optimize("no-tree-loop-distribute-patterns")))
+
+static inline SMALL_LOOP void zero_u64(uint64_t *d, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		d[i] = 0;
+}
+
+static inline SMALL_LOOP void copy_u64(uint64_t *d, const uint64_t *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		d[i] = s[i];
+}
+
+static inline SMALL_LOOP void copy_int(int *d, const int *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		d[i] = s[i];
+}
+
 /* Appends to a reason, truncating with "..." rather than failing. */
 __attribute__((format(printf, 2, 3))) static void reason_add(char *r, const char *fmt, ...)
 {
@@ -330,10 +356,10 @@ static bool prepare(struct ctx *c, struct sched_result *out)
 
 	/* Only the node's own NUMA entries: zeroing all SCHED_MAX_NUMA cost more than the rest of
 	 * a small node's evaluation. */
-	memset(c->numa_free, 0, sizeof(c->numa_free[0]) * n->n_numa);
+	zero_u64(c->numa_free, n->n_numa);
 	c->max_alloc = 0;
 	uint64_t alloc[SCHED_MAX_NUMA];
-	memset(alloc, 0, sizeof(alloc[0]) * n->n_numa);
+	zero_u64(alloc, n->n_numa);
 	for (size_t p = 0; p < n->n_pools; p++) {
 		c->pool_free[p] = n->pools[p].numa < 0 ? 0 : sched_pool_free(&n->pools[p]);
 		if (n->pools[p].numa >= 0) {
@@ -395,7 +421,7 @@ static bool pack_on(const struct ctx *c, int k, struct plan *pl, char *why, size
 	uint64_t pfree[SCHED_MAX_POOLS];
 	char a[32], b[32];
 
-	memcpy(pfree, c->pool_free, sizeof(pfree[0]) * c->node->n_pools);
+	copy_u64(pfree, c->pool_free, c->node->n_pools);
 	for (size_t o = 0; o < c->p->n_new; o++) {
 		size_t v = c->p->order[o];
 		int p = pick_pool(c, pfree, k, v);
@@ -447,17 +473,17 @@ static void plan_init(const struct ctx *c, struct plan *pl)
 		pl->numa[i] = c->bound_numa[i];
 	}
 	pl->cpu = -1;
-	memset(pl->numa_take, 0, sizeof(pl->numa_take[0]) * c->node->n_numa);
+	zero_u64(pl->numa_take, c->node->n_numa);
 }
 
 /* Copies the parts of a plan in use: a whole-struct copy (~800 bytes, mostly the unused tail
  * of numa_take) was half the time of best_home on a 2-NUMA node. */
 static void plan_copy(const struct ctx *c, struct plan *dst, const struct plan *src)
 {
-	memcpy(dst->pool, src->pool, sizeof(dst->pool[0]) * c->req->n_volumes);
-	memcpy(dst->numa, src->numa, sizeof(dst->numa[0]) * c->req->n_volumes);
+	copy_int(dst->pool, src->pool, c->req->n_volumes);
+	copy_int(dst->numa, src->numa, c->req->n_volumes);
 	dst->cpu = src->cpu;
-	memcpy(dst->numa_take, src->numa_take, sizeof(dst->numa_take[0]) * c->node->n_numa);
+	copy_u64(dst->numa_take, src->numa_take, c->node->n_numa);
 }
 
 /*
@@ -553,8 +579,8 @@ static bool place_each(const struct ctx *c, struct plan *pl, char *why)
 	uint64_t nfree[SCHED_MAX_NUMA];
 	char a[32], b[32];
 
-	memcpy(pfree, c->pool_free, sizeof(pfree[0]) * n->n_pools);
-	memcpy(nfree, c->numa_free, sizeof(nfree[0]) * n->n_numa);
+	copy_u64(pfree, c->pool_free, n->n_pools);
+	copy_u64(nfree, c->numa_free, n->n_numa);
 	for (size_t o = 0; o < c->p->n_new; o++) {
 		size_t v = c->p->order[o];
 		uint64_t size = c->req->volumes[v].size;
