@@ -100,7 +100,8 @@ void cluster_record_remove(struct cluster *c, const char *node);
 
 /*
  * The pod's request (sched-pod.h) with the configured defaults and this cluster's PVC
- * lookup (the Kubernetes API with a short cache; without it, a PVC cannot be looked up).
+ * lookup (caches of PVCs and StorageClasses kept by watch, a GET on a miss; without a
+ * Kubernetes API, a PVC cannot be looked up).
  */
 int cluster_pod_request(struct cluster *c, const json_t *pod, struct sched_pod_request **out,
 			char *err, size_t err_len);
