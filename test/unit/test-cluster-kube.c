@@ -28,6 +28,7 @@
 #include <cmocka.h>
 
 #include "cluster/cluster-internal.h"
+#include "cluster/cluster.h"
 #include "config/config.h"
 #include "support.h"
 #include "util/log.h"
@@ -545,11 +546,53 @@ static void test_caches_api_down(void **state)
 	config_free(cfg);
 }
 
+/* GET /v1/cluster (cluster_to_json) carries each informer's state under "kubernetes". */
+static void test_cluster_json_shows_caches(void **state)
+{
+	struct kfake f;
+	struct cluster *c = NULL;
+	struct config *cfg;
+	char yaml[256], err[512] = "";
+	json_t *o = NULL, *kube = NULL;
+	(void)state;
+
+	kfake_start(&f);
+	fake_allow(&f, &f.allow_lists, 100);
+	snprintf(yaml, sizeof(yaml),
+		 "role: scheduler\nkube: {enabled: true, api_url: \"http://127.0.0.1:%u\"}\n",
+		 f.port);
+	cfg = cfg_of(yaml);
+	assert_int_equal(cluster_new(&(struct cluster_opts){.cfg = cfg}, &c, err, sizeof(err)), 0);
+	assert_int_equal(cluster_start(c, err, sizeof(err)), 0);
+	for (int i = 0; i < 2000; i++) {
+		json_decref(o);
+		o = cluster_to_json(c);
+		kube = json_object_get(o, "kubernetes");
+		if (num(json_object_get(kube, "pvcs"), "objects") == 2 &&
+		    num(json_object_get(kube, "storageclasses"), "objects") == 1)
+			break;
+		usleep(WAIT_STEP_US);
+	}
+	assert_non_null(kube);
+	assert_true(json_is_true(json_object_get(json_object_get(kube, "pvcs"), "synced")));
+	assert_int_equal(num(json_object_get(kube, "pvcs"), "objects"), 2);
+	assert_string_equal(str(json_object_get(kube, "pvcs"), "resource_version"), "300");
+	assert_int_equal(num(json_object_get(kube, "storageclasses"), "objects"), 1);
+	/* the PmemNode informer (this fake has no PmemNodes: 404, so it retries) */
+	assert_non_null(json_object_get(json_object_get(kube, "watch"), "state"));
+	assert_non_null(json_object_get(kube, "lookups_fetched"));
+	json_decref(o);
+	cluster_free(c);
+	config_free(cfg);
+	kfake_stop(&f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_pvc_and_class_caches),
 		cmocka_unit_test(test_caches_api_down),
+		cmocka_unit_test(test_cluster_json_shows_caches),
 	};
 
 	curl_global_init(CURL_GLOBAL_DEFAULT);
