@@ -9,6 +9,7 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,6 +30,7 @@
 
 static int iterations = 2000;
 static int parse_iterations = 300;
+static bool view_only; /* --view-only: just the scheduler role's path (for a profile) */
 
 static uint64_t now_ns(void)
 {
@@ -137,6 +139,8 @@ static int one_call(bool filter, struct sched_ext_parser *p, const char *body, s
 	struct sched_pod_opts o = {.lookup_pvc = lookup};
 	struct sched_ext_args *a = NULL;
 	struct sched_pod_request *pr = NULL;
+	static struct sched_prepared prep_storage;
+	struct sched_prepared *prep = &prep_storage;
 	char err[256];
 	uint64_t t0 = now_ns(), t1, t2, t25, t3, t4;
 	int r;
@@ -157,6 +161,13 @@ static int one_call(bool filter, struct sched_ext_parser *p, const char *body, s
 		found[i] = bench_find(c, a->names[i]);
 	t25 = now_ns();
 	*feasible = 0;
+	/* Once per call, as the scheduler role does: what depends only on the pod. */
+	if ((r = sched_request_prepare(&pr->req, prep))) {
+		fprintf(stderr, "prepare: %s\n", prep->reason);
+		sched_pod_request_free(pr);
+		sched_ext_args_free(a);
+		return r;
+	}
 	for (size_t i = 0; i < a->n_nodes; i++) {
 		const struct sched_node *n = found[i];
 		if (!n) {
@@ -164,7 +175,7 @@ static int one_call(bool filter, struct sched_ext_parser *p, const char *body, s
 			snprintf(res[i].reason, sizeof(res[i].reason), "no record of this node");
 			continue;
 		}
-		if ((r = sched_evaluate(n, &pr->req, &res[i]))) {
+		if ((r = sched_evaluate_prepared(n, prep, &res[i]))) {
 			fprintf(stderr, "evaluate %s: %s\n", n->name, res[i].reason);
 			break;
 		}
@@ -302,8 +313,11 @@ int main(int argc, char **argv)
 			iterations = atoi(argv[i] + 13);
 		else if (strncmp(argv[i], "--parse-iterations=", 19) == 0)
 			parse_iterations = atoi(argv[i] + 19);
+		else if (strcmp(argv[i], "--view-only") == 0)
+			view_only = true;
 		else {
-			fprintf(stderr, "usage: %s [--iterations=N] [--parse-iterations=N]\n",
+			fprintf(stderr,
+				"usage: %s [--iterations=N] [--parse-iterations=N] [--view-only]\n",
 				argv[0]);
 			return 2;
 		}
@@ -364,7 +378,7 @@ int main(int argc, char **argv)
 	printf("# %d timed calls per verb after 50 warm-up calls; one thread\n", iterations);
 
 	double mean_total = 0;
-	for (int verb = 0; verb < 2; verb++) {
+	for (int verb = 0; verb < 2 && !view_only; verb++) {
 		bool filter = verb == 0;
 		size_t feasible = 0;
 		struct stage_ns st;
@@ -394,11 +408,12 @@ int main(int argc, char **argv)
 		       pct_ms(st_look, iterations, 0.5), pct_ms(st_eval, iterations, 0.5),
 		       pct_ms(st_write, iterations, 0.5));
 	}
-	printf("pods/s     %.0f (one filter + one prioritize per pod, one core)\n",
-	       1000.0 / mean_total);
+	if (!view_only)
+		printf("pods/s     %.0f (one filter + one prioritize per pod, one core)\n",
+		       1000.0 / mean_total);
 
 	/* Parsing alone, the same body: jansson's DOM vs the extender's parser. */
-	for (int i = -5; i < parse_iterations; i++) {
+	for (int i = -5; i < parse_iterations && !view_only; i++) {
 		json_error_t je;
 		uint64_t t0 = now_ns();
 		json_t *j = json_loadb(body, len, 0, &je);
@@ -420,12 +435,15 @@ int main(int argc, char **argv)
 		}
 	}
 	double jm = pct_ms(pj, parse_iterations, 0.5), sm = pct_ms(ps, parse_iterations, 0.5);
-	printf("parse only (%zu bytes, %d runs):\n", len, parse_iterations);
-	printf("  jansson json_loadb      p50 %.3f ms  p99 %.3f ms  (%.0f MB/s)\n", jm,
-	       pct_ms(pj, parse_iterations, 0.99), (double)len / jm / 1e3);
-	printf("  sched_ext_args_parse    p50 %.3f ms  p99 %.3f ms  (%.0f MB/s, %.1fx; simdjson "
-	       "On-Demand + the Pod via jansson)\n",
-	       sm, pct_ms(ps, parse_iterations, 0.99), (double)len / sm / 1e3, jm / sm);
+	if (!view_only) {
+		printf("parse only (%zu bytes, %d runs):\n", len, parse_iterations);
+		printf("  jansson json_loadb      p50 %.3f ms  p99 %.3f ms  (%.0f MB/s)\n", jm,
+		       pct_ms(pj, parse_iterations, 0.99), (double)len / jm / 1e3);
+		printf("  sched_ext_args_parse    p50 %.3f ms  p99 %.3f ms  (%.0f MB/s, %.1fx; "
+		       "simdjson "
+		       "On-Demand + the Pod via jansson)\n",
+		       sm, pct_ms(ps, parse_iterations, 0.99), (double)len / sm / 1e3, jm / sm);
+	}
 
 	/* The same call through the scheduler role's view (its slices on every core). */
 	{

@@ -41,9 +41,19 @@ struct cluster_kube;
 /* -ENODEV with the reason in msg when no API server is configured or found. */
 int cluster_kube_new(const struct config *cfg, const char *root, struct cluster_kube **out,
 		     char *msg, size_t msg_len);
+/* Starts the PmemNode informer (list + watch) that feeds `c`. */
 int cluster_kube_watch_start(struct cluster_kube *k, struct cluster *c, char *err, size_t err_len);
+/* Starts the PVC and StorageClass informers whose caches cluster_kube_pvc_lookup reads. */
+int cluster_kube_caches_start(struct cluster_kube *k, char *err, size_t err_len);
+/* What the PVC cache ("namespace/name") or the StorageClass cache ("name") holds under key, a
+ * new reference to the compact object; NULL when absent. For tests and debugging. */
+json_t *cluster_kube_cached(struct cluster_kube *k, bool pvc, const char *key);
 struct cluster_kube *cluster_kube_free(struct cluster_kube *k);
-/* sched_pvc_lookup_fn with ud = the cluster_kube. */
+/*
+ * sched_pvc_lookup_fn with ud = the cluster_kube: the PVC and its StorageClass from the
+ * informers' caches; a miss (an object created a moment ago, caches not yet synced) is one GET
+ * that fills the cache. A bound PVC's PV is read by GET and kept CLUSTER_PVC_TTL_MS.
+ */
 int cluster_kube_pvc_lookup(void *ud, const char *ns, const char *claim, struct sched_pvc_info *out,
 			    char *err, size_t err_len);
 int cluster_kube_get_pod(struct cluster_kube *k, const char *ns, const char *name, json_t **out,
@@ -59,7 +69,8 @@ int cluster_kube_annotate_claims(struct cluster_kube *k, const json_t *reservati
 				 const char *node, char *err, size_t err_len);
 int cluster_kube_bind(struct cluster_kube *k, const char *ns, const char *name, const char *uid,
 		      const char *node, const char *numa, char *err, size_t err_len);
-/* {api_url, watch: {state, resource_version, relists, errors, last_error}} */
+/* {api_url, watch, pvcs, storageclasses: {state, synced, resource_version, lists, relists,
+ * bad_lines, last_error[, objects]}, lookups_fetched} */
 json_t *cluster_kube_json(struct cluster_kube *k);
 
 #endif

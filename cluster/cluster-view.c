@@ -592,7 +592,7 @@ static void unmark_held_claims(struct sched_pod_request *pr, size_t marked, cons
 }
 
 /* One node's verdict; the lock is held. */
-static int evaluate_one(struct cluster *c, const struct sched_request *req, const char *name,
+static int evaluate_one(struct cluster *c, const struct sched_prepared *req, const char *name,
 			uint64_t now, struct sched_result *out)
 {
 	struct cnode *cn = node_find(c, name);
@@ -609,36 +609,55 @@ static int evaluate_one(struct cluster *c, const struct sched_request *req, cons
 		infeasible(out, "%s%s", u, "");
 		return 0;
 	}
-	return sched_evaluate(&cn->sn->node, req, out);
+	return sched_evaluate_prepared(&cn->sn->node, req, out);
 }
 
-/* One slice of a large evaluation, run by a helper thread under the caller's read lock. */
-struct eval_slice {
+/* One large evaluation, shared by the caller and the pool's workers under the caller's read
+ * lock. */
+struct eval_job {
 	struct cluster *c;
-	const struct sched_request *req;
+	const struct sched_prepared *req;
 	const char *const *names;
 	struct sched_result *results;
 	size_t n;
 	uint64_t now;
-	int r;
+	atomic_size_t next; /* the first node no thread has taken yet */
+	atomic_int r;	    /* the first failure; 0 */
 };
 
-static void *eval_slice_run(void *arg)
-{
-	struct eval_slice *s = arg;
+/* Nodes taken at a time: small enough that the caller waits little for a worker's last
+ * chunk, large enough that taking one costs nothing next to evaluating it. */
+#define EVAL_CHUNK 256
 
-	s->r = 0;
-	for (size_t i = 0; i < s->n && s->r == 0; i++)
-		s->r = evaluate_one(s->c, s->req, s->names[i], s->now, &s->results[i]);
-	return NULL;
+/* Takes chunks of the job until none is left (or one failed). */
+static void eval_job_run(struct eval_job *j)
+{
+	for (;;) {
+		size_t from = atomic_fetch_add(&j->next, EVAL_CHUNK), to;
+
+		if (from >= j->n || atomic_load(&j->r))
+			return;
+		to = from + EVAL_CHUNK < j->n ? from + EVAL_CHUNK : j->n;
+		for (size_t i = from; i < to; i++) {
+			int r = evaluate_one(j->c, j->req, j->names[i], j->now, &j->results[i]);
+
+			if (r) {
+				int zero = 0;
+				atomic_compare_exchange_strong(&j->r, &zero, r);
+				return;
+			}
+		}
+	}
 }
 
 /*
  * Nodes are independent and the view is read-only under the read lock, so a large filter is
- * cut into slices evaluated on the machine's cores: kube-scheduler waits for the answer, and
- * 5,000 nodes on one core took most of a millisecond (bench/sched-latency).
+ * shared with worker threads: kube-scheduler waits for the answer, and 5,000 nodes on one
+ * core took most of a millisecond (bench/sched-latency). The work is taken in chunks, not cut
+ * into one slice per thread, because on a shared machine a worker may get no core for a
+ * while: the caller then evaluates what the worker has not taken, instead of waiting for it.
  */
-#define EVAL_SLICE_MIN	1024 /* below this, a thread costs more than it saves */
+#define EVAL_SLICE_MIN	1024 /* per thread: below this, a thread costs more than it saves */
 #define EVAL_SLICES_MAX 4
 
 /*
@@ -653,24 +672,18 @@ struct eval_pool {
 	pthread_cond_t go, done;
 	pthread_t th[EVAL_SLICES_MAX];
 	size_t n_workers;
-	uint64_t seq;	/* job number; a worker runs each one once */
-	size_t pending; /* workers not finished with the current job */
+	uint64_t seq;  /* job number; a worker joins each one at most once */
+	bool open;     /* the job still takes workers (the caller has not finished) */
+	size_t active; /* workers in the current job */
 	bool stop;
-	struct eval_slice slice[EVAL_SLICES_MAX]; /* [1..] for the workers, [0] the caller's */
-};
-
-struct eval_worker {
-	struct eval_pool *p;
-	size_t i;
+	struct eval_job job;
 };
 
 static void *eval_worker_run(void *arg)
 {
-	struct eval_worker w = *(struct eval_worker *)arg;
-	struct eval_pool *p = w.p;
+	struct eval_pool *p = arg;
 	uint64_t seen = 0;
 
-	free(arg);
 	pthread_mutex_lock(&p->mu);
 	for (;;) {
 		while (!p->stop && p->seq == seen)
@@ -678,10 +691,15 @@ static void *eval_worker_run(void *arg)
 		if (p->stop)
 			break;
 		seen = p->seq;
+		/* A worker that wakes after the caller finished has nothing to do, and the
+		 * caller does not wait for it. */
+		if (!p->open)
+			continue;
+		p->active++;
 		pthread_mutex_unlock(&p->mu);
-		eval_slice_run(&p->slice[w.i]);
+		eval_job_run(&p->job);
 		pthread_mutex_lock(&p->mu);
-		if (--p->pending == 0)
+		if (--p->active == 0)
 			pthread_cond_signal(&p->done);
 	}
 	pthread_mutex_unlock(&p->mu);
@@ -705,7 +723,7 @@ static void eval_pool_free(struct eval_pool *p)
 	free(p);
 }
 
-/* workers + 1 slices (the caller runs one); NULL when not even one worker starts. */
+/* `workers` threads (the caller is one more); NULL when not even one starts. */
 static struct eval_pool *eval_pool_new(size_t workers)
 {
 	struct eval_pool *p = calloc(1, sizeof(*p));
@@ -717,15 +735,8 @@ static struct eval_pool *eval_pool_new(size_t workers)
 	pthread_cond_init(&p->go, NULL);
 	pthread_cond_init(&p->done, NULL);
 	for (size_t i = 0; i < workers && i + 1 < EVAL_SLICES_MAX; i++) {
-		struct eval_worker *w = malloc(sizeof(*w));
-
-		if (!w)
+		if (pthread_create(&p->th[p->n_workers], NULL, eval_worker_run, p) != 0)
 			break;
-		*w = (struct eval_worker){p, p->n_workers + 1};
-		if (pthread_create(&p->th[p->n_workers], NULL, eval_worker_run, w) != 0) {
-			free(w);
-			break;
-		}
 		p->n_workers++;
 	}
 	if (!p->n_workers) {
@@ -750,47 +761,49 @@ static struct eval_pool *eval_pool_get(struct cluster *c)
 	return p;
 }
 
-static int evaluate_all(struct cluster *c, const struct sched_request *req,
+static int evaluate_all(struct cluster *c, const struct sched_request *sreq,
 			const char *const *names, size_t n, uint64_t now,
 			struct sched_result *results)
 {
-	struct eval_slice one = {c, req, names, results, n, now, 0};
+	struct sched_prepared prep;
+	struct eval_job one = {
+		.c = c, .req = &prep, .names = names, .results = results, .n = n, .now = now};
 	struct eval_pool *p;
-	size_t k, per;
-	int r = 0;
+	int r;
 
+	/* Once per call, after the held claims are marked (they make volumes bound). */
+	if (sched_request_prepare(sreq, &prep) < 0) {
+		if (n)
+			infeasible(&results[0], "%s%s", prep.reason, "");
+		return -EINVAL;
+	}
+	atomic_init(&one.next, 0);
+	atomic_init(&one.r, 0);
 	if (c->eval_slices < 2 || n < 2 * EVAL_SLICE_MIN) {
-		eval_slice_run(&one);
-		return one.r;
+		eval_job_run(&one);
+		return atomic_load(&one.r);
 	}
 	p = eval_pool_get(c);
 	if (!p || pthread_mutex_trylock(&p->busy) != 0) {
-		eval_slice_run(&one);
-		return one.r;
-	}
-	/* Every worker takes a slice (an empty one when the call is small for them all). */
-	k = p->n_workers + 1;
-	if (k > n / EVAL_SLICE_MIN)
-		k = n / EVAL_SLICE_MIN;
-	per = (n + k - 1) / k;
-	for (size_t i = 0; i <= p->n_workers; i++) {
-		size_t from = i < k ? i * per : n, to = i < k && from + per < n ? from + per : n;
-
-		p->slice[i] = (struct eval_slice){c,   req, names + from, results + from, to - from,
-						  now, 0};
+		eval_job_run(&one);
+		return atomic_load(&one.r);
 	}
 	pthread_mutex_lock(&p->mu);
-	p->pending = p->n_workers;
+	p->job = one;
+	atomic_init(&p->job.next, 0);
+	atomic_init(&p->job.r, 0);
+	p->open = true;
 	p->seq++;
 	pthread_cond_broadcast(&p->go);
 	pthread_mutex_unlock(&p->mu);
-	eval_slice_run(&p->slice[0]);
+	eval_job_run(&p->job);
+	/* Nothing is left to take: close the job and wait for the chunks in progress. */
 	pthread_mutex_lock(&p->mu);
-	while (p->pending)
+	p->open = false;
+	while (p->active)
 		pthread_cond_wait(&p->done, &p->mu);
 	pthread_mutex_unlock(&p->mu);
-	for (size_t i = 0; i <= p->n_workers && r == 0; i++)
-		r = p->slice[i].r;
+	r = atomic_load(&p->job.r);
 	pthread_mutex_unlock(&p->busy);
 	return r;
 }
@@ -1399,6 +1412,13 @@ int cluster_new(const struct cluster_opts *opts, struct cluster **out, char *err
 
 int cluster_start(struct cluster *c, char *err, size_t err_len)
 {
+	/* PVC lookups serve every source, so their caches start whatever the source. */
+	if (c->kube) {
+		int r = cluster_kube_caches_start(c->kube, err, err_len);
+
+		if (r < 0)
+			return r;
+	}
 	switch (c->source) {
 	case CLUSTER_SOURCE_AGENTS:
 		return cluster_agents_start(c->agents, err, err_len);

@@ -24,8 +24,8 @@
 
 #define CLUSTER_POD_CACHE    4096	      /* pods remembered from filter/prioritize for bind */
 #define CLUSTER_POD_TTL_MS   (10 * 60 * 1000) /* ... and for this long */
-#define CLUSTER_PVC_TTL_MS   5000	      /* PVC/StorageClass/PV answers are reused this long */
-#define CLUSTER_CALL_TIMEOUT 5000	      /* ms: a reservation POST, a pod binding */
+#define CLUSTER_PVC_TTL_MS   5000 /* PV answers are reused this long (PVCs, classes: watched) */
+#define CLUSTER_CALL_TIMEOUT 5000 /* ms: a reservation POST, a pod binding */
 #define CLUSTER_ERR_MAX	     512
 
 /* Where the records come from (exactly one source per scheduler). */
@@ -100,7 +100,8 @@ void cluster_record_remove(struct cluster *c, const char *node);
 
 /*
  * The pod's request (sched-pod.h) with the configured defaults and this cluster's PVC
- * lookup (the Kubernetes API with a short cache; without it, a PVC cannot be looked up).
+ * lookup (caches of PVCs and StorageClasses kept by watch, a GET on a miss; without a
+ * Kubernetes API, a PVC cannot be looked up).
  */
 int cluster_pod_request(struct cluster *c, const json_t *pod, struct sched_pod_request **out,
 			char *err, size_t err_len);

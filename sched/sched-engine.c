@@ -63,19 +63,21 @@
 #define DIST_LOCAL   10u
 #define DIST_DEFAULT 20u
 
-/* Everything evaluate needs, on the stack: no allocation. */
+/* Everything evaluate needs for one node, on the stack: no allocation. What depends only on
+ * the request is in the prepared request `p`, computed once per call, not once per node. */
 struct ctx {
 	const struct sched_node *node;
 	const struct sched_request *req;
-	int dup_of[SCHED_MAX_VOLUMES];	   /* -1 or the first volume with the same id */
+	const struct sched_prepared *p;
 	int bound_numa[SCHED_MAX_VOLUMES]; /* NUMA index of a bound volume; -1 unknown / new */
-	size_t order[SCHED_MAX_VOLUMES];   /* new volumes, largest first */
-	size_t n_new;
-	uint64_t new_bytes;
 	int pin; /* NUMA index every bound volume with a known NUMA is on; -1 none; -2 several */
 	uint64_t pool_free[SCHED_MAX_POOLS];
 	uint64_t numa_free[SCHED_MAX_NUMA]; /* sum of pool_free of the pools on it */
 	uint64_t max_alloc;		    /* largest NUMA allocatable: the score's scale */
+	/* No reasons: the first pass. Only a node that turns out infeasible needs them, and it
+	 * is evaluated again with them; a feasible node whose other NUMA node did not fit
+	 * formatted that refusal for nothing. */
+	bool quiet;
 };
 
 /* A candidate answer. */
@@ -113,6 +115,32 @@ static void fmt_size(uint64_t b, char *buf, size_t len)
 		return;
 	}
 	snprintf(buf, len, "%.1f%s", (double)b / (double)(1ULL << (10 * (u + 1))), unit[u]);
+}
+
+/*
+ * Zeroing and copying the few entries of one node's arrays (2 NUMA nodes, 2 pools, 3 volumes
+ * typically) in plain loops: as memset/memcpy calls of a variable size they were ~10 library
+ * calls per node, a good part of evaluating one. The attribute keeps gcc from turning the
+ * loops back into those calls.
+ */
+#define SMALL_LOOP __attribute__((optimize("no-tree-loop-distribute-patterns")))
+
+static inline SMALL_LOOP void zero_u64(uint64_t *d, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		d[i] = 0;
+}
+
+static inline SMALL_LOOP void copy_u64(uint64_t *d, const uint64_t *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		d[i] = s[i];
+}
+
+static inline SMALL_LOOP void copy_int(int *d, const int *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		d[i] = s[i];
 }
 
 /* Appends to a reason, truncating with "..." rather than failing. */
@@ -243,67 +271,95 @@ static const char *vol_label(const struct sched_request *req, size_t i, char *bu
 	return buf;
 }
 
-/* Fills ctx; returns false (with out->reason) when a bound volume rules the node out. */
+int sched_request_prepare(const struct sched_request *req, struct sched_prepared *out)
+{
+	struct sched_result tmp;
+	int r;
+
+	if (!req || !out)
+		return -EINVAL;
+	out->req = req;
+	out->n_new = 0;
+	out->new_bytes = 0;
+	out->n_bound = 0;
+	out->reason[0] = '\0';
+	tmp.reason[0] = '\0';
+	r = validate_request(req, &tmp);
+	if (r < 0) {
+		memcpy(out->reason, tmp.reason, sizeof(out->reason));
+		out->valid = false;
+		return r;
+	}
+	for (size_t i = 0; i < req->n_volumes; i++) {
+		const struct sched_volume *v = &req->volumes[i];
+
+		out->dup_of[i] = -1;
+		for (size_t j = 0; v->id && j < i; j++)
+			if (req->volumes[j].id && same(req->volumes[j].id, v->id)) {
+				out->dup_of[i] = out->dup_of[j] >= 0 ? out->dup_of[j] : (int)j;
+				break;
+			}
+		if (out->dup_of[i] >= 0)
+			continue;
+		if (v->bound_node) {
+			out->bound[out->n_bound++] = i;
+			continue;
+		}
+		/* Insertion sort, largest first, stable (lower index first on equal sizes). */
+		size_t at = out->n_new;
+		while (at > 0 && req->volumes[out->order[at - 1]].size < v->size) {
+			out->order[at] = out->order[at - 1];
+			at--;
+		}
+		out->order[at] = i;
+		out->n_new++;
+		out->new_bytes = add_sat(out->new_bytes, v->size);
+	}
+	out->valid = true;
+	return 0;
+}
+
+/* Fills the node's part of ctx; returns false (with out->reason) when a bound volume rules the
+ * node out. */
 static bool prepare(struct ctx *c, struct sched_result *out)
 {
 	const struct sched_node *n = c->node;
 	const struct sched_request *req = c->req;
 	char lb[32];
 
-	c->n_new = 0;
-	c->new_bytes = 0;
 	c->pin = -1;
-	for (size_t i = 0; i < req->n_volumes; i++) {
-		const struct sched_volume *v = &req->volumes[i];
-
-		c->dup_of[i] = -1;
+	for (size_t i = 0; i < req->n_volumes; i++)
 		c->bound_numa[i] = -1;
-		for (size_t j = 0; v->id && j < i; j++)
-			if (req->volumes[j].id && same(req->volumes[j].id, v->id)) {
-				c->dup_of[i] = c->dup_of[j] >= 0 ? c->dup_of[j] : (int)j;
-				break;
-			}
-		if (c->dup_of[i] >= 0)
-			continue;
-		if (v->bound_node) {
-			int k;
+	/* Bound volumes in request order, so the first one that rules the node out names it. */
+	for (size_t b = 0; b < c->p->n_bound; b++) {
+		size_t i = c->p->bound[b];
+		const struct sched_volume *v = &req->volumes[i];
+		int k;
 
-			if (!n->name || strcmp(v->bound_node, n->name) != 0) {
-				snprintf(out->reason, sizeof(out->reason),
-					 "volume %s lives on node %s",
-					 vol_label(req, i, lb, sizeof(lb)), v->bound_node);
-				return false;
-			}
-			if (v->bound_numa < 0)
-				continue;
-			k = numa_index(n, v->bound_numa);
-			if (k < 0) {
-				snprintf(out->reason, sizeof(out->reason),
-					 "volume %s lives on numa%d, which node %s does not have",
-					 vol_label(req, i, lb, sizeof(lb)), v->bound_numa, nm(n));
-				return false;
-			}
-			c->bound_numa[i] = k;
-			c->pin = c->pin == -1 || c->pin == k ? k : -2;
+		if (!n->name || strcmp(v->bound_node, n->name) != 0) {
+			snprintf(out->reason, sizeof(out->reason), "volume %s lives on node %s",
+				 vol_label(req, i, lb, sizeof(lb)), v->bound_node);
+			return false;
+		}
+		if (v->bound_numa < 0)
 			continue;
+		k = numa_index(n, v->bound_numa);
+		if (k < 0) {
+			snprintf(out->reason, sizeof(out->reason),
+				 "volume %s lives on numa%d, which node %s does not have",
+				 vol_label(req, i, lb, sizeof(lb)), v->bound_numa, nm(n));
+			return false;
 		}
-		/* Insertion sort, largest first, stable (lower index first on equal sizes). */
-		size_t at = c->n_new;
-		while (at > 0 && req->volumes[c->order[at - 1]].size < v->size) {
-			c->order[at] = c->order[at - 1];
-			at--;
-		}
-		c->order[at] = i;
-		c->n_new++;
-		c->new_bytes = add_sat(c->new_bytes, v->size);
+		c->bound_numa[i] = k;
+		c->pin = c->pin == -1 || c->pin == k ? k : -2;
 	}
 
 	/* Only the node's own NUMA entries: zeroing all SCHED_MAX_NUMA cost more than the rest of
 	 * a small node's evaluation. */
-	memset(c->numa_free, 0, sizeof(c->numa_free[0]) * n->n_numa);
+	zero_u64(c->numa_free, n->n_numa);
 	c->max_alloc = 0;
 	uint64_t alloc[SCHED_MAX_NUMA];
-	memset(alloc, 0, sizeof(alloc[0]) * n->n_numa);
+	zero_u64(alloc, n->n_numa);
 	for (size_t p = 0; p < n->n_pools; p++) {
 		c->pool_free[p] = n->pools[p].numa < 0 ? 0 : sched_pool_free(&n->pools[p]);
 		if (n->pools[p].numa >= 0) {
@@ -365,25 +421,25 @@ static bool pack_on(const struct ctx *c, int k, struct plan *pl, char *why, size
 	uint64_t pfree[SCHED_MAX_POOLS];
 	char a[32], b[32];
 
-	memcpy(pfree, c->pool_free, sizeof(pfree[0]) * c->node->n_pools);
-	for (size_t o = 0; o < c->n_new; o++) {
-		size_t v = c->order[o];
+	copy_u64(pfree, c->pool_free, c->node->n_pools);
+	for (size_t o = 0; o < c->p->n_new; o++) {
+		size_t v = c->p->order[o];
 		int p = pick_pool(c, pfree, k, v);
 
 		if (p < 0) {
 			if (!why)
 				return false;
 			uint64_t lf = largest_free(c, pfree, k, v);
-			if (c->n_new > 1 && lf == 0 && c->req->volumes[v].fstype &&
+			if (c->p->n_new > 1 && lf == 0 && c->req->volumes[v].fstype &&
 			    largest_free(c, c->pool_free, k, v) == 0) {
 				snprintf(why, why_len, "numa%d: no %s pool with room",
 					 c->node->numa[k].id, c->req->volumes[v].fstype);
-			} else if (c->n_new > 1) {
-				fmt_size(c->new_bytes, a, sizeof(a));
+			} else if (c->p->n_new > 1) {
+				fmt_size(c->p->new_bytes, a, sizeof(a));
 				fmt_size(c->numa_free[k], b, sizeof(b));
 				snprintf(why, why_len, "numa%d: need %s in %zu volumes, free %s",
-					 c->node->numa[k].id, a, c->n_new, b);
-				if (c->numa_free[k] >= c->new_bytes) {
+					 c->node->numa[k].id, a, c->p->n_new, b);
+				if (c->numa_free[k] >= c->p->new_bytes) {
 					size_t l = strlen(why);
 					fmt_size(largest_free(c, c->pool_free, k, v), b, sizeof(b));
 					snprintf(why + l, why_len - l, " (largest pool %s)", b);
@@ -417,17 +473,17 @@ static void plan_init(const struct ctx *c, struct plan *pl)
 		pl->numa[i] = c->bound_numa[i];
 	}
 	pl->cpu = -1;
-	memset(pl->numa_take, 0, sizeof(pl->numa_take[0]) * c->node->n_numa);
+	zero_u64(pl->numa_take, c->node->n_numa);
 }
 
 /* Copies the parts of a plan in use: a whole-struct copy (~800 bytes, mostly the unused tail
  * of numa_take) was half the time of best_home on a 2-NUMA node. */
 static void plan_copy(const struct ctx *c, struct plan *dst, const struct plan *src)
 {
-	memcpy(dst->pool, src->pool, sizeof(dst->pool[0]) * c->req->n_volumes);
-	memcpy(dst->numa, src->numa, sizeof(dst->numa[0]) * c->req->n_volumes);
+	copy_int(dst->pool, src->pool, c->req->n_volumes);
+	copy_int(dst->numa, src->numa, c->req->n_volumes);
 	dst->cpu = src->cpu;
-	memcpy(dst->numa_take, src->numa_take, sizeof(dst->numa_take[0]) * c->node->n_numa);
+	copy_u64(dst->numa_take, src->numa_take, c->node->n_numa);
 }
 
 /*
@@ -441,14 +497,14 @@ static bool better(const struct ctx *c, uint64_t rem_a, unsigned cpus_a, int a, 
 
 	switch (c->req->pmem_policy) {
 	case SCHED_PMEM_SPREAD:
-		if (c->n_new && rem_a != rem_b)
+		if (c->p->n_new && rem_a != rem_b)
 			return rem_a > rem_b;
 		if (cpus_a != cpus_b)
 			return cpus_a > cpus_b;
 		break;
 	case SCHED_PMEM_BINPACK:
 	case SCHED_PMEM_SINGLE_NUMA:
-		if (c->n_new && rem_a != rem_b)
+		if (c->p->n_new && rem_a != rem_b)
 			return rem_a < rem_b;
 		if (cpus_a != cpus_b)
 			return cpus_a < cpus_b;
@@ -477,26 +533,31 @@ static int best_home(const struct ctx *c, bool with_cpus, struct plan *best, cha
 		unsigned cpus_after = n->numa[k].cpus_free;
 
 		if (c->pin == -2) {
-			reason_add(why, "%sbound volumes live on different NUMA nodes",
-				   *why ? "; " : "");
+			if (!c->quiet)
+				reason_add(why, "%sbound volumes live on different NUMA nodes",
+					   *why ? "; " : "");
 			return -1;
 		}
 		if (c->pin >= 0 && c->pin != (int)k) {
-			reason_add(why, "%snuma%d: bound volumes live on numa%d", *why ? "; " : "",
-				   n->numa[k].id, n->numa[c->pin].id);
+			if (!c->quiet)
+				reason_add(why, "%snuma%d: bound volumes live on numa%d",
+					   *why ? "; " : "", n->numa[k].id, n->numa[c->pin].id);
 			continue;
 		}
 		if (with_cpus && cpus) {
 			if (n->numa[k].cpus_free < cpus) {
-				reason_add(why, "%snuma%d: need %u cpus, free %u", *why ? "; " : "",
-					   n->numa[k].id, cpus, n->numa[k].cpus_free);
+				if (!c->quiet)
+					reason_add(why, "%snuma%d: need %u cpus, free %u",
+						   *why ? "; " : "", n->numa[k].id, cpus,
+						   n->numa[k].cpus_free);
 				continue;
 			}
 			cpus_after -= cpus;
 		}
 		plan_init(c, &pl);
-		if (!pack_on(c, (int)k, &pl, one, sizeof(one))) {
-			reason_add(why, "%s%s", *why ? "; " : "", one);
+		if (!pack_on(c, (int)k, &pl, c->quiet ? NULL : one, sizeof(one))) {
+			if (!c->quiet)
+				reason_add(why, "%s%s", *why ? "; " : "", one);
 			continue;
 		}
 		uint64_t rem = c->numa_free[k] - pl.numa_take[k];
@@ -518,10 +579,10 @@ static bool place_each(const struct ctx *c, struct plan *pl, char *why)
 	uint64_t nfree[SCHED_MAX_NUMA];
 	char a[32], b[32];
 
-	memcpy(pfree, c->pool_free, sizeof(pfree[0]) * n->n_pools);
-	memcpy(nfree, c->numa_free, sizeof(nfree[0]) * n->n_numa);
-	for (size_t o = 0; o < c->n_new; o++) {
-		size_t v = c->order[o];
+	copy_u64(pfree, c->pool_free, n->n_pools);
+	copy_u64(nfree, c->numa_free, n->n_numa);
+	for (size_t o = 0; o < c->p->n_new; o++) {
+		size_t v = c->p->order[o];
 		uint64_t size = c->req->volumes[v].size;
 		int bk = -1, bp = -1;
 
@@ -536,9 +597,12 @@ static bool place_each(const struct ctx *c, struct plan *pl, char *why)
 			}
 		}
 		if (bk < 0) {
-			if (c->n_new > 1) {
-				fmt_size(c->new_bytes, a, sizeof(a));
-				reason_add(why, "need %s in %zu volumes together; ", a, c->n_new);
+			if (c->quiet)
+				return false;
+			if (c->p->n_new > 1) {
+				fmt_size(c->p->new_bytes, a, sizeof(a));
+				reason_add(why, "need %s in %zu volumes together; ", a,
+					   c->p->n_new);
 			}
 			for (size_t k = 0; k < n->n_numa; k++) {
 				fmt_size(size, a, sizeof(a));
@@ -573,7 +637,7 @@ static bool place_cpus(const struct ctx *c, struct plan *pl, char *why)
 		if (n->numa[k].cpus_free < cpus)
 			continue;
 		for (size_t i = 0; i < c->req->n_volumes; i++)
-			if (c->dup_of[i] < 0 && pl->numa[i] >= 0)
+			if (c->p->dup_of[i] < 0 && pl->numa[i] >= 0)
 				cost += (c->req->volumes[i].size >> 20 | 1) *
 					dist(n, (int)k, pl->numa[i]);
 		if (best < 0 || cost < best_cost ||
@@ -584,6 +648,8 @@ static bool place_cpus(const struct ctx *c, struct plan *pl, char *why)
 		}
 	}
 	if (best < 0) {
+		if (c->quiet)
+			return false;
 		reason_add(why, "%sneed %u cpus, free", *why ? "; " : "", cpus);
 		for (size_t k = 0; k < n->n_numa; k++)
 			reason_add(why, "%s numa%d %u", k ? "," : "", n->numa[k].id,
@@ -610,16 +676,16 @@ static void finish(const struct ctx *c, const struct plan *pl, struct sched_resu
 	char a[32];
 
 	out->feasible = true;
-	out->pmem_new = c->new_bytes;
+	out->pmem_new = c->p->new_bytes;
 	out->cpu_numa_id = pl->cpu >= 0 ? n->numa[pl->cpu].id : -1;
 	for (size_t i = 0; i < req->n_volumes; i++) {
-		int src = c->dup_of[i] >= 0 ? c->dup_of[i] : (int)i;
+		int src = c->p->dup_of[i] >= 0 ? c->p->dup_of[i] : (int)i;
 		int k = pl->numa[src];
 
-		out->volumes[i].pool = c->dup_of[i] >= 0 ? -1 : pl->pool[i];
+		out->volumes[i].pool = c->p->dup_of[i] >= 0 ? -1 : pl->pool[i];
 		out->volumes[i].numa_id = k >= 0 ? n->numa[k].id : -1;
-		out->volumes[i].counted = c->dup_of[i] < 0 && pl->pool[i] >= 0;
-		if (k >= 0 && c->dup_of[i] < 0) {
+		out->volumes[i].counted = c->p->dup_of[i] < 0 && pl->pool[i] >= 0;
+		if (k >= 0 && c->p->dup_of[i] < 0) {
 			any_pmem = true;
 			if (pl->cpu >= 0 && dist(n, pl->cpu, k) > maxd)
 				maxd = dist(n, pl->cpu, k);
@@ -629,7 +695,7 @@ static void finish(const struct ctx *c, const struct plan *pl, struct sched_resu
 
 	/* fit: what the policy wants, 0..1. */
 	double full;
-	if (c->n_new) {
+	if (c->p->n_new) {
 		double rem = 0, used = 0;
 		for (size_t k = 0; k < n->n_numa; k++)
 			if (pl->numa_take[k]) {
@@ -648,7 +714,7 @@ static void finish(const struct ctx *c, const struct plan *pl, struct sched_resu
 	double fit = req->pmem_policy == SCHED_PMEM_SPREAD	? 1 - full
 		     : req->pmem_policy == SCHED_PMEM_FIRST_FIT ? 1
 								: full;
-	if (!c->n_new && req->cpus == 0) {
+	if (!c->p->n_new && req->cpus == 0) {
 		out->score = SCHED_SCORE_MAX / 2;
 	} else if (out->distance <= DIST_LOCAL) {
 		out->score = 50 + (int)(fit * 50 + 0.5);
@@ -683,19 +749,63 @@ static void finish(const struct ctx *c, const struct plan *pl, struct sched_resu
 		reason_add(out->reason, " (distance %u)", out->distance);
 }
 
-int sched_evaluate(const struct sched_node *node, const struct sched_request *req,
-		   struct sched_result *out)
+/*
+ * Where the pod goes on the prepared node: true with `pl` filled, or false (not feasible) with
+ * out->reason saying why unless c->quiet.
+ */
+static bool decide(const struct ctx *c, struct plan *pl, struct sched_result *out)
 {
-	struct ctx c;
-	struct plan pl;
+	const struct sched_request *req = c->req;
 	char why[SCHED_REASON_MAX];
-	int r;
 
-	if (!out)
-		return -EINVAL;
 	why[0] = '\0';
-	/* Field by field, not the whole struct: the 256-byte reason needs only its first byte,
-	 * and the per-volume entries past n_volumes are never read. */
+	plan_init(c, pl);
+	bool single = req->pmem_policy == SCHED_PMEM_SINGLE_NUMA;
+	bool strict_cpu = req->cpus && req->cpu_policy == SCHED_CPU_SINGLE_NUMA;
+	bool placed = false;
+
+	if ((req->cpus || single) && (c->p->n_new || req->cpus)) {
+		int home = best_home(c, req->cpus > 0, pl, why);
+		if (home >= 0) {
+			pl->cpu = req->cpus ? home : -1;
+			placed = true;
+		}
+	}
+	if (!placed && c->p->n_new == 0 && req->cpus == 0) {
+		placed = true; /* nothing new: bound volumes and duplicates only */
+	} else if (!placed && strict_cpu) {
+		reason_add(out->reason, "single-numa-cpu: %s", *why ? why : "no NUMA node");
+		return false;
+	} else if (!placed) {
+		char w2[SCHED_REASON_MAX];
+
+		w2[0] = '\0';
+		bool ok;
+
+		plan_init(c, pl);
+		if (c->p->n_new == 0)
+			ok = true; /* CPUs only, none local to the bound volumes: by distance */
+		else if (single)
+			ok = req->cpus ? best_home(c, false, pl, w2) >= 0 : false;
+		else
+			ok = place_each(c, pl, w2);
+		if (ok && req->cpus)
+			ok = place_cpus(c, pl, w2);
+		if (!ok) {
+			const char *w = *w2 ? w2 : why;
+			reason_add(out->reason, "%s%s", single && !req->cpus ? "single-numa: " : "",
+				   *w ? w : "no room");
+			return false;
+		}
+	}
+	return true;
+}
+
+/* The result's fields before anything is known: field by field, not the whole struct, since
+ * the 256-byte reason needs only its first byte and the per-volume entries past n_volumes are
+ * never read. */
+static void result_reset(struct sched_result *out)
+{
 	out->feasible = false;
 	out->score = 0;
 	out->reason[0] = '\0';
@@ -704,11 +814,42 @@ int sched_evaluate(const struct sched_node *node, const struct sched_request *re
 	out->pmem_remaining = 0;
 	out->n_volumes = 0;
 	out->cpu_numa_id = -1;
+}
+
+int sched_evaluate(const struct sched_node *node, const struct sched_request *req,
+		   struct sched_result *out)
+{
+	struct sched_prepared p;
+	int r;
+
+	if (!out)
+		return -EINVAL;
+	result_reset(out);
 	if (!node || !req)
 		return invalid(out, "no node or request");
-	r = validate_request(req, out);
-	if (r == 0)
-		r = validate_node(node, out);
+	r = sched_request_prepare(req, &p);
+	if (r < 0)
+		return invalid(out, "%s", p.reason);
+	return sched_evaluate_prepared(node, &p, out);
+}
+
+int sched_evaluate_prepared(const struct sched_node *node, const struct sched_prepared *p,
+			    struct sched_result *out)
+{
+	const struct sched_request *req;
+	struct ctx c;
+	struct plan pl;
+	int r;
+
+	if (!out)
+		return -EINVAL;
+	result_reset(out);
+	if (!node || !p || !p->req)
+		return invalid(out, "no node or request");
+	if (!p->valid)
+		return invalid(out, "%s", p->reason);
+	req = p->req;
+	r = validate_node(node, out);
 	if (r < 0)
 		return r;
 	out->n_volumes = req->n_volumes;
@@ -724,47 +865,17 @@ int sched_evaluate(const struct sched_node *node, const struct sched_request *re
 
 	c.node = node;
 	c.req = req;
+	c.p = p;
 	if (!prepare(&c, out))
 		return 0;
 
-	plan_init(&c, &pl);
-	bool single = req->pmem_policy == SCHED_PMEM_SINGLE_NUMA;
-	bool strict_cpu = req->cpus && req->cpu_policy == SCHED_CPU_SINGLE_NUMA;
-	bool placed = false;
-
-	if ((req->cpus || single) && (c.n_new || req->cpus)) {
-		int home = best_home(&c, req->cpus > 0, &pl, why);
-		if (home >= 0) {
-			pl.cpu = req->cpus ? home : -1;
-			placed = true;
-		}
-	}
-	if (!placed && c.n_new == 0 && req->cpus == 0) {
-		placed = true; /* nothing new: bound volumes and duplicates only */
-	} else if (!placed && strict_cpu) {
-		reason_add(out->reason, "single-numa-cpu: %s", *why ? why : "no NUMA node");
+	c.quiet = true;
+	if (!decide(&c, &pl, out)) {
+		/* Not feasible: again, with the reasons (the same decisions, so the same end). */
+		c.quiet = false;
+		out->reason[0] = '\0';
+		decide(&c, &pl, out);
 		return 0;
-	} else if (!placed) {
-		char w2[SCHED_REASON_MAX];
-
-		w2[0] = '\0';
-		bool ok;
-
-		plan_init(&c, &pl);
-		if (c.n_new == 0)
-			ok = true; /* CPUs only, none local to the bound volumes: by distance */
-		else if (single)
-			ok = req->cpus ? best_home(&c, false, &pl, w2) >= 0 : false;
-		else
-			ok = place_each(&c, &pl, w2);
-		if (ok && req->cpus)
-			ok = place_cpus(&c, &pl, w2);
-		if (!ok) {
-			const char *w = *w2 ? w2 : why;
-			reason_add(out->reason, "%s%s", single && !req->cpus ? "single-numa: " : "",
-				   *w ? w : "no room");
-			return 0;
-		}
 	}
 	finish(&c, &pl, out);
 	return 0;
@@ -774,14 +885,16 @@ int sched_pick(const struct sched_node *nodes, size_t n, const struct sched_requ
 	       struct sched_result *results, long *best)
 {
 	struct sched_result tmp;
+	struct sched_prepared prep;
 	int r;
 
 	if (!best || (n && (!nodes || !results)) || !req)
 		return -EINVAL;
 	*best = -1;
-	memset(&tmp, 0, sizeof(tmp));
-	r = validate_request(req, &tmp);
+	r = sched_request_prepare(req, &prep);
 	if (r < 0) {
+		memset(&tmp, 0, sizeof(tmp));
+		invalid(&tmp, "%s", prep.reason);
 		if (n)
 			results[0] = tmp;
 		return r;
@@ -793,7 +906,7 @@ int sched_pick(const struct sched_node *nodes, size_t n, const struct sched_requ
 	for (size_t i = 0; i < n; i++) {
 		struct sched_result *res = &results[i];
 
-		if (sched_evaluate(&nodes[i], req, res) < 0 || !res->feasible)
+		if (sched_evaluate_prepared(&nodes[i], &prep, res) < 0 || !res->feasible)
 			continue;
 		if (*best < 0 || res->score > results[*best].score) {
 			*best = (long)i;

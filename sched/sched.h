@@ -130,6 +130,35 @@ int sched_evaluate(const struct sched_node *node, const struct sched_request *re
 		   struct sched_result *out);
 
 /*
+ * A request prepared once for many nodes: validated, duplicates resolved, the new volumes in
+ * largest-first order, the bound ones listed. sched_evaluate() on each of 5,000 nodes redid
+ * this per node; with it, the per-node work is only what depends on the node. It points into
+ * the request, which must stay alive and unchanged while the prepared request is used.
+ */
+struct sched_prepared {
+	const struct sched_request *req;
+	bool valid;			 /* false: the request is malformed, `reason` says why */
+	char reason[SCHED_REASON_MAX];	 /* why it is malformed; "" when valid */
+	int dup_of[SCHED_MAX_VOLUMES];	 /* -1 or the first volume with the same id */
+	size_t order[SCHED_MAX_VOLUMES]; /* new volumes (not duplicate, not bound), largest first */
+	size_t n_new;
+	uint64_t new_bytes;		 /* their sum (saturating) */
+	size_t bound[SCHED_MAX_VOLUMES]; /* bound volumes (not duplicates), in request order */
+	size_t n_bound;
+};
+
+/*
+ * Prepares `req` for sched_evaluate_prepared(). 0; -EINVAL when the request is malformed (too
+ * many volumes, a size of 0, an unknown policy), with out->reason saying what (out->valid is
+ * false then, and evaluating it fails every node with that reason).
+ */
+int sched_request_prepare(const struct sched_request *req, struct sched_prepared *out);
+
+/* sched_evaluate() with the request prepared once: the same result for the same input. */
+int sched_evaluate_prepared(const struct sched_node *node, const struct sched_prepared *p,
+			    struct sched_result *out);
+
+/*
  * Evaluates every node (results[i] for nodes[i]; `results` has n entries) and sets *best to
  * the index of the feasible node with the highest score (ties: the name that sorts first),
  * or -1 when none is feasible. -EINVAL when the request is malformed (reason in results[0]);

@@ -538,6 +538,81 @@ static void test_writer_escaping(void **state)
 		json_decref(j);
 		sched_ext_buf_free(&b);
 	}
+	/*
+	 * The writer scans eight bytes at a time: a byte that needs escaping must be found at
+	 * every position of strings of every length around the word size, and its neighbours
+	 * in the ASCII table (' ', '!', '#', '[', ']', DEL) must not be escaped.
+	 */
+	static const struct {
+		char c;
+		bool escaped;
+	} probes[] = {{'"', true},  {'\\', true}, {'\x01', true}, {'\x1f', true},
+		      {'\n', true}, {' ', false}, {'!', false},	  {'#', false},
+		      {'[', false}, {']', false}, {'\x7f', false}};
+	for (size_t len = 1; len <= 40; len++) {
+		for (size_t pos = 0; pos < len; pos++) {
+			for (size_t k = 0; k < N_OF(probes); k++) {
+				char str[41];
+				memset(str, 'a', len);
+				str[len] = '\0';
+				str[pos] = probes[k].c;
+				struct sched_ext_buf w = {0};
+				assert_int_equal(sched_ext_buf_put_json_string(&w, str, len), 0);
+				if (probes[k].escaped)
+					assert_true(w.len > len + 2);
+				else
+					assert_int_equal(w.len, len + 2);
+				json_t *j = json_loadb(w.data, w.len, JSON_DECODE_ANY, NULL);
+				assert_non_null(j);
+				assert_string_equal(json_string_value(j), str);
+				json_decref(j);
+				sched_ext_buf_free(&w);
+			}
+		}
+	}
+	/*
+	 * The priorities writer fills its buffer in place, one reservation per node: names of
+	 * every length up to 253 bytes (far past its first estimate of 40 bytes a node, so the
+	 * buffer grows mid-answer), some needing escapes, give the same list a DOM would.
+	 */
+	{
+		size_t n = 300, cap = n * 300 + 64, len = 0;
+		char *body = malloc(cap);
+		assert_non_null(body);
+		len += (size_t)snprintf(body + len, cap - len, "{\"Pod\":{},\"NodeNames\":[");
+		for (size_t i = 0; i < n; i++) {
+			size_t nl = 1 + i * 7 % 253;
+			body[len++] = i ? ',' : ' ';
+			body[len++] = '"';
+			for (size_t c = 0; c < nl; c++)
+				body[len++] = (char)('a' + (i + c) % 26);
+			if (i % 5 == 0 && nl > 2)
+				memcpy(body + len - 2, "\\\"", 2); /* a name with a quote */
+			body[len++] = '"';
+		}
+		len += (size_t)snprintf(body + len, cap - len, "]}");
+		struct sched_ext_args *pa = parse_ok(body, len);
+		struct sched_result *pres = calloc(n, sizeof(*pres));
+		assert_non_null(pres);
+		json_t *want = json_array();
+		for (size_t i = 0; i < n; i++) {
+			pres[i].feasible = i % 3 != 0;
+			pres[i].score = (int)(i % 101);
+			json_array_append_new(want, json_pack("{s:s,s:i}", "Host", pa->names[i],
+							      "Score", sched_ext_score(&pres[i])));
+		}
+		struct sched_ext_buf pb = {0};
+		assert_int_equal(sched_ext_write_priorities(&pb, pa, pres), 0);
+		assert_int_equal(strlen(pb.data), pb.len);
+		json_t *pgot = buf_json(&pb);
+		assert_json_same(pgot, want);
+		json_decref(pgot);
+		json_decref(want);
+		sched_ext_buf_free(&pb);
+		free(pres);
+		sched_ext_args_free(pa);
+		free(body);
+	}
 	/* a name needing escapes and a reason with a newline, through the filter writer */
 	const char *body = "{\"Pod\":{},\"NodeNames\":[\"we\\\"ird\\\\\",\"ok\"]}";
 	struct sched_ext_args *a = parse_ok(body, strlen(body));
