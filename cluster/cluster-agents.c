@@ -208,6 +208,7 @@ static void agent_start(struct cluster_agents *as, struct agent *a)
 static void agent_done(struct cluster_agents *as, struct agent *a, CURLcode cc)
 {
 	long code = 0;
+	uint64_t asked_at;
 	char msg[300], e[256];
 	json_error_t je;
 	json_t *rec;
@@ -230,9 +231,10 @@ static void agent_done(struct cluster_agents *as, struct agent *a, CURLcode cc)
 		a->last_ok = cluster_now(as->c);
 		a->error[0] = '\0';
 		snprintf(msg, sizeof(msg), "%s", a->node);
+		asked_at = a->asked_at;
 		pthread_mutex_unlock(&as->lock);
 		if (msg[0])
-			cluster_record_touch(as->c, msg);
+			cluster_record_touch(as->c, msg, asked_at);
 		return;
 	}
 	if (code != 200) {

@@ -35,7 +35,6 @@ struct hold {
 	unsigned cpus_taken;		/* what counting took from cpus_free (for release) */
 	bool applied;			/* counted in the node's sn */
 	bool confirmed;			/* the node accepted the reservation */
-	uint64_t confirmed_gen;		/* the node's generation then */
 	uint64_t confirmed_at;
 	uint64_t expires_at;
 	struct hold *next;
@@ -310,17 +309,23 @@ void cluster_expire(struct cluster *c)
 
 struct confirmed_on {
 	const char *node;
-	uint64_t generation;
 	uint64_t asked_at;
 };
 
+/*
+ * A node applies a reservation to its record before it answers the POST (qv_report runs
+ * before the reply), so any record asked for after that answer arrived carries it: the
+ * hold goes, whatever the generation. That includes a 304: the record the view already has
+ * is then the node's current one. Comparing generations instead kept a hold counted twice
+ * for its whole TTL when a poll fetched the new generation before the POST's answer came
+ * back (every later poll was a 304 of that same generation).
+ */
 static bool confirmed_and_shown(struct hold *h, void *ud)
 {
 	const struct confirmed_on *co = ud;
 
 	/* A record asked for before the node confirmed may predate the reservation. */
-	return h->confirmed && strcmp(h->node, co->node) == 0 &&
-	       h->confirmed_gen != co->generation && co->asked_at > h->confirmed_at;
+	return h->confirmed && strcmp(h->node, co->node) == 0 && co->asked_at > h->confirmed_at;
 }
 
 int cluster_record_put(struct cluster *c, const json_t *record, enum cluster_source source,
@@ -420,10 +425,9 @@ int cluster_record_put_at(struct cluster *c, const json_t *record, enum cluster_
 		free(cn->url);
 		cn->url = strdup(url);
 	}
-	/* A record of another generation than the one the node had when it confirmed a
-	 * reservation was built after it: it carries the reservation, so the hold goes. */
+	/* A record asked for after the node confirmed a reservation carries it: the hold goes. */
 	holds_drop_if(c, confirmed_and_shown,
-		      &(struct confirmed_on){name, (uint64_t)gen, asked_at});
+		      &(struct confirmed_on){name, asked_at});
 	for (struct hold *h = c->holds; h; h = h->next)
 		if (strcmp(h->node, name) == 0)
 			hold_count(cn, h);
@@ -431,7 +435,7 @@ int cluster_record_put_at(struct cluster *c, const json_t *record, enum cluster_
 	return 0;
 }
 
-void cluster_record_touch(struct cluster *c, const char *node)
+void cluster_record_touch(struct cluster *c, const char *node, uint64_t asked_at)
 {
 	struct cnode *cn;
 
@@ -441,6 +445,9 @@ void cluster_record_touch(struct cluster *c, const char *node)
 		cn->fetched_at = cluster_now(c);
 		if (cn->sn)
 			cn->error[0] = '\0';
+		/* Unchanged since a reservation was confirmed: the record in hand shows it. */
+		holds_drop_if(c, confirmed_and_shown,
+			      &(struct confirmed_on){node, asked_at});
 	}
 	pthread_rwlock_unlock(&c->lock);
 }
@@ -1156,14 +1163,12 @@ int cluster_bind(struct cluster *c, const struct sched_ext_binding *b, char *err
 			free(url);
 			return r;
 		}
-		/* The node counts it now; its next record of another generation shows it. */
+		/* The node counts it now: any record asked for from now on shows it. */
 		pthread_rwlock_wrlock(&c->lock);
 		for (struct hold *x = c->holds; x; x = x->next) {
 			if (x->id != id)
 				continue;
-			struct cnode *cn = node_find(c, x->node);
 			x->confirmed = true;
-			x->confirmed_gen = cn ? cn->generation : 0;
 			x->confirmed_at = cluster_now(c);
 		}
 		pthread_rwlock_unlock(&c->lock);

@@ -87,8 +87,11 @@ bool cluster_has_kube(const struct cluster *c);
 int cluster_record_put(struct cluster *c, const json_t *record, enum cluster_source source,
 		       const char *url, char *err, size_t err_len);
 
-/* The node's record is unchanged (a 304): it is fresh as of now. */
-void cluster_record_touch(struct cluster *c, const char *node);
+/*
+ * The node's record is unchanged (a 304 to a request sent at asked_at, cluster_now's clock):
+ * it is fresh as of now, and holds the node confirmed before asked_at are in it (they go).
+ */
+void cluster_record_touch(struct cluster *c, const char *node, uint64_t asked_at);
 
 /* A fetch of the node failed: remembered as its last error; its record ages. */
 void cluster_record_error(struct cluster *c, const char *node, const char *error);

@@ -91,6 +91,12 @@ struct vol {
 };
 
 struct quota_volumes {
+	/*
+	 * Held by qv_report from reading the figures to delivering them: two reports delivered
+	 * out of order would leave the node record with the older figures, while the request
+	 * that made the newer ones has already answered (the scheduler reads that record).
+	 */
+	pthread_mutex_t report_lock;
 	pthread_mutex_t lock; /* everything below */
 	pthread_cond_t cond;  /* a volume stopped being busy or pending */
 	pthread_mutex_t sync_lock;

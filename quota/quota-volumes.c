@@ -382,6 +382,7 @@ void qv_report(struct quota_volumes *v)
 
 	if (!v->o.allocated && !v->o.reserved && !v->o.reserved_cpus)
 		return;
+	pthread_mutex_lock(&v->report_lock);
 	pthread_mutex_lock(&v->lock);
 	rep = calloc(2 * v->n_pools + 1, sizeof(*rep));
 	for (size_t i = 0; rep && i < v->n_pools; i++) {
@@ -419,6 +420,7 @@ void qv_report(struct quota_volumes *v)
 	free(rep);
 	if (cpus_changed)
 		v->o.reserved_cpus(v->o.ctx, ids, cpus, n_cpus);
+	pthread_mutex_unlock(&v->report_lock);
 }
 
 static void report_allocated(struct quota_volumes *v)
@@ -1067,6 +1069,7 @@ int quota_volumes_new(const struct quota_volumes_opts *opts, struct quota_volume
 	v = calloc(1, sizeof(*v));
 	if (!v)
 		return fail(-ENOMEM, err, err_len, "out of memory");
+	pthread_mutex_init(&v->report_lock, NULL);
 	pthread_mutex_init(&v->lock, NULL);
 	pthread_mutex_init(&v->sync_lock, NULL);
 	pthread_cond_init(&v->cond, NULL);
@@ -1123,6 +1126,7 @@ struct quota_volumes *quota_volumes_free(struct quota_volumes *v)
 	pthread_cond_destroy(&v->cond);
 	pthread_mutex_destroy(&v->sync_lock);
 	pthread_mutex_destroy(&v->lock);
+	pthread_mutex_destroy(&v->report_lock);
 	free(v);
 	return NULL;
 }

@@ -501,7 +501,7 @@ static void test_view_stale_and_holds(void **state)
 	assert_int_equal(bind_err(c, "p1", "u1", "w1", err, sizeof(err)), -ESTALE);
 	assert_non_null(strstr(err, "record is 93s old"));
 	/* A 304 makes it fresh again. */
-	cluster_record_touch(c, "w1");
+	cluster_record_touch(c, "w1", cluster_now(c));
 	assert_int_equal(cluster_evaluate(c, req, names, 1, res), 0);
 	assert_true(res[0].feasible);
 	sched_pod_request_free(req);
