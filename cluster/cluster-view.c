@@ -426,8 +426,7 @@ int cluster_record_put_at(struct cluster *c, const json_t *record, enum cluster_
 		cn->url = strdup(url);
 	}
 	/* A record asked for after the node confirmed a reservation carries it: the hold goes. */
-	holds_drop_if(c, confirmed_and_shown,
-		      &(struct confirmed_on){name, asked_at});
+	holds_drop_if(c, confirmed_and_shown, &(struct confirmed_on){name, asked_at});
 	for (struct hold *h = c->holds; h; h = h->next)
 		if (strcmp(h->node, name) == 0)
 			hold_count(cn, h);
@@ -446,8 +445,7 @@ void cluster_record_touch(struct cluster *c, const char *node, uint64_t asked_at
 		if (cn->sn)
 			cn->error[0] = '\0';
 		/* Unchanged since a reservation was confirmed: the record in hand shows it. */
-		holds_drop_if(c, confirmed_and_shown,
-			      &(struct confirmed_on){node, asked_at});
+		holds_drop_if(c, confirmed_and_shown, &(struct confirmed_on){node, asked_at});
 	}
 	pthread_rwlock_unlock(&c->lock);
 }
