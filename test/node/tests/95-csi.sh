@@ -1,0 +1,119 @@
+#!/bin/bash
+# The CSI shim against the real pmemd: pmem-csi on a unix socket, pointed at pmemd's socket,
+# driven by the conformance suite (test/csi/csi-conformance.py, a real CSI client on
+# python3-grpcio): every RPC's normal path, idempotency and error codes; publish under the
+# kubelet root, a non-root writer, read-only; stats vs df; online expand under a writer;
+# concurrent calls; then Probe with pmemd stopped (not ready) and started again (ready).
+# shellcheck source-path=SCRIPTDIR/..
+# shellcheck source=lib/test.sh
+. "$PMEMD_SRC/test/node/lib/test.sh"
+# shellcheck source=lib/pmemd.sh
+. "$PMEMD_SRC/test/node/lib/pmemd.sh"
+
+SHIM_BIN=${PMEM_CSI_BIN:-$PMEMD_SRC/pmem-csi}
+SUITE=$PMEMD_SRC/test/csi/csi-conformance.py
+CSI_SOCK=/run/csi-test/csi.sock
+SHIM_LOG=$PWD/pmem-csi.log
+NODE_ID=pmem-node
+SHIM_PID=
+
+# /var/lib is read-only in the node: a tmpfs over it lets kubelet's default root exist
+# (pmemd publishes only below /var/lib/kubelet).
+kubelet_tmpfs=
+if ! mkdir -p /var/lib/kubelet/pods 2>/dev/null; then
+	mount -t tmpfs tmpfs /var/lib && kubelet_tmpfs=1
+	mkdir -p /var/lib/kubelet/pods
+fi
+
+shim_stop() {
+	local rc=0
+	[[ -n $SHIM_PID ]] || return 0
+	kill -TERM "$SHIM_PID" 2>/dev/null
+	wait "$SHIM_PID" || rc=$?
+	SHIM_PID=
+	return $rc
+}
+cleanup() {
+	shim_stop >/dev/null 2>&1
+	pmemd_stop >/dev/null 2>&1
+	# Targets the suite left mounted (after a failure) would keep /var/lib busy.
+	awk '$2 ~ "^/var/lib/kubelet/" { print $2 }' /proc/mounts | tac | xargs -r -n 1 umount -l
+	[[ -n $kubelet_tmpfs ]] && umount -l /var/lib 2>/dev/null
+	true
+}
+trap cleanup EXIT
+
+# suite ARGS...: runs the conformance suite; its 'ok'/'not ok' lines count as this test's checks.
+# A suite that exits non-zero without a 'not ok' line (a crash) is a failed check too.
+suite() {
+	local line checks=0 failed=0 rc=missing
+	while IFS= read -r line; do
+		case $line in
+		'@@rc '*) rc=${line#@@rc }; continue ;;
+		'ok - '*) checks=$((checks + 1)) ;;
+		'not ok - '*) checks=$((checks + 1)) failed=$((failed + 1)) ;;
+		esac
+		echo "$line"
+	done < <(/usr/bin/python3 "$SUITE" --endpoint "$CSI_SOCK" --pmemd-socket "$PMEMD_SOCK" \
+		--node-id "$NODE_ID" "$@" 2>&1; echo "@@rc $?")
+	T_CHECKS=$((T_CHECKS + checks)) T_FAILED=$((T_FAILED + failed))
+	if [[ $rc != 0 && $failed == 0 ]] || ((checks == 0)); then
+		t_fail "the suite ($*) ends cleanly: exit $rc after $checks checks"
+	fi
+	return 0
+}
+
+[[ -x $SHIM_BIN ]] || t_fatal "$SHIM_BIN is built (make pmem-csi)"
+t_check "python3-grpcio and python3-grpc-tools are installed" \
+	/usr/bin/python3 -c 'import grpc, grpc_tools.protoc'
+
+cfg=$PWD/pmemd.yaml
+pmemd_config "$cfg" "pools:
+  - name: /mnt/pmem0
+    regions: [region0]
+  - name: /mnt/pmem1
+    regions: [region1]
+    topology:
+      fstype: xfs"
+pmemd_start "$cfg" || t_fatal "pmemd starts"
+t_ok "pmemd starts and is ready"
+t_eq "both pools are ready" "$(pmemd_api GET /v1/pools | jq -r '[.pools[].state] | join(",")')" ready,ready
+
+mkdir -p /run/csi-test
+"$SHIM_BIN" --endpoint "unix://$CSI_SOCK" --pmemd-socket "$PMEMD_SOCK" --node-id "$NODE_ID" \
+	--max-volumes 64 --log-level debug >>"$SHIM_LOG" 2>&1 &
+SHIM_PID=$!
+for ((i = 0; i < 300; i++)); do
+	[[ -S $CSI_SOCK ]] && break
+	kill -0 "$SHIM_PID" 2>/dev/null || break
+	sleep 0.1
+done
+if [[ ! -S $CSI_SOCK ]]; then
+	sed 's/^/#   /' "$SHIM_LOG" | tail -n 30
+	t_fatal "pmem-csi listens on $CSI_SOCK"
+fi
+t_ok "pmem-csi listens on $CSI_SOCK"
+
+t_note "---- the suite, pmemd up ----"
+suite --max-volumes 64 --shim "$SHIM_BIN" --shim-log "$SHIM_LOG"
+
+t_note "---- Probe follows pmemd ----"
+pmemd_stop
+t_eq "pmemd stops with 0" "$?" 0
+suite --phase probe-down --timeout 60
+pmemd_start "$cfg" || t_fatal "pmemd starts again"
+t_ok "pmemd starts again"
+suite --phase probe-up
+
+t_eq "no target is left mounted below /var/lib/kubelet" \
+	"$(awk '$2 ~ "^/var/lib/kubelet/" { print $2 }' /proc/mounts | wc -l)" 0
+t_check "pmem-csi is still running" kill -0 "$SHIM_PID"
+shim_stop
+t_eq "pmem-csi stops on SIGTERM with 0" "$?" 0
+t_check "pmem-csi logged no crash" bash -c "! grep -Eqi 'AddressSanitizer|segmentation|assertion|abort' '$SHIM_LOG'"
+if ((T_FAILED > 0)); then
+	echo "# pmem-csi log (last 40 lines):"
+	tail -n 40 "$SHIM_LOG" | sed 's/^/#   /'
+fi
+pmemd_stop
+pmemd_done
