@@ -641,3 +641,82 @@ void csi_map_stats(const json_t *vol, const json_t *pool, struct csi_stats *out)
 	}
 	snprintf(out->message, sizeof(out->message), "volume is healthy");
 }
+
+static bool read_varint(const uint8_t *b, size_t len, size_t *off, uint64_t *v)
+{
+	uint64_t x = 0;
+
+	for (unsigned shift = 0; shift < 64 && *off < len; shift += 7) {
+		uint8_t c = b[(*off)++];
+
+		x |= (uint64_t)(c & 0x7f) << shift;
+		if (!(c & 0x80)) {
+			*v = x;
+			return true;
+		}
+	}
+	return false;
+}
+
+/* Nesting deeper than any CSI message is left to the unpacker (and its own limit). */
+#define MAX_DEPTH 16
+
+static int check_strings(const ProtobufCMessageDescriptor *d, const uint8_t *b, size_t len,
+			 unsigned depth, char *err, size_t err_len)
+{
+	size_t off = 0;
+
+	if (depth > MAX_DEPTH)
+		return 0;
+	while (off < len) {
+		const ProtobufCFieldDescriptor *f;
+		uint64_t key, n;
+		int ret;
+
+		if (!read_varint(b, len, &off, &key))
+			return 0;
+		switch (key & 7) {
+		case 0: /* varint */
+			if (!read_varint(b, len, &off, &n))
+				return 0;
+			break;
+		case 1: /* 64-bit */
+			if (len - off < 8)
+				return 0;
+			off += 8;
+			break;
+		case 5: /* 32-bit */
+			if (len - off < 4)
+				return 0;
+			off += 4;
+			break;
+		case 2: /* length-delimited: a string, bytes or a message */
+			if (!read_varint(b, len, &off, &n) || n > len - off)
+				return 0;
+			f = key >> 3 <= UINT32_MAX ? protobuf_c_message_descriptor_get_field(
+							     d, (unsigned)(key >> 3))
+						   : NULL;
+			if (f && f->type == PROTOBUF_C_TYPE_STRING && memchr(b + off, 0, n))
+				return fail(-EINVAL, err, err_len,
+					    "string field %s.%s has a NUL byte", d->short_name,
+					    f->name);
+			if (f && f->type == PROTOBUF_C_TYPE_MESSAGE && f->descriptor) {
+				ret = check_strings(f->descriptor, b + off, n, depth + 1, err,
+						    err_len);
+				if (ret < 0)
+					return ret;
+			}
+			off += n;
+			break;
+		default:
+			return 0;
+		}
+	}
+	return 0;
+}
+
+int csi_map_check_strings(const ProtobufCMessageDescriptor *d, const uint8_t *buf, size_t len,
+			  char *err, size_t err_len)
+{
+	return check_strings(d, buf, len, 0, err, err_len);
+}

@@ -186,6 +186,16 @@ bool csi_map_published_at(const json_t *vol, const char *target, bool *readonly)
 /* NodeGetVolumeStats from a volume and its pool object (may be NULL). */
 void csi_map_stats(const json_t *vol, const json_t *pool, struct csi_stats *out);
 
+/*
+ * protobuf-c hands strings over as C strings, so "pvc-1\0x" would arrive as
+ * "pvc-1" and name another volume. Walks the wire format of a serialized
+ * message of descriptor `d` (nested messages and map entries included) and
+ * returns -EINVAL naming the first string field that holds a NUL byte; 0
+ * otherwise (malformed input is left for the unpacker to refuse).
+ */
+int csi_map_check_strings(const ProtobufCMessageDescriptor *d, const uint8_t *buf, size_t len,
+			  char *err, size_t err_len);
+
 /* Copies the map entries of a request into kv (at most max); returns the count. */
 #define CSI_KV_COPY(kv, max, entries, n)                       \
 	({                                                     \

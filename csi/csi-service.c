@@ -71,6 +71,18 @@ static long rest(struct csi_service *s, enum csi_op op, const char *method, cons
 	return status;
 }
 
+/* Refuses a request whose strings hold NUL bytes before protobuf-c cuts them short. */
+static bool strings_ok(const ProtobufCMessageDescriptor *d, const uint8_t *req, size_t len,
+		       struct csi_reply *r)
+{
+	char err[200];
+
+	if (csi_map_check_strings(d, req, len, err, sizeof(err)) == 0)
+		return true;
+	reply_err(r, GRPC_STATUS_INVALID_ARGUMENT, "%s", err);
+	return false;
+}
+
 static bool ok2xx(long status)
 {
 	return status >= 200 && status < 300;
@@ -342,6 +354,10 @@ static void create_volume(void *ctx, const uint8_t *req, size_t len, struct csi_
 	long st;
 	int ret;
 
+	if (in && !strings_ok(&csi__v1__create_volume_request__descriptor, req, len, r)) {
+		csi__v1__create_volume_request__free_unpacked(in, NULL);
+		return;
+	}
 	if (!in) {
 		reply_err(r, GRPC_STATUS_INVALID_ARGUMENT, "malformed CreateVolumeRequest");
 		return;
@@ -457,6 +473,10 @@ static void delete_volume(void *ctx, const uint8_t *req, size_t len, struct csi_
 	char path[64 + CSI_ID_MAX];
 	long st;
 
+	if (in && !strings_ok(&csi__v1__delete_volume_request__descriptor, req, len, r)) {
+		csi__v1__delete_volume_request__free_unpacked(in, NULL);
+		return;
+	}
 	if (!in) {
 		reply_err(r, GRPC_STATUS_INVALID_ARGUMENT, "malformed DeleteVolumeRequest");
 		return;
@@ -493,11 +513,16 @@ static void validate_capabilities(void *ctx, const uint8_t *req, size_t len, str
 	struct csi_kv kv[MAX_PARAMS];
 	struct csi_params p;
 	json_t *vol = NULL, *pools = NULL;
-	const char *capfs, *volfs;
+	const char *capfs;
 	char err[400];
 	size_t n;
-	int ret;
+	int ret, found;
 
+	if (in &&
+	    !strings_ok(&csi__v1__validate_volume_capabilities_request__descriptor, req, len, r)) {
+		csi__v1__validate_volume_capabilities_request__free_unpacked(in, NULL);
+		return;
+	}
 	if (!in) {
 		reply_err(r, GRPC_STATUS_INVALID_ARGUMENT,
 			  "malformed ValidateVolumeCapabilitiesRequest");
@@ -513,15 +538,14 @@ static void validate_capabilities(void *ctx, const uint8_t *req, size_t len, str
 		reply_err(r, GRPC_STATUS_INVALID_ARGUMENT, "%s", err);
 		goto out;
 	}
-	ret = get_volume(s, in->volume_id, &vol, r);
-	if (ret < 0)
+	found = get_volume(s, in->volume_id, &vol, r);
+	if (found < 0)
 		goto out;
-	if (ret == 0) {
+	if (found == 0) {
 		reply_err(r, GRPC_STATUS_NOT_FOUND, "no volume %.200s", in->volume_id);
 		goto out;
 	}
-	if (csi_map_capabilities(in->volume_capabilities, in->n_volume_capabilities, true, &capfs,
-				 err, sizeof(err)) < 0) {
+	if (ret < 0) {
 		out.message = err; /* unsupported: not confirmed, and why */
 		reply_msg(r, &out.base);
 		goto out;
@@ -539,14 +563,12 @@ static void validate_capabilities(void *ctx, const uint8_t *req, size_t len, str
 	}
 	if (get_pools(s, &pools, r) < 0)
 		goto out;
-	volfs = volume_fstype(vol, pools);
 	if (!volume_compatible(vol, pools, NULL, &p, p.fstype ? p.fstype : capfs, err,
 			       sizeof(err))) {
 		out.message = err;
 		reply_msg(r, &out.base);
 		goto out;
 	}
-	(void)volfs;
 	for (size_t i = 0; i < n; i++) {
 		csi__v1__validate_volume_capabilities_response__confirmed__parameters_entry__init(
 			&pe[i]);
@@ -584,6 +606,10 @@ static void list_volumes(void *ctx, const uint8_t *req, size_t len, struct csi_r
 	size_t n, start, count, i, k = 0;
 	char err[300];
 
+	if (in && !strings_ok(&csi__v1__list_volumes_request__descriptor, req, len, r)) {
+		csi__v1__list_volumes_request__free_unpacked(in, NULL);
+		return;
+	}
 	if (!in) {
 		reply_err(r, GRPC_STATUS_INVALID_ARGUMENT, "malformed ListVolumesRequest");
 		return;
@@ -670,6 +696,10 @@ static void get_capacity(void *ctx, const uint8_t *req, size_t len, struct csi_r
 	size_t n;
 	int ret;
 
+	if (in && !strings_ok(&csi__v1__get_capacity_request__descriptor, req, len, r)) {
+		csi__v1__get_capacity_request__free_unpacked(in, NULL);
+		return;
+	}
 	if (!in) {
 		reply_err(r, GRPC_STATUS_INVALID_ARGUMENT, "malformed GetCapacityRequest");
 		return;
@@ -835,6 +865,10 @@ static void node_publish(void *ctx, const uint8_t *req, size_t len, struct csi_r
 	long st;
 	int ret;
 
+	if (in && !strings_ok(&csi__v1__node_publish_volume_request__descriptor, req, len, r)) {
+		csi__v1__node_publish_volume_request__free_unpacked(in, NULL);
+		return;
+	}
 	if (!in) {
 		reply_err(r, GRPC_STATUS_INVALID_ARGUMENT, "malformed NodePublishVolumeRequest");
 		return;
@@ -938,10 +972,15 @@ static void node_unpublish(void *ctx, const uint8_t *req, size_t len, struct csi
 	Csi__V1__NodeUnpublishVolumeRequest *in =
 		csi__v1__node_unpublish_volume_request__unpack(NULL, len, req);
 	Csi__V1__NodeUnpublishVolumeResponse out = CSI__V1__NODE_UNPUBLISH_VOLUME_RESPONSE__INIT;
-	json_t *body = NULL;
+	json_t *body = NULL, *vol = NULL;
 	char path[64 + CSI_ID_MAX], q[300];
 	long st;
+	int ret;
 
+	if (in && !strings_ok(&csi__v1__node_unpublish_volume_request__descriptor, req, len, r)) {
+		csi__v1__node_unpublish_volume_request__free_unpacked(in, NULL);
+		return;
+	}
 	if (!in) {
 		reply_err(r, GRPC_STATUS_INVALID_ARGUMENT, "malformed NodeUnpublishVolumeRequest");
 		return;
@@ -954,7 +993,11 @@ static void node_unpublish(void *ctx, const uint8_t *req, size_t len, struct csi
 		reply_err(r, GRPC_STATUS_INVALID_ARGUMENT, "target_path is required");
 		goto out;
 	}
-	if (!csi_map_id_valid(in->volume_id)) {
+	/* NOT_FOUND for a missing volume before pmemd judges the target. */
+	ret = get_volume(s, in->volume_id, &vol, r);
+	if (ret < 0)
+		goto out;
+	if (ret == 0) {
 		reply_err(r, GRPC_STATUS_NOT_FOUND, "no volume %.200s", in->volume_id);
 		goto out;
 	}
@@ -981,6 +1024,7 @@ static void node_unpublish(void *ctx, const uint8_t *req, size_t len, struct csi
 		 log_quote(q, sizeof(q), in->target_path));
 	reply_msg(r, &out.base);
 out:
+	json_decref(vol);
 	json_decref(body);
 	csi__v1__node_unpublish_volume_request__free_unpacked(in, NULL);
 }
@@ -997,6 +1041,10 @@ static void node_stats(void *ctx, const uint8_t *req, size_t len, struct csi_rep
 	json_t *vol = NULL, *pools = NULL;
 	int ret;
 
+	if (in && !strings_ok(&csi__v1__node_get_volume_stats_request__descriptor, req, len, r)) {
+		csi__v1__node_get_volume_stats_request__free_unpacked(in, NULL);
+		return;
+	}
 	if (!in) {
 		reply_err(r, GRPC_STATUS_INVALID_ARGUMENT, "malformed NodeGetVolumeStatsRequest");
 		return;
@@ -1064,6 +1112,10 @@ static void node_expand(void *ctx, const uint8_t *req, size_t len, struct csi_re
 	long st;
 	int ret;
 
+	if (in && !strings_ok(&csi__v1__node_expand_volume_request__descriptor, req, len, r)) {
+		csi__v1__node_expand_volume_request__free_unpacked(in, NULL);
+		return;
+	}
 	if (!in) {
 		reply_err(r, GRPC_STATUS_INVALID_ARGUMENT, "malformed NodeExpandVolumeRequest");
 		return;
