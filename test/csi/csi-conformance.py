@@ -878,7 +878,6 @@ class Suite:
         """A second shim against a stand-in pmemd that holds volume creates until told:
         Probe and GetPluginInfo must answer while those creates are still held (ordering,
         not timing: the stand-in has not released a single one yet)."""
-        held = 8
         d = tempfile.mkdtemp(prefix="csi-held-")
         fake = HoldingPmemd(os.path.join(d, "pmemd.sock"), self.pmemd)
         sock = os.path.join(d, "csi.sock")
@@ -891,23 +890,27 @@ class Suite:
             grpc.channel_ready_future(ch).result(timeout=60)
             ident = pb_grpc.IdentityStub(ch)
             ctrl = pb_grpc.ControllerStub(ch)
-            futs = [ctrl.CreateVolume.future(pb.CreateVolumeRequest(
-                name="%sheld-%d" % (PREFIX, i), capacity_range=pb.CapacityRange(required_bytes=MiB),
-                volume_capabilities=[mount_cap()]), timeout=120) for i in range(held)]
-            arrived = fake.wait_arrived(held, 60)
-            R.eq("stand-in pmemd: all %d creates arrived and are held" % held, arrived, held)
-            try:
-                # The deadline only bounds the wait when Probe is queued behind the held
-                # calls; what is checked is the order (answered before any release).
-                pr = ident.Probe(pb.ProbeRequest(), timeout=30)
-                R.check("Probe answers while %d creates are held in pmemd" % arrived,
-                        fake.released == 0, "answered only after a release")
-                R.check("... and says ready", (not pr.HasField("ready")) or pr.ready.value, one_line(pr))
-                ident.GetPluginInfo(pb.GetPluginInfoRequest(), timeout=60)
-                R.check("GetPluginInfo answers while the creates are held", fake.released == 0)
-            except grpc.RpcError as e:
-                R.fail("Probe answers while %d creates are held in pmemd" % arrived,
-                       "%s: %s" % (e.code().name, e.details()))
+            # Two steps: 4 held calls (fewer than the shim's default --workers, 8), then 8:
+            # Probe must answer in both (the second is the "many slow calls" case).
+            futs = []
+            for step in (4, 8):
+                futs += [ctrl.CreateVolume.future(pb.CreateVolumeRequest(
+                    name="%sheld-%d" % (PREFIX, i), capacity_range=pb.CapacityRange(required_bytes=MiB),
+                    volume_capabilities=[mount_cap()]), timeout=120) for i in range(len(futs), step)]
+                arrived = fake.wait_arrived(step, 60)
+                R.eq("stand-in pmemd: %d creates arrived and are held" % step, arrived, step)
+                try:
+                    # The deadline only bounds the wait when Probe is queued behind the held
+                    # calls; what is checked is the order (answered before any release).
+                    pr = ident.Probe(pb.ProbeRequest(), timeout=30)
+                    R.check("Probe answers while %d creates are held in pmemd" % arrived,
+                            fake.released == 0, "answered only after a release")
+                    R.check("... and says ready", (not pr.HasField("ready")) or pr.ready.value, one_line(pr))
+                    ident.GetPluginInfo(pb.GetPluginInfoRequest(), timeout=30)
+                    R.check("GetPluginInfo answers while %d creates are held" % arrived, fake.released == 0)
+                except grpc.RpcError as e:
+                    R.fail("Probe and GetPluginInfo answer while %d creates are held in pmemd" % arrived,
+                           "%s: %s" % (e.code().name, e.details()))
             fake.release()
             codes = []
             for f in futs:
