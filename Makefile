@@ -148,17 +148,18 @@ $(CSI_GEN_STAMP): csi/proto/csi.proto
 $(CSI_GEN_SRCS): $(CSI_GEN_STAMP)
 	@test -f $@
 
-$(CSI_GEN_DIR)/%.pb-c.o: $(CSI_GEN_DIR)/%.pb-c.c $(CSI_GEN_STAMP)
+$(CSI_GEN_OBJS): %.o: %.c $(CSI_GEN_STAMP)
 	$(CC) $(CSI_GEN_CFLAGS) -c $< -o $@
 
-$(CSI_GEN_DIR)/%.pb-c.san.o: $(CSI_GEN_DIR)/%.pb-c.c $(CSI_GEN_STAMP)
+$(CSI_GEN_SAN_OBJS): %.san.o: %.c $(CSI_GEN_STAMP)
 	$(CC) $(CSI_GEN_CFLAGS) $(SAN_CFLAGS) -c $< -o $@
 
-$(OBJ_DIR)/csi/%.o: csi/%.c $(CSI_GEN_STAMP) | build/version.h
+# Static pattern rules: the objects are named, so make never falls back to the generic rules.
+$(CSI_SRCS:%.c=$(OBJ_DIR)/%.o): $(OBJ_DIR)/%.o: %.c $(CSI_GEN_STAMP) | build/version.h
 	@mkdir -p $(dir $@)
 	$(CC) $(BASE_CFLAGS) $(CSI_CFLAGS) $(OPT_CFLAGS) $(CFLAGS) -c $< -o $@
 
-$(SAN_DIR)/csi/%.o: csi/%.c $(CSI_GEN_STAMP) | build/version.h
+$(CSI_SRCS:%.c=$(SAN_DIR)/%.o): $(SAN_DIR)/%.o: %.c $(CSI_GEN_STAMP) | build/version.h
 	@mkdir -p $(dir $@)
 	$(CC) $(BASE_CFLAGS) $(CSI_CFLAGS) $(SAN_CFLAGS) $(CFLAGS) -c $< -o $@
 
@@ -184,12 +185,14 @@ $(FAULT_BIN): $(FAULT_DIR)/pmemd.o build/libpmemd-fault.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
 # The shim's unit tests link its objects and the generated bindings as well.
-build/test/test-csi%: test/unit/test-csi%.c $(TEST_HELPERS) $(CSI_LIB_OBJS) build/libpmemd.a
+CSI_TESTS := $(filter build/test/test-csi%,$(TESTS))
+CSI_SAN_TESTS := $(filter build/test-san/test-csi%,$(SAN_TESTS))
+$(CSI_TESTS): build/test/%: test/unit/%.c $(TEST_HELPERS) $(CSI_LIB_OBJS) build/libpmemd.a
 	@mkdir -p $(dir $@)
 	$(CC) $(BASE_CFLAGS) $(CSI_CFLAGS) $(OPT_CFLAGS) $(CFLAGS) -Itest/unit -o $@ $< \
 		$(TEST_HELPERS) $(CSI_LIB_OBJS) build/libpmemd.a $(CSI_LIBS) $(PKG_LIBS) $(TEST_LIBS)
 
-build/test-san/test-csi%: test/unit/test-csi%.c $(TEST_HELPERS) $(CSI_SAN_OBJS) build/libpmemd-san.a
+$(CSI_SAN_TESTS): build/test-san/%: test/unit/%.c $(TEST_HELPERS) $(CSI_SAN_OBJS) build/libpmemd-san.a
 	@mkdir -p $(dir $@)
 	$(CC) $(BASE_CFLAGS) $(CSI_CFLAGS) $(SAN_CFLAGS) $(CFLAGS) -Itest/unit -o $@ $< \
 		$(TEST_HELPERS) $(CSI_SAN_OBJS) build/libpmemd-san.a $(CSI_LIBS) $(PKG_LIBS) $(TEST_LIBS)
