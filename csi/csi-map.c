@@ -585,8 +585,10 @@ const json_t *csi_map_find_pool(const json_t *pools, const char *name)
 		return NULL;
 	json_array_foreach (arr, i, pool) {
 		const char *n = json_string_value(json_object_get(pool, "name"));
+		const char *id = json_string_value(json_object_get(pool, "id"));
 
-		if (n && strcmp(n, name) == 0)
+		/* A mount path starts with '/', an id never does: they cannot clash. */
+		if ((n && strcmp(n, name) == 0) || (id && strcmp(id, name) == 0))
 			return pool;
 	}
 	return NULL;

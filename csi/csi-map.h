@@ -175,7 +175,7 @@ void csi_map_pool_choice(const json_t *pools, const struct csi_params *p, const 
 			 uint64_t size, size_t *n_match, size_t *n_other, const char **first,
 			 const char **tightest);
 
-/* The pool object (of GET /v1/pools) a volume lives in, or NULL. */
+/* The pool object (of GET /v1/pools) of that mount path or id, or NULL. */
 const json_t *csi_map_find_pool(const json_t *pools, const char *name);
 
 /*

@@ -168,9 +168,15 @@ int csi_pmemd_call(struct csi_pmemd *c, const char *method, const char *path, co
 	}
 	rc = curl_easy_perform(h);
 	if (rc != CURLE_OK) {
-		ret = fail(b.too_large ? -EFBIG : -ECONNREFUSED, err, err_len, "pmemd %s: %s",
-			   b.too_large ? "answered more than 16 MiB" : "is unreachable",
-			   errbuf[0] ? errbuf : curl_easy_strerror(rc));
+		/* curl's own text names "localhost port 80" for a unix socket: name the socket. */
+		if (b.too_large)
+			ret = fail(-EFBIG, err, err_len, "pmemd answered more than 16 MiB");
+		else if (c->socket_path)
+			ret = fail(-ECONNREFUSED, err, err_len, "pmemd is unreachable on %s: %s",
+				   c->socket_path, curl_easy_strerror(rc));
+		else
+			ret = fail(-ECONNREFUSED, err, err_len, "pmemd is unreachable at %s: %s",
+				   c->base_url, errbuf[0] ? errbuf : curl_easy_strerror(rc));
 		goto out;
 	}
 	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, status);

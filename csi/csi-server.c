@@ -301,13 +301,17 @@ int csi_server_start(const char *endpoint, const struct csi_method *methods, siz
 struct csi_server *csi_server_stop(struct csi_server *s)
 {
 	grpc_completion_queue *cq;
+	grpc_event ev;
 
 	if (!s)
 		return NULL;
-	cq = grpc_completion_queue_create_for_pluck(NULL);
+	/* A "next" queue: drain_queue below must not run next() on a pluck queue. */
+	cq = grpc_completion_queue_create_for_next(NULL);
 	grpc_server_shutdown_and_notify(s->server, cq, TAG_SHUTDOWN);
 	grpc_server_cancel_all_calls(s->server);
-	grpc_completion_queue_pluck(cq, TAG_SHUTDOWN, gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
+	do {
+		ev = grpc_completion_queue_next(cq, gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
+	} while (ev.type != GRPC_OP_COMPLETE || ev.tag != TAG_SHUTDOWN);
 	drain_queue(cq);
 	for (unsigned i = 0; i < s->n_workers; i++) {
 		if (s->workers[i].started)

@@ -857,6 +857,11 @@ static void test_published_and_stats(void **state)
 	assert_true(ro);
 	assert_false(csi_map_published_at(v, "/var/lib/kubelet", NULL));
 	assert_false(csi_map_published_at(v, NULL, NULL));
+	assert_ptr_equal(csi_map_find_pool(pools, "mnt-pmem1"),
+			 csi_map_find_pool(pools, "/mnt/pmem1"));
+	assert_non_null(csi_map_find_pool(pools, "mnt-pmem1"));
+	assert_null(csi_map_find_pool(pools, "pmem1"));
+	assert_null(csi_map_find_pool(pools, NULL));
 
 	/* df inside the volume: Size the quota, Avail what is left; inodes: the pool's. */
 	csi_map_stats(v, csi_map_find_pool(pools, "/mnt/pmem0"), &st);
