@@ -221,7 +221,8 @@ def df_bytes(path):
 
 
 def df_inodes(path):
-    out = run(["df", "-i", "--output=itotal,iused,iavail", path]).stdout.split("\n")[1].split()
+    # (what df -i shows; GNU df refuses -i together with --output)
+    out = run(["df", "--output=itotal,iused,iavail", path]).stdout.split("\n")[1].split()
     return tuple(int(x) for x in out)
 
 
@@ -615,7 +616,10 @@ class Suite:
                 sorted(want - set(allids)))
         R.eq("ListVolumes: no next_token without max_entries", r.next_token, "")
         pmemd_names = {x["name"] for x in self.pmemd.call("GET", "/v1/volumes")[1]["volumes"]}
-        R.eq("ListVolumes: the ids are pmemd's volumes", sorted(set(allids)), sorted(pmemd_names))
+        R.check("ListVolumes: the ids are pmemd's volumes (%d)" % len(allids),
+                sorted(set(allids)) == sorted(pmemd_names),
+                "only listed: %s; only in pmemd: %s" % (sorted(set(allids) - pmemd_names),
+                                                        sorted(pmemd_names - set(allids))))
         e0 = [e for e in r.entries if e.volume.volume_id == vid]
         if e0:
             ok, segs = self.topo_ok(e0[0].volume)
@@ -637,8 +641,8 @@ class Suite:
                 break
         R.check("ListVolumes: pages of max_entries=2 hold at most 2 and end (%d pages)" % pages,
                 not bad and not token, bad or "no end after 100 pages")
-        R.eq("ListVolumes: the pages together are the whole list, each volume once",
-             sorted(seen), sorted(allids))
+        R.check("ListVolumes: the pages together are the whole list, each volume once (%d)" % len(seen),
+                sorted(seen) == sorted(allids), "pages: %s; whole list: %s" % (seen, allids))
         expect_code("ListVolumes: a starting_token that was never given: ABORTED",
                     lambda: lv(starting_token="#not a token#"), grpc.StatusCode.ABORTED)
         expect_code("ListVolumes: negative max_entries: INVALID_ARGUMENT",
@@ -711,8 +715,13 @@ class Suite:
                         lambda: self.publish(vid, ro), grpc.StatusCode.ALREADY_EXISTS)
             expect_ok("NodeUnpublishVolume of the read-only target", lambda: self.unpublish(vid, ro))
 
-        self.stats_checks(vid, t, pv)
-        self.expand_checks(vid, t)
+        # Each part on its own: a broken one must not leave the target mounted.
+        for part in (self.stats_checks, self.expand_checks):
+            try:
+                part(vid, t)
+            except Exception as e:
+                R.fail("%s aborted" % part.__name__, "%s: %s" % (type(e).__name__, e))
+                traceback.print_exc(file=sys.stdout)
 
         # Unpublish.
         expect_code("NodeUnpublishVolume: no volume_id: INVALID_ARGUMENT",
@@ -730,7 +739,7 @@ class Suite:
                 os.path.exists(os.path.join(pv.get("path", "/nonexistent"), "by-nobody")))
         expect_ok("DeleteVolume after unpublish", lambda: self.delete(vid))
 
-    def stats_checks(self, vid, t, pv):
+    def stats_checks(self, vid, t):
         # 3 MiB more by nobody, then the stats against df on the target. Used bytes and
         # available bytes must be exactly what df shows (both come from the volume's project
         # quota: statfs on a prjquota directory reports the quota); total may differ from

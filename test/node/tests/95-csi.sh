@@ -36,6 +36,7 @@ shim_stop() {
 cleanup() {
 	shim_stop >/dev/null 2>&1
 	pmemd_stop >/dev/null 2>&1
+	[[ -n ${core_pattern:-} ]] && echo "$core_pattern" >/proc/sys/kernel/core_pattern
 	# Targets the suite left mounted (after a failure) would keep /var/lib busy.
 	awk '$2 ~ "^/var/lib/kubelet/" { print $2 }' /proc/mounts | tac | xargs -r -n 1 umount -l
 	[[ -n $kubelet_tmpfs ]] && umount -l /var/lib 2>/dev/null
@@ -79,6 +80,12 @@ pmemd_start "$cfg" || t_fatal "pmemd starts"
 t_ok "pmemd starts and is ready"
 t_eq "both pools are ready" "$(pmemd_api GET /v1/pools | jq -r '[.pools[].state] | join(",")')" ready,ready
 
+# A crash of the shim leaves a core for the backtrace below (the node's kernel setting,
+# put back at the end).
+core_pattern=$(cat /proc/sys/kernel/core_pattern)
+echo "$PWD/core.%p" >/proc/sys/kernel/core_pattern
+ulimit -c unlimited
+
 mkdir -p /run/csi-test
 "$SHIM_BIN" --endpoint "unix://$CSI_SOCK" --pmemd-socket "$PMEMD_SOCK" --node-id "$NODE_ID" \
 	--max-volumes 64 --log-level debug >>"$SHIM_LOG" 2>&1 &
@@ -108,8 +115,15 @@ suite --phase probe-up
 t_eq "no target is left mounted below /var/lib/kubelet" \
 	"$(awk '$2 ~ "^/var/lib/kubelet/" { print $2 }' /proc/mounts | wc -l)" 0
 t_check "pmem-csi is still running" kill -0 "$SHIM_PID"
+shim_pid=$SHIM_PID
 shim_stop
 t_eq "pmem-csi stops on SIGTERM with 0" "$?" 0
+if [[ -f core.$shim_pid ]] && command -v gdb >/dev/null; then
+	echo "# pmem-csi left a core; its threads:"
+	gdb -batch -ex 'thread apply all bt 12' "$SHIM_BIN" "core.$shim_pid" 2>/dev/null |
+		grep -E '^(Thread|#)' | sed 's/^/#   /'
+fi
+echo "$core_pattern" >/proc/sys/kernel/core_pattern
 t_check "pmem-csi logged no crash" bash -c "! grep -Eqi 'AddressSanitizer|segmentation|assertion|abort' '$SHIM_LOG'"
 if ((T_FAILED > 0)); then
 	echo "# pmem-csi log (last 40 lines):"
