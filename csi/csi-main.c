@@ -220,14 +220,15 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	{
-		char q1[300], q2[300], q3[300];
+		char q1[300], q2[300], q3[300], q4[300];
 
 		log_info("csi_started",
 			 "version=%s endpoint=%s driver=%s node=%s pmemd=%s workers=%u",
 			 PMEMD_VERSION, log_quote(q1, sizeof(q1), o.endpoint),
 			 log_quote(q2, sizeof(q2), o.driver_name),
 			 log_quote(q3, sizeof(q3), o.node_id),
-			 o.pmemd_socket ? o.pmemd_socket : o.pmemd_url, o.workers);
+			 log_quote(q4, sizeof(q4), o.pmemd_socket ? o.pmemd_socket : o.pmemd_url),
+			 o.workers);
 	}
 	sigwait(&sigs, &sig);
 	log_info("csi_stopping", "signal=%s", sig == SIGTERM ? "TERM" : "INT");

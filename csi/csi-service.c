@@ -588,9 +588,15 @@ out:
 	csi__v1__validate_volume_capabilities_request__free_unpacked(in, NULL);
 }
 
-static int cmp_str(const void *a, const void *b)
+/* A listed volume by its id, for sorting. */
+struct named {
+	const char *id;
+	const json_t *vol;
+};
+
+static int cmp_named(const void *a, const void *b)
 {
-	return strcmp(*(const char *const *)a, *(const char *const *)b);
+	return strcmp(((const struct named *)a)->id, ((const struct named *)b)->id);
 }
 
 static void list_volumes(void *ctx, const uint8_t *req, size_t len, struct csi_reply *r)
@@ -600,9 +606,10 @@ static void list_volumes(void *ctx, const uint8_t *req, size_t len, struct csi_r
 	Csi__V1__ListVolumesResponse out = CSI__V1__LIST_VOLUMES_RESPONSE__INIT;
 	Csi__V1__ListVolumesResponse__Entry *entries = NULL, **entp = NULL;
 	struct csi_volume *vols = NULL;
+	struct named *named = NULL;
 	const char **ids = NULL, *next;
 	const json_t *arr, *e;
-	json_t *list = NULL, **byid = NULL;
+	json_t *list = NULL;
 	size_t n, start, count, i, k = 0;
 	char err[300];
 
@@ -618,20 +625,23 @@ static void list_volumes(void *ctx, const uint8_t *req, size_t len, struct csi_r
 		goto out;
 	arr = json_object_get(list, "volumes");
 	n = json_array_size(arr);
+	named = calloc(n + 1, sizeof(*named));
 	ids = calloc(n + 1, sizeof(*ids));
-	byid = calloc(n + 1, sizeof(*byid));
-	if (!ids || !byid) {
+	if (!named || !ids) {
 		reply_err(r, GRPC_STATUS_INTERNAL, "out of memory");
 		goto out;
 	}
 	json_array_foreach (arr, i, e) {
-		const char *name = json_string_value(json_object_get(e, "name"));
+		const char *id = json_string_value(json_object_get(e, "name"));
 
-		if (name)
-			ids[k++] = name;
+		if (id)
+			named[k++] = (struct named){id, e};
 	}
 	n = k;
-	qsort(ids, n, sizeof(*ids), cmp_str);
+	/* pmemd lists by name already; the pages' order must not depend on that. */
+	qsort(named, n, sizeof(*named), cmp_named);
+	for (i = 0; i < n; i++)
+		ids[i] = named[i].id;
 	if (csi_map_page(ids, n, in->starting_token, in->max_entries, &start, &count, &next, err,
 			 sizeof(err)) < 0) {
 		reply_err(r,
@@ -647,19 +657,7 @@ static void list_volumes(void *ctx, const uint8_t *req, size_t len, struct csi_r
 		goto out;
 	}
 	for (i = 0; i < count; i++) {
-		const char *want = ids[start + i];
-		const json_t *v = NULL;
-		size_t j;
-
-		json_array_foreach (arr, j, e) {
-			const char *name = json_string_value(json_object_get(e, "name"));
-
-			if (name == want) {
-				v = e;
-				break;
-			}
-		}
-		if (!v || csi_map_volume(v, s->node_id, &vols[i]) < 0) {
+		if (csi_map_volume(named[start + i].vol, s->node_id, &vols[i]) < 0) {
 			reply_err(r, GRPC_STATUS_INTERNAL, "pmemd listed a volume without a size");
 			goto out;
 		}
@@ -676,7 +674,7 @@ out:
 	free(entries);
 	free(entp);
 	free(ids);
-	free(byid);
+	free(named);
 	json_decref(list);
 	csi__v1__list_volumes_request__free_unpacked(in, NULL);
 }
