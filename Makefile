@@ -230,7 +230,7 @@ check-asan: $(SAN_TESTS)
 check-cli: pmemd
 	bash test/check cli
 
-check-system: pmemd $(NODE_BINS) $(FAULT_BIN)
+check-system: pmemd pmem-csi $(NODE_BINS) $(FAULT_BIN)
 	bash test/check system
 
 bench: pmemd
@@ -257,6 +257,6 @@ clean:
 	rm -rf build pmemd pmem-csi
 
 # What `make node-check` builds before booting the node (node.mk's default is pmemd only).
-NODE_SYSTEM_TEST_DEPS ?= pmemd $(NODE_BINS) $(FAULT_BIN)
+NODE_SYSTEM_TEST_DEPS ?= pmemd pmem-csi $(NODE_BINS) $(FAULT_BIN)
 -include test/node/node.mk
 -include $(shell find build -name '*.d' 2>/dev/null)
