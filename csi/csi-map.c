@@ -612,7 +612,8 @@ bool csi_map_published_at(const json_t *vol, const char *target, bool *readonly)
 	return false;
 }
 
-void csi_map_stats(const json_t *vol, const json_t *pool, struct csi_stats *out)
+void csi_map_stats(const json_t *vol, const json_t *pool, const struct csi_fs_inodes *live,
+		   struct csi_stats *out)
 {
 	const json_t *ub = json_object_get(vol, "used_bytes");
 	const json_t *ui = json_object_get(vol, "used_inodes");
@@ -637,9 +638,13 @@ void csi_map_stats(const json_t *vol, const json_t *pool, struct csi_stats *out)
 		out->inodes_total = inodes;
 		out->inodes_available = inodes > out->inodes_used ? inodes - out->inodes_used : 0;
 	} else {
-		/* No inode limit: df shows the filesystem's inodes, and so does this. */
-		out->inodes_total = (int64_t)json_u64(pool, "inodes");
-		out->inodes_available = (int64_t)json_u64(pool, "inodes_free");
+		/*
+		 * No inode limit: df shows the filesystem's inodes, and so does this; live
+		 * from the target when the node read them (pmemd's pool figures are up to a
+		 * pass old).
+		 */
+		out->inodes_total = live ? live->total : (int64_t)json_u64(pool, "inodes");
+		out->inodes_available = live ? live->free : (int64_t)json_u64(pool, "inodes_free");
 	}
 	snprintf(out->message, sizeof(out->message), "volume is healthy");
 }

@@ -183,8 +183,20 @@ const json_t *csi_map_find_pool(const json_t *pools, const char *name);
  */
 bool csi_map_published_at(const json_t *vol, const char *target, bool *readonly);
 
-/* NodeGetVolumeStats from a volume and its pool object (may be NULL). */
-void csi_map_stats(const json_t *vol, const json_t *pool, struct csi_stats *out);
+/* The inode figures of statvfs(2) on a published target: what df -i shows there. */
+struct csi_fs_inodes {
+	int64_t total;
+	int64_t free;
+};
+
+/*
+ * NodeGetVolumeStats from a volume, its pool object (may be NULL) and, when the
+ * node could read them, the target's own inode figures (may be NULL). Without
+ * an inode limit the inodes are the filesystem's (as df shows them): the
+ * target's when given, else the pool's as pmemd last saw them.
+ */
+void csi_map_stats(const json_t *vol, const json_t *pool, const struct csi_fs_inodes *live,
+		   struct csi_stats *out);
 
 /*
  * protobuf-c hands strings over as C strings, so "pvc-1\0x" would arrive as

@@ -28,11 +28,17 @@
 #define TAG_SEND     ((void *)3)
 #define TAG_SHUTDOWN ((void *)4)
 
+/* More than the CSI services have: every method could be reserved. */
+#define MAX_RESERVED 32
+
 struct worker {
 	struct csi_server *srv;
 	grpc_completion_queue *cq;
 	pthread_t thread;
 	bool started;
+	/* A reserved worker: the one method it serves, and gRPC's handle of it. */
+	const struct csi_method *method;
+	void *registered;
 };
 
 struct csi_server {
@@ -40,8 +46,8 @@ struct csi_server {
 	const struct csi_method *methods;
 	size_t n_methods;
 	void *ctx;
-	unsigned n_workers;
-	struct worker workers[MAX_WORKERS];
+	unsigned n_workers; /* general and reserved */
+	struct worker workers[MAX_WORKERS + MAX_RESERVED];
 };
 
 static int fail(int ret, char *err, size_t err_len, const char *fmt, ...)
@@ -123,10 +129,13 @@ static double elapsed_ms(const struct timespec *t0)
 	return (double)(t1.tv_sec - t0->tv_sec) * 1e3 + (double)(t1.tv_nsec - t0->tv_nsec) / 1e6;
 }
 
-/* One unary call: receive the request, run the handler, send the answer and the status. */
-static void serve_call(struct worker *w, grpc_call *call, const grpc_call_details *details)
+/*
+ * One unary call: receive the request, run the handler of `m` (NULL: an unknown method,
+ * `name` for the log), send the answer and the status.
+ */
+static void serve_call(struct worker *w, grpc_call *call, const struct csi_method *m,
+		       const char *name)
 {
-	const struct csi_method *m = find_method(w->srv, details->method);
 	struct csi_reply reply = {.code = GRPC_STATUS_OK};
 	grpc_byte_buffer *in = NULL, *out = NULL;
 	grpc_slice req = grpc_empty_slice(), body, status_msg;
@@ -136,8 +145,7 @@ static void serve_call(struct worker *w, grpc_call *call, const grpc_call_detail
 	char method[128];
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	snprintf(method, sizeof(method), "%.*s", (int)GRPC_SLICE_LENGTH(details->method),
-		 (const char *)GRPC_SLICE_START_PTR(details->method));
+	snprintf(method, sizeof(method), "%s", name);
 
 	memset(ops, 0, sizeof(ops));
 	ops[0].op = GRPC_OP_RECV_MESSAGE;
@@ -218,12 +226,28 @@ static void *worker_main(void *arg)
 
 		grpc_call_details_init(&details);
 		grpc_metadata_array_init(&md);
-		ok = grpc_server_request_call(w->srv->server, &call, &details, &md, w->cq, w->cq,
-					      TAG_NEW_CALL) == GRPC_CALL_OK &&
-		     wait_op(w, TAG_NEW_CALL);
+		if (w->method) {
+			gpr_timespec deadline;
+
+			ok = grpc_server_request_registered_call(
+				     w->srv->server, w->registered, &call, &deadline, &md, NULL,
+				     w->cq, w->cq, TAG_NEW_CALL) == GRPC_CALL_OK &&
+			     wait_op(w, TAG_NEW_CALL);
+		} else {
+			ok = grpc_server_request_call(w->srv->server, &call, &details, &md, w->cq,
+						      w->cq, TAG_NEW_CALL) == GRPC_CALL_OK &&
+			     wait_op(w, TAG_NEW_CALL);
+		}
 		/* A failed request is the server shutting down. */
-		if (ok)
-			serve_call(w, call, &details);
+		if (ok && w->method) {
+			serve_call(w, call, w->method, w->method->path);
+		} else if (ok) {
+			char name[128];
+
+			snprintf(name, sizeof(name), "%.*s", (int)GRPC_SLICE_LENGTH(details.method),
+				 (const char *)GRPC_SLICE_START_PTR(details.method));
+			serve_call(w, call, find_method(w->srv, details.method), name);
+		}
 		if (call)
 			grpc_call_unref(call);
 		grpc_call_details_destroy(&details);
@@ -267,7 +291,27 @@ int csi_server_start(const char *endpoint, const struct csi_method *methods, siz
 	s->ctx = ctx;
 	s->n_workers = workers;
 	s->server = grpc_server_create(NULL, NULL);
-	for (unsigned i = 0; i < workers; i++) {
+	/*
+	 * A registered method's calls reach only grpc_server_request_registered_call, never
+	 * the general workers' grpc_server_request_call: its worker is its own.
+	 */
+	for (size_t i = 0; i < n_methods && s->n_workers < MAX_WORKERS + MAX_RESERVED; i++) {
+		struct worker *w = &s->workers[s->n_workers];
+
+		if (!methods[i].reserved)
+			continue;
+		w->method = &methods[i];
+		w->registered = grpc_server_register_method(s->server, methods[i].path, NULL,
+							    GRPC_SRM_PAYLOAD_NONE, 0);
+		if (!w->registered) {
+			grpc_server_destroy(s->server);
+			free(s);
+			return fail(-EINVAL, err, err_len, "gRPC refuses to register %s",
+				    methods[i].path);
+		}
+		s->n_workers++;
+	}
+	for (unsigned i = 0; i < s->n_workers; i++) {
 		s->workers[i].srv = s;
 		s->workers[i].cq = grpc_completion_queue_create_for_next(NULL);
 		grpc_server_register_completion_queue(s->server, s->workers[i].cq, NULL);
@@ -279,13 +323,13 @@ int csi_server_start(const char *endpoint, const struct csi_method *methods, siz
 		fail(-EADDRNOTAVAIL, err, err_len, "endpoint %.200s: gRPC cannot listen there",
 		     endpoint);
 		grpc_server_destroy(s->server);
-		for (unsigned i = 0; i < workers; i++)
+		for (unsigned i = 0; i < s->n_workers; i++)
 			drain_queue(s->workers[i].cq);
 		free(s);
 		return -EADDRNOTAVAIL;
 	}
 	grpc_server_start(s->server);
-	for (unsigned i = 0; i < workers; i++) {
+	for (unsigned i = 0; i < s->n_workers; i++) {
 		ret = pthread_create(&s->workers[i].thread, NULL, worker_main, &s->workers[i]);
 		if (ret != 0) {
 			fail(-ret, err, err_len, "starting worker %u: %s", i, strerror(ret));

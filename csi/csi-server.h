@@ -3,6 +3,7 @@
 #define PMEMD_CSI_SERVER_H
 
 #include <grpc/status.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -21,10 +22,17 @@ struct csi_reply {
 /* Handles one request (the serialized message of `len` bytes); fills `out`. */
 typedef void (*csi_handler_fn)(void *ctx, const uint8_t *req, size_t len, struct csi_reply *out);
 
-/* A method by its full path, as gRPC names it: "/csi.v1.Identity/Probe". */
+/*
+ * A method by its full path, as gRPC names it: "/csi.v1.Identity/Probe". A
+ * `reserved` method has a worker of its own that nothing else uses, so it is
+ * answered even while every general worker waits on a slow call: for the
+ * cheap calls the kubelet and the sidecars use to judge the driver's health
+ * (Probe, GetPluginInfo, the capabilities, NodeGetInfo).
+ */
 struct csi_method {
 	const char *path;
 	csi_handler_fn fn;
+	bool reserved;
 };
 
 struct csi_server;
@@ -33,7 +41,8 @@ struct csi_server;
  * Listens on `endpoint` ("unix:///path", "unix:path"; a stale socket file at
  * that path is removed first) and serves `methods` with `workers` threads, so
  * up to that many calls are handled at once and a slow call never blocks
- * another. Unknown methods are answered UNIMPLEMENTED. `methods` and `ctx`
+ * another; each reserved method has one more worker of its own. Unknown
+ * methods are answered UNIMPLEMENTED. `methods` and `ctx`
  * must outlive the server. Returns 0 or -errno with the reason in err.
  */
 int csi_server_start(const char *endpoint, const struct csi_method *methods, size_t n_methods,

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include "build/version.h"
@@ -1036,6 +1037,8 @@ static void node_stats(void *ctx, const uint8_t *req, size_t len, struct csi_rep
 	Csi__V1__VolumeUsage use[2], *usep[2];
 	Csi__V1__VolumeCondition cond = CSI__V1__VOLUME_CONDITION__INIT;
 	struct csi_stats st;
+	struct csi_fs_inodes live = {0};
+	struct statvfs sv;
 	json_t *vol = NULL, *pools = NULL;
 	int ret;
 
@@ -1069,9 +1072,14 @@ static void node_stats(void *ctx, const uint8_t *req, size_t len, struct csi_rep
 	}
 	if (get_pools(s, &pools, r) < 0)
 		goto out;
+	/* The target is where the volume is published (checked above): df's own figures. */
+	if (statvfs(in->volume_path, &sv) == 0) {
+		live.total = (int64_t)sv.f_files;
+		live.free = (int64_t)sv.f_ffree;
+	}
 	csi_map_stats(vol,
 		      csi_map_find_pool(pools, json_string_value(json_object_get(vol, "pool"))),
-		      &st);
+		      live.total > 0 ? &live : NULL, &st);
 	for (int i = 0; i < 2; i++) {
 		csi__v1__volume_usage__init(&use[i]);
 		usep[i] = &use[i];
@@ -1188,21 +1196,21 @@ out:
 /* ---- the table ---------------------------------------------------------- */
 
 static const struct csi_method methods[] = {
-	{"/csi.v1.Identity/GetPluginInfo", get_plugin_info},
-	{"/csi.v1.Identity/GetPluginCapabilities", get_plugin_capabilities},
-	{"/csi.v1.Identity/Probe", probe},
-	{"/csi.v1.Controller/CreateVolume", create_volume},
-	{"/csi.v1.Controller/DeleteVolume", delete_volume},
-	{"/csi.v1.Controller/ValidateVolumeCapabilities", validate_capabilities},
-	{"/csi.v1.Controller/ListVolumes", list_volumes},
-	{"/csi.v1.Controller/GetCapacity", get_capacity},
-	{"/csi.v1.Controller/ControllerGetCapabilities", controller_capabilities},
-	{"/csi.v1.Node/NodeGetInfo", node_get_info},
-	{"/csi.v1.Node/NodeGetCapabilities", node_capabilities},
-	{"/csi.v1.Node/NodePublishVolume", node_publish},
-	{"/csi.v1.Node/NodeUnpublishVolume", node_unpublish},
-	{"/csi.v1.Node/NodeGetVolumeStats", node_stats},
-	{"/csi.v1.Node/NodeExpandVolume", node_expand},
+	{"/csi.v1.Identity/GetPluginInfo", get_plugin_info, true},
+	{"/csi.v1.Identity/GetPluginCapabilities", get_plugin_capabilities, true},
+	{"/csi.v1.Identity/Probe", probe, true},
+	{"/csi.v1.Controller/CreateVolume", create_volume, false},
+	{"/csi.v1.Controller/DeleteVolume", delete_volume, false},
+	{"/csi.v1.Controller/ValidateVolumeCapabilities", validate_capabilities, false},
+	{"/csi.v1.Controller/ListVolumes", list_volumes, false},
+	{"/csi.v1.Controller/GetCapacity", get_capacity, false},
+	{"/csi.v1.Controller/ControllerGetCapabilities", controller_capabilities, true},
+	{"/csi.v1.Node/NodeGetInfo", node_get_info, true},
+	{"/csi.v1.Node/NodeGetCapabilities", node_capabilities, true},
+	{"/csi.v1.Node/NodePublishVolume", node_publish, false},
+	{"/csi.v1.Node/NodeUnpublishVolume", node_unpublish, false},
+	{"/csi.v1.Node/NodeGetVolumeStats", node_stats, false},
+	{"/csi.v1.Node/NodeExpandVolume", node_expand, false},
 };
 
 const struct csi_method *csi_service_methods(size_t *n)

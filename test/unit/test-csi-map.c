@@ -864,7 +864,7 @@ static void test_published_and_stats(void **state)
 	assert_null(csi_map_find_pool(pools, NULL));
 
 	/* df inside the volume: Size the quota, Avail what is left; inodes: the pool's. */
-	csi_map_stats(v, csi_map_find_pool(pools, "/mnt/pmem0"), &st);
+	csi_map_stats(v, csi_map_find_pool(pools, "/mnt/pmem0"), NULL, &st);
 	assert_false(st.abnormal);
 	assert_int_equal(st.bytes_total, 8396800);
 	assert_int_equal(st.bytes_used, 1056768);
@@ -873,20 +873,37 @@ static void test_published_and_stats(void **state)
 	assert_int_equal(st.inodes_used, 3);
 	assert_int_equal(st.inodes_available, 65000);
 
-	/* With an inode limit, the limit. */
+	/* The target's own figures, when the node read them, win over pmemd's last pass. */
+	{
+		struct csi_fs_inodes live = {.total = 70000, .free = 64990};
+
+		csi_map_stats(v, csi_map_find_pool(pools, "/mnt/pmem0"), &live, &st);
+		assert_int_equal(st.inodes_total, 70000);
+		assert_int_equal(st.inodes_available, 64990);
+		assert_int_equal(st.inodes_used, 3);
+	}
+
+	/* With an inode limit, the limit (whatever the filesystem has). */
+	{
+		struct csi_fs_inodes live = {.total = 70000, .free = 64990};
+
+		json_object_set_new(v, "inodes", json_integer(10));
+		csi_map_stats(v, NULL, &live, &st);
+		assert_int_equal(st.inodes_total, 10);
+	}
 	json_object_set_new(v, "inodes", json_integer(10));
-	csi_map_stats(v, NULL, &st);
+	csi_map_stats(v, NULL, NULL, &st);
 	assert_int_equal(st.inodes_total, 10);
 	assert_int_equal(st.inodes_available, 7);
 
 	/* Usage above the quota (a shrink in flight): available 0, not negative. */
 	json_object_set_new(v, "used_bytes", json_integer(9000000));
-	csi_map_stats(v, NULL, &st);
+	csi_map_stats(v, NULL, NULL, &st);
 	assert_int_equal(st.bytes_available, 0);
 
 	/* pmemd could not read the quota: abnormal, with the reason. */
 	json_object_set_new(v, "used_bytes", json_null());
-	csi_map_stats(v, NULL, &st);
+	csi_map_stats(v, NULL, NULL, &st);
 	assert_true(st.abnormal);
 	assert_string_equal(st.message, "pmemd cannot read the volume's quota usage");
 	json_decref(v);
