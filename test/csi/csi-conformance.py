@@ -554,6 +554,24 @@ class Suite:
                 R.check("... both at most the total and equal (%d, %d)"
                         % (rf.available_capacity, rc.available_capacity),
                         rf.available_capacity == rc.available_capacity <= avail)
+            # Exactly what the external-provisioner's capacity tracking sends for a
+            # StorageClass (v5): the class's parameters as they are, the node's segment, no
+            # capability. (Older provisioners sent a mount capability with access mode
+            # UNKNOWN, which the spec does not allow: access_mode is required.)
+            # deploy/kubernetes/storageclass.yaml names the filesystem with pmem-csi's own
+            # `fstype`; a class may also use the standard csi.storage.k8s.io/fstype key.
+            for what, params, caps in (
+                    ("fstype=%s, no capability" % fs, {"fstype": fs}, None),
+                    ("csi.storage.k8s.io/fstype=%s, no capability" % fs,
+                     {"csi.storage.k8s.io/fstype": fs}, None)):
+                rp = expect_ok("GetCapacity as the provisioner asks for a class with %s" % what,
+                               lambda: self.capacity(params=params, topo=self.topo, caps=caps))
+                if rf and rp:
+                    R.check("... the %s pools' capacity and maximum_volume_size (%d, %d)"
+                            % (fs, rp.available_capacity, rp.maximum_volume_size.value),
+                            (rp.available_capacity, rp.maximum_volume_size.value)
+                            == (rf.available_capacity, rf.maximum_volume_size.value),
+                            "want (%d, %d)" % (rf.available_capacity, rf.maximum_volume_size.value))
         expect_code("GetCapacity with an unknown parameter: INVALID_ARGUMENT",
                     lambda: self.capacity(params={"colour": "blue"}), grpc.StatusCode.INVALID_ARGUMENT)
 
