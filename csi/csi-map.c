@@ -156,21 +156,29 @@ int csi_map_params(const struct csi_kv *kv, size_t n, bool create, struct csi_pa
 					"parameter numaNode: must be an integer 0..%d, got \"%s\"",
 					NUMA_MAX, shown(b1, sizeof(b1), v));
 			p.numa_node = (int)x;
-		} else if (strcmp(k, "fstype") == 0) {
-			if (strcmp(v, "ext4") == 0)
-				p.fstype = "ext4";
-			else if (strcmp(v, "xfs") == 0)
-				p.fstype = "xfs";
-			else
+		} else if (strcmp(k, "fstype") == 0 || strcmp(k, K8S_PREFIX "fstype") == 0) {
+			const char *fs = strcmp(v, "ext4") == 0	 ? "ext4"
+					 : strcmp(v, "xfs") == 0 ? "xfs"
+								 : NULL;
+
+			if (!fs)
 				return fail(-EINVAL, err, err_len,
-					    "parameter fstype: must be ext4 or xfs, got \"%s\"",
+					    "parameter %s: must be ext4 or xfs, got \"%s\"", k,
 					    shown(b1, sizeof(b1), v));
+			if (p.fstype && strcmp(p.fstype, fs) != 0)
+				return fail(-EINVAL, err, err_len,
+					    "parameters fstype and " K8S_PREFIX
+					    "fstype disagree (%s, %s)",
+					    p.fstype, fs);
+			p.fstype = fs;
 		} else if (strcmp(k, K8S_PREFIX "pvc/name") == 0) {
 			p.pvc_name = v;
 		} else if (strcmp(k, K8S_PREFIX "pvc/namespace") == 0) {
 			p.pvc_namespace = v;
 		} else if (strcmp(k, K8S_PREFIX "pv/name") == 0) {
 			p.pv_name = v;
+		} else if (!create && strncmp(k, K8S_PREFIX, strlen(K8S_PREFIX)) == 0) {
+			continue; /* a StorageClass's own keys, as GetCapacity gets them */
 		} else {
 			return fail(-EINVAL, err, err_len,
 				    "unknown parameter \"%s\" (known: pool, numaNode, fstype%s)",
@@ -188,13 +196,13 @@ int csi_map_params(const struct csi_kv *kv, size_t n, bool create, struct csi_pa
 	return 0;
 }
 
-int csi_map_capabilities(Csi__V1__VolumeCapability *const *caps, size_t n, bool required,
+int csi_map_capabilities(Csi__V1__VolumeCapability *const *caps, size_t n, unsigned flags,
 			 const char **fstype, char *err, size_t err_len)
 {
 	const char *fs = NULL;
 	char b[64];
 
-	if (n == 0 && required)
+	if (n == 0 && (flags & CSI_CAPS_REQUIRED))
 		return fail(-EINVAL, err, err_len, "volume_capabilities are required");
 	for (size_t i = 0; i < n; i++) {
 		const Csi__V1__VolumeCapability *c = caps[i];
@@ -202,16 +210,19 @@ int csi_map_capabilities(Csi__V1__VolumeCapability *const *caps, size_t n, bool 
 
 		if (!c)
 			return fail(-EINVAL, err, err_len, "volume_capabilities[%zu] is empty", i);
-		if (!c->access_mode)
+		if (!c->access_mode && !(flags & CSI_CAPS_ANY_MODE))
 			return fail(-EINVAL, err, err_len,
 				    "volume_capabilities[%zu].access_mode is required", i);
-		switch (c->access_mode->mode) {
+		switch (c->access_mode ? c->access_mode->mode
+				       : CSI__V1__VOLUME_CAPABILITY__ACCESS_MODE__MODE__UNKNOWN) {
 		case CSI__V1__VOLUME_CAPABILITY__ACCESS_MODE__MODE__SINGLE_NODE_WRITER:
 		case CSI__V1__VOLUME_CAPABILITY__ACCESS_MODE__MODE__SINGLE_NODE_READER_ONLY:
 		case CSI__V1__VOLUME_CAPABILITY__ACCESS_MODE__MODE__SINGLE_NODE_SINGLE_WRITER:
 		case CSI__V1__VOLUME_CAPABILITY__ACCESS_MODE__MODE__SINGLE_NODE_MULTI_WRITER:
 			break;
 		case CSI__V1__VOLUME_CAPABILITY__ACCESS_MODE__MODE__UNKNOWN:
+			if (flags & CSI_CAPS_ANY_MODE)
+				break;
 			return fail(-EINVAL, err, err_len,
 				    "volume_capabilities[%zu].access_mode.mode is required", i);
 		default:

@@ -94,21 +94,34 @@ int csi_map_capacity(const Csi__V1__CapacityRange *r, uint64_t *size, char *err,
 bool csi_map_size_fits(const Csi__V1__CapacityRange *r, uint64_t size);
 
 /*
- * Parses the parameters of CreateVolume (create) or GetCapacity (!create:
- * the provisioner's csi.storage.k8s.io/ keys are not expected there, and
- * accepted as ignorable). An unknown key or a bad value is -EINVAL naming it.
+ * Parses the parameters of CreateVolume (create) or GetCapacity (!create).
+ * `csi.storage.k8s.io/fstype` (a StorageClass's standard key) counts as
+ * `fstype` in both. GetCapacity gets the StorageClass's parameters as they are,
+ * so its other csi.storage.k8s.io/ keys (secrets' names) are ignored; a
+ * create never sees them (the provisioner strips them). An unknown key or a bad
+ * value is -EINVAL naming it.
  */
 int csi_map_params(const struct csi_kv *kv, size_t n, bool create, struct csi_params *out,
 		   char *err, size_t err_len);
 
+/* How csi_map_capabilities reads a list. */
+enum {
+	CSI_CAPS_REQUIRED = 1, /* an empty list is malformed */
+	/*
+	 * A missing or UNKNOWN access mode is accepted: older external-provisioners ask
+	 * GetCapacity with a mount capability that names only the filesystem.
+	 */
+	CSI_CAPS_ANY_MODE = 2,
+};
+
 /*
- * Checks volume capabilities. -EINVAL: malformed (none when `required`, no
- * access mode, no access type); -ENOTSUP: well-formed but not offered (block
- * access, a multi-node mode, mount flags, a filesystem other than ext4/xfs,
- * two filesystems at once); the reason in err. On 0, *fstype is the one
- * filesystem asked for (a static string) or NULL when none is.
+ * Checks volume capabilities. -EINVAL: malformed (none with CSI_CAPS_REQUIRED,
+ * no access mode, no access type); -ENOTSUP: well-formed but not offered
+ * (block access, a multi-node mode, mount flags, a filesystem other than
+ * ext4/xfs, two filesystems at once); the reason in err. On 0, *fstype is the
+ * one filesystem asked for (a static string) or NULL when none is.
  */
-int csi_map_capabilities(Csi__V1__VolumeCapability *const *caps, size_t n, bool required,
+int csi_map_capabilities(Csi__V1__VolumeCapability *const *caps, size_t n, unsigned flags,
 			 const char **fstype, char *err, size_t err_len);
 
 /*

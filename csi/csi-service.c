@@ -367,8 +367,8 @@ static void create_volume(void *ctx, const uint8_t *req, size_t len, struct csi_
 		reply_err(r, GRPC_STATUS_INVALID_ARGUMENT, "%s", err);
 		goto out;
 	}
-	if (csi_map_capabilities(in->volume_capabilities, in->n_volume_capabilities, true, &capfs,
-				 err, sizeof(err)) < 0) {
+	if (csi_map_capabilities(in->volume_capabilities, in->n_volume_capabilities,
+				 CSI_CAPS_REQUIRED, &capfs, err, sizeof(err)) < 0) {
 		reply_err(r, GRPC_STATUS_INVALID_ARGUMENT, "%s", err);
 		goto out;
 	}
@@ -533,8 +533,8 @@ static void validate_capabilities(void *ctx, const uint8_t *req, size_t len, str
 		reply_err(r, GRPC_STATUS_INVALID_ARGUMENT, "volume_id is required");
 		goto out;
 	}
-	ret = csi_map_capabilities(in->volume_capabilities, in->n_volume_capabilities, true, &capfs,
-				   err, sizeof(err));
+	ret = csi_map_capabilities(in->volume_capabilities, in->n_volume_capabilities,
+				   CSI_CAPS_REQUIRED, &capfs, err, sizeof(err));
 	if (ret == -EINVAL) {
 		reply_err(r, GRPC_STATUS_INVALID_ARGUMENT, "%s", err);
 		goto out;
@@ -713,8 +713,8 @@ static void get_capacity(void *ctx, const uint8_t *req, size_t len, struct csi_r
 		reply_err(r, GRPC_STATUS_INVALID_ARGUMENT, "%s", err);
 		goto out;
 	}
-	ret = csi_map_capabilities(in->volume_capabilities, in->n_volume_capabilities, false,
-				   &capfs, err, sizeof(err));
+	ret = csi_map_capabilities(in->volume_capabilities, in->n_volume_capabilities,
+				   CSI_CAPS_ANY_MODE, &capfs, err, sizeof(err));
 	if (ret == -EINVAL) {
 		reply_err(r, GRPC_STATUS_INVALID_ARGUMENT, "%s", err);
 		goto out;
@@ -888,7 +888,8 @@ static void node_publish(void *ctx, const uint8_t *req, size_t len, struct csi_r
 		reply_err(r, GRPC_STATUS_INVALID_ARGUMENT, "volume_capability is required");
 		goto out;
 	}
-	if (csi_map_capabilities(&in->volume_capability, 1, true, &capfs, err, sizeof(err)) < 0) {
+	if (csi_map_capabilities(&in->volume_capability, 1, CSI_CAPS_REQUIRED, &capfs, err,
+				 sizeof(err)) < 0) {
 		reply_err(r, GRPC_STATUS_INVALID_ARGUMENT, "%s", err);
 		goto out;
 	}
@@ -1141,7 +1142,8 @@ static void node_expand(void *ctx, const uint8_t *req, size_t len, struct csi_re
 		goto out;
 	}
 	if (in->volume_capability &&
-	    csi_map_capabilities(&in->volume_capability, 1, true, &capfs, err, sizeof(err)) < 0) {
+	    csi_map_capabilities(&in->volume_capability, 1, CSI_CAPS_REQUIRED, &capfs, err,
+				 sizeof(err)) < 0) {
 		reply_err(r, GRPC_STATUS_INVALID_ARGUMENT, "%s", err);
 		goto out;
 	}

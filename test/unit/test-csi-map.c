@@ -227,6 +227,20 @@ static void test_params_good(void **state)
 	assert_string_equal(p.pool, "mnt-pmem0");
 	assert_int_equal(p.numa_node, -1);
 
+	/* A StorageClass's parameters as GetCapacity gets them: its own keys too. */
+	{
+		struct csi_kv sc[] = {
+			{"csi.storage.k8s.io/fstype", "xfs"},
+			{"csi.storage.k8s.io/provisioner-secret-name", "s"},
+			{"fstype", "xfs"},
+		};
+
+		assert_int_equal(csi_map_params(sc, N_OF(sc), false, &p, err, sizeof(err)), 0);
+		assert_string_equal(p.fstype, "xfs");
+		assert_int_equal(csi_map_params(sc, 1, true, &p, err, sizeof(err)), 0);
+		assert_string_equal(p.fstype, "xfs");
+	}
+
 	assert_int_equal(csi_map_params(NULL, 0, true, &p, err, sizeof(err)), 0);
 	assert_null(p.pool);
 	assert_null(p.fstype);
@@ -285,6 +299,24 @@ static void test_params_bad(void **state)
 
 		assert_int_equal(csi_map_params(&kv, 1, false, &p, err, sizeof(err)), -EINVAL);
 		assert_string_equal(err, "unknown parameter \"x\" (known: pool, numaNode, fstype)");
+	}
+	{
+		/* A create never gets a secret's name: the provisioner strips those. */
+		struct csi_kv kv = {"csi.storage.k8s.io/provisioner-secret-name", "s"};
+
+		assert_int_equal(csi_map_params(&kv, 1, true, &p, err, sizeof(err)), -EINVAL);
+	}
+	{
+		struct csi_kv kv[] = {{"fstype", "ext4"}, {"csi.storage.k8s.io/fstype", "xfs"}};
+
+		assert_int_equal(csi_map_params(kv, 2, true, &p, err, sizeof(err)), -EINVAL);
+		assert_string_equal(err, "parameters fstype and csi.storage.k8s.io/fstype disagree "
+					 "(ext4, xfs)");
+		kv[1].value = "btrfs";
+		assert_int_equal(csi_map_params(kv, 2, false, &p, err, sizeof(err)), -EINVAL);
+		assert_string_equal(err,
+				    "parameter csi.storage.k8s.io/fstype: must be ext4 or xfs, "
+				    "got \"btrfs\"");
 	}
 	{
 		/* A 10 KB key is named, cut short, never echoed whole. */
@@ -371,7 +403,7 @@ static void test_capabilities(void **state)
 
 		caps[0] = mkcap(&c[0], one[i].k, one[i].mode, one[i].fs);
 		fs = "sentinel";
-		ret = csi_map_capabilities(caps, 1, true, &fs, err, sizeof(err));
+		ret = csi_map_capabilities(caps, 1, CSI_CAPS_REQUIRED, &fs, err, sizeof(err));
 		if (ret != one[i].ret)
 			fail_msg("case %zu: ret %d, want %d (%s)", i, ret, one[i].ret, err);
 		if (ret == 0) {
@@ -383,22 +415,25 @@ static void test_capabilities(void **state)
 	}
 	/* The spec's messages name the capability and the reason. */
 	caps[0] = mkcap(&c[0], BLOCK, SNW, NULL);
-	csi_map_capabilities(caps, 1, true, &fs, err, sizeof(err));
+	csi_map_capabilities(caps, 1, CSI_CAPS_REQUIRED, &fs, err, sizeof(err));
 	assert_string_equal(err, "volume_capabilities[0]: block access is not supported: a volume "
 				 "is a directory with a quota (mount access only)");
 
 	/* None: required for CreateVolume, fine for GetCapacity. */
-	assert_int_equal(csi_map_capabilities(NULL, 0, true, &fs, err, sizeof(err)), -EINVAL);
+	assert_int_equal(csi_map_capabilities(NULL, 0, CSI_CAPS_REQUIRED, &fs, err, sizeof(err)),
+			 -EINVAL);
 	assert_string_equal(err, "volume_capabilities are required");
-	assert_int_equal(csi_map_capabilities(NULL, 0, false, &fs, err, sizeof(err)), 0);
+	assert_int_equal(csi_map_capabilities(NULL, 0, 0, &fs, err, sizeof(err)), 0);
 	assert_null(fs);
 
 	/* Two filesystems at once cannot be one volume; one and "any" can. */
 	caps[0] = mkcap(&c[0], MOUNT, SNW, "ext4");
 	caps[1] = mkcap(&c[1], MOUNT, SNW, "xfs");
-	assert_int_equal(csi_map_capabilities(caps, 2, true, &fs, err, sizeof(err)), -ENOTSUP);
+	assert_int_equal(csi_map_capabilities(caps, 2, CSI_CAPS_REQUIRED, &fs, err, sizeof(err)),
+			 -ENOTSUP);
 	caps[1] = mkcap(&c[1], MOUNT, SNRO, "");
-	assert_int_equal(csi_map_capabilities(caps, 2, true, &fs, err, sizeof(err)), 0);
+	assert_int_equal(csi_map_capabilities(caps, 2, CSI_CAPS_REQUIRED, &fs, err, sizeof(err)),
+			 0);
 	assert_string_equal(fs, "ext4");
 
 	/* Mount flags: a bind mount of a directory takes none. */
@@ -406,12 +441,33 @@ static void test_capabilities(void **state)
 	c[0].flags[0] = (char *)"noatime";
 	c[0].mount.n_mount_flags = 1;
 	c[0].mount.mount_flags = c[0].flags;
-	assert_int_equal(csi_map_capabilities(caps, 1, true, &fs, err, sizeof(err)), -ENOTSUP);
+	assert_int_equal(csi_map_capabilities(caps, 1, CSI_CAPS_REQUIRED, &fs, err, sizeof(err)),
+			 -ENOTSUP);
 	assert_non_null(strstr(err, "mount_flags are not supported"));
+
+	/* GetCapacity from an older provisioner: no access mode, only the filesystem. */
+	caps[0] = mkcap(&c[0], MOUNT, -1, "xfs");
+	assert_int_equal(csi_map_capabilities(caps, 1, CSI_CAPS_REQUIRED, &fs, err, sizeof(err)),
+			 -EINVAL);
+	assert_int_equal(csi_map_capabilities(caps, 1, CSI_CAPS_ANY_MODE, &fs, err, sizeof(err)),
+			 0);
+	assert_string_equal(fs, "xfs");
+	caps[0] = mkcap(&c[0], MOUNT, UNK, "ext4");
+	assert_int_equal(csi_map_capabilities(caps, 1, CSI_CAPS_ANY_MODE, &fs, err, sizeof(err)),
+			 0);
+	assert_string_equal(fs, "ext4");
+	/* ... but still no block and no multi-node. */
+	caps[0] = mkcap(&c[0], BLOCK, -1, NULL);
+	assert_int_equal(csi_map_capabilities(caps, 1, CSI_CAPS_ANY_MODE, &fs, err, sizeof(err)),
+			 -ENOTSUP);
+	caps[0] = mkcap(&c[0], MOUNT, MNMW, NULL);
+	assert_int_equal(csi_map_capabilities(caps, 1, CSI_CAPS_ANY_MODE, &fs, err, sizeof(err)),
+			 -ENOTSUP);
 
 	/* A NULL entry in the list is malformed, not a crash. */
 	caps[0] = NULL;
-	assert_int_equal(csi_map_capabilities(caps, 1, true, &fs, err, sizeof(err)), -EINVAL);
+	assert_int_equal(csi_map_capabilities(caps, 1, CSI_CAPS_REQUIRED, &fs, err, sizeof(err)),
+			 -EINVAL);
 }
 
 /* ---- topology ----------------------------------------------------------- */
