@@ -44,11 +44,19 @@ grpc = None
 
 
 def load_stubs(proto, workdir):
-    """Generates csi_pb2/csi_pb2_grpc from PROTO into WORKDIR and imports them."""
+    """Generates csi_pb2/csi_pb2_grpc from PROTO into WORKDIR (unless an earlier run of
+    the same test made them there) and imports them."""
     global pb, pb_grpc, grpc
     import grpc as grpc_mod
     from grpc_tools import protoc
     import grpc_tools
+
+    if os.path.exists(os.path.join(workdir, "csi_pb2_grpc.py")):
+        sys.path.insert(0, workdir)
+        import csi_pb2
+        import csi_pb2_grpc
+        pb, pb_grpc, grpc = csi_pb2, csi_pb2_grpc, grpc_mod
+        return
 
     includes = [os.path.dirname(os.path.abspath(proto))]
     # The google/protobuf/*.proto the CSI proto imports: grpc_tools' own copy when it
@@ -1153,16 +1161,22 @@ def main():
     ap.add_argument("--shim-log", help="the shim's log: secrets must not be in it")
     ap.add_argument("--timeout", type=float, default=120, help="per-call deadline, seconds")
     ap.add_argument("--phase", choices=("main", "probe-down", "probe-up"), default="main")
+    ap.add_argument("--stubs", help="a folder for the generated stubs, kept for the next "
+                    "phase of the same test (default: a temporary one, removed)")
     args = ap.parse_args()
 
-    work = tempfile.mkdtemp(prefix="csi-stubs-")
+    work = args.stubs or tempfile.mkdtemp(prefix="csi-stubs-")
+    t0 = time.monotonic()
     try:
+        os.makedirs(work, exist_ok=True)
         load_stubs(args.proto, work)
     except Exception as e:
         R.fail("CSI stubs generated from %s" % args.proto, e)
         return 1
     finally:
-        shutil.rmtree(work, ignore_errors=True)
+        if not args.stubs:
+            shutil.rmtree(work, ignore_errors=True)
+    R.note("stubs ready in %.1f s" % (time.monotonic() - t0))
     try:
         grpc.channel_ready_future(grpc.insecure_channel("unix:" + args.endpoint)).result(timeout=60)
     except Exception as e:

@@ -56,7 +56,7 @@ suite() {
 		esac
 		echo "$line"
 	done < <(/usr/bin/python3 "$SUITE" --endpoint "$CSI_SOCK" --pmemd-socket "$PMEMD_SOCK" \
-		--node-id "$NODE_ID" "$@" 2>&1; echo "@@rc $?")
+		--node-id "$NODE_ID" --stubs "$PWD/stubs" "$@" 2>&1; echo "@@rc $?")
 	T_CHECKS=$((T_CHECKS + checks)) T_FAILED=$((T_FAILED + failed))
 	if [[ $rc != 0 && $failed == 0 ]] || ((checks == 0)); then
 		t_fail "the suite ($*) ends cleanly: exit $rc after $checks checks"
@@ -101,16 +101,21 @@ if [[ ! -S $CSI_SOCK ]]; then
 fi
 t_ok "pmem-csi listens on $CSI_SOCK"
 
-t_note "---- the suite, pmemd up ----"
+# Durations are notes for whoever keeps the test fast; nothing asserts them.
+t_note "---- the suite, pmemd up (setup took ${SECONDS} s) ----"
+t0=$SECONDS
 suite --max-volumes 64 --shim "$SHIM_BIN" --shim-log "$SHIM_LOG"
+t_note "the suite took $((SECONDS - t0)) s"
 
 t_note "---- Probe follows pmemd ----"
+t0=$SECONDS
 pmemd_stop
 t_eq "pmemd stops with 0" "$?" 0
 suite --phase probe-down --timeout 60
 pmemd_start "$cfg" || t_fatal "pmemd starts again"
 t_ok "pmemd starts again"
 suite --phase probe-up
+t_note "stop, probe, start, probe took $((SECONDS - t0)) s"
 
 t_eq "no target is left mounted below /var/lib/kubelet" \
 	"$(awk '$2 ~ "^/var/lib/kubelet/" { print $2 }' /proc/mounts | wc -l)" 0
