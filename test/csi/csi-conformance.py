@@ -566,8 +566,8 @@ class Suite:
             # StorageClass (v5): the class's parameters as they are, the node's segment, no
             # capability. (Older provisioners sent a mount capability with access mode
             # UNKNOWN, which the spec does not allow: access_mode is required.)
-            # deploy/kubernetes/storageclass.yaml names the filesystem with pmem-csi's own
-            # `fstype`; a class may also use the standard csi.storage.k8s.io/fstype key.
+            # deploy/kubernetes/storageclass.yaml names the filesystem with the standard
+            # csi.storage.k8s.io/fstype key; pmem-csi's own `fstype` must work too.
             for what, params, caps in (
                     ("fstype=%s, no capability" % fs, {"fstype": fs}, None),
                     ("csi.storage.k8s.io/fstype=%s, no capability" % fs,
