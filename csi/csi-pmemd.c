@@ -112,7 +112,7 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *userdata)
 }
 
 int csi_pmemd_call(struct csi_pmemd *c, const char *method, const char *path, const json_t *body,
-		   long *status, json_t **resp, char *err, size_t err_len)
+		   long timeout_ms, long *status, json_t **resp, char *err, size_t err_len)
 {
 	struct curl_slist *hdrs = NULL, *l;
 	struct buf b = {0};
@@ -159,7 +159,9 @@ int csi_pmemd_call(struct csi_pmemd *c, const char *method, const char *path, co
 	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
 	curl_easy_setopt(h, CURLOPT_USERAGENT, "pmem-csi");
-	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, c->timeout_ms);
+	/* No point waiting for pmemd after the CSI client has given up. */
+	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS,
+			 timeout_ms > 0 && timeout_ms < c->timeout_ms ? timeout_ms : c->timeout_ms);
 	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
 	curl_easy_setopt(h, CURLOPT_WRITEDATA, &b);
 	if (req) {
@@ -171,6 +173,9 @@ int csi_pmemd_call(struct csi_pmemd *c, const char *method, const char *path, co
 		/* curl's own text names "localhost port 80" for a unix socket: name the socket. */
 		if (b.too_large)
 			ret = fail(-EFBIG, err, err_len, "pmemd answered more than 16 MiB");
+		else if (rc == CURLE_OPERATION_TIMEDOUT)
+			ret = fail(-ETIMEDOUT, err, err_len, "pmemd did not answer %s %s in time",
+				   method, path);
 		else if (c->socket_path)
 			ret = fail(-ECONNREFUSED, err, err_len, "pmemd is unreachable on %s: %s",
 				   c->socket_path, curl_easy_strerror(rc));

@@ -21,12 +21,13 @@ struct csi_pmemd *csi_pmemd_free(struct csi_pmemd *c);
 
 /*
  * One request: `method` on `path` (already escaped; starts with '/'), with
- * `body` (NULL: none) sent as JSON. On an answer, whatever its status, returns
+ * `body` (NULL: none) sent as JSON, given up after `timeout_ms` (0 or more
+ * than the client's timeout: the client's). On an answer, whatever its status, returns
  * 0 with the status in *status and the parsed JSON body in *resp (NULL when
  * the body is empty or not JSON; the caller decrefs). Returns -errno when
  * pmemd could not be reached or did not answer (the curl reason in err).
  */
 int csi_pmemd_call(struct csi_pmemd *c, const char *method, const char *path, const json_t *body,
-		   long *status, json_t **resp, char *err, size_t err_len);
+		   long timeout_ms, long *status, json_t **resp, char *err, size_t err_len);
 
 #endif

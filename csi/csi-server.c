@@ -133,10 +133,29 @@ static double elapsed_ms(const struct timespec *t0)
  * One unary call: receive the request, run the handler of `m` (NULL: an unknown method,
  * `name` for the log), send the answer and the status.
  */
-static void serve_call(struct worker *w, grpc_call *call, const struct csi_method *m,
-		       const char *name)
+/* A deadline as CLOCK_MONOTONIC milliseconds; 0 for none (gRPC's infinite future). */
+static int64_t deadline_ms(gpr_timespec deadline)
 {
-	struct csi_reply reply = {.code = GRPC_STATUS_OK};
+	gpr_timespec d;
+
+	if (gpr_time_cmp(deadline, gpr_inf_future(deadline.clock_type)) == 0)
+		return 0;
+	d = gpr_convert_clock_type(deadline, GPR_CLOCK_MONOTONIC);
+	/* gpr's monotonic clock is CLOCK_MONOTONIC, which the handlers read. */
+	{
+		struct timespec now;
+		gpr_timespec gnow = gpr_now(GPR_CLOCK_MONOTONIC);
+		int64_t left = (int64_t)gpr_time_to_millis(gpr_time_sub(d, gnow));
+
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		return (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000 + (left < 1 ? 1 : left);
+	}
+}
+
+static void serve_call(struct worker *w, grpc_call *call, const struct csi_method *m,
+		       const char *name, gpr_timespec deadline)
+{
+	struct csi_reply reply = {.code = GRPC_STATUS_OK, .deadline_ms = deadline_ms(deadline)};
 	grpc_byte_buffer *in = NULL, *out = NULL;
 	grpc_slice req = grpc_empty_slice(), body, status_msg;
 	grpc_op ops[4];
@@ -226,9 +245,9 @@ static void *worker_main(void *arg)
 
 		grpc_call_details_init(&details);
 		grpc_metadata_array_init(&md);
-		if (w->method) {
-			gpr_timespec deadline;
+		gpr_timespec deadline = gpr_inf_future(GPR_CLOCK_REALTIME);
 
+		if (w->method) {
 			ok = grpc_server_request_registered_call(
 				     w->srv->server, w->registered, &call, &deadline, &md, NULL,
 				     w->cq, w->cq, TAG_NEW_CALL) == GRPC_CALL_OK &&
@@ -240,13 +259,14 @@ static void *worker_main(void *arg)
 		}
 		/* A failed request is the server shutting down. */
 		if (ok && w->method) {
-			serve_call(w, call, w->method, w->method->path);
+			serve_call(w, call, w->method, w->method->path, deadline);
 		} else if (ok) {
 			char name[128];
 
 			snprintf(name, sizeof(name), "%.*s", (int)GRPC_SLICE_LENGTH(details.method),
 				 (const char *)GRPC_SLICE_START_PTR(details.method));
-			serve_call(w, call, find_method(w->srv, details.method), name);
+			serve_call(w, call, find_method(w->srv, details.method), name,
+				   details.deadline);
 		}
 		if (call)
 			grpc_call_unref(call);

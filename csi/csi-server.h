@@ -11,12 +11,15 @@
  * What a handler answers: a status, a message for the client (the gRPC status
  * details) and, with GRPC_STATUS_OK, the serialized response in a malloc'd
  * `body` of `len` bytes (NULL/0 for an empty message), which the server frees.
+ * The server also tells the handler how long the client still waits.
  */
 struct csi_reply {
 	grpc_status_code code;
 	char msg[512];
 	uint8_t *body;
 	size_t len;
+	/* In: the client's deadline in CLOCK_MONOTONIC milliseconds, 0 when it set none. */
+	int64_t deadline_ms;
 };
 
 /* Handles one request (the serialized message of `len` bytes); fills `out`. */

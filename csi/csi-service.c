@@ -1,12 +1,14 @@
 /* csi-service: each CSI RPC: unpack, check, call pmemd's REST API, pack the answer. */
 #include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "build/version.h"
@@ -45,6 +47,19 @@ static void reply_msg(struct csi_reply *r, const ProtobufCMessage *m)
 	r->code = GRPC_STATUS_OK;
 }
 
+/* Milliseconds to an absolute CLOCK_MONOTONIC deadline; 0 for none, -1 when it passed. */
+static long ms_left(int64_t deadline_ms)
+{
+	struct timespec now;
+	int64_t left;
+
+	if (deadline_ms == 0)
+		return 0;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	left = deadline_ms - ((int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000);
+	return left < 1 ? -1 : left > LONG_MAX ? LONG_MAX : (long)left;
+}
+
 /*
  * One call of pmemd. Returns the HTTP status with the body in *resp (NULL if
  * none), having set r to the mapped error when it is not 2xx; returns 0 with r
@@ -56,9 +71,22 @@ static long rest(struct csi_service *s, enum csi_op op, const char *method, cons
 	char err[300];
 	long status;
 	json_t *j = NULL;
+	long left;
+	int ret;
 
-	if (csi_pmemd_call(s->pmemd, method, path, body, &status, &j, err, sizeof(err)) < 0) {
-		reply_err(r, GRPC_STATUS_UNAVAILABLE, "%s", err);
+	left = ms_left(r->deadline_ms);
+	/* A call that waited for a worker past its deadline changes nothing any more. */
+	if (left < 0) {
+		reply_err(r, GRPC_STATUS_DEADLINE_EXCEEDED,
+			  "the deadline passed before pmemd was asked (%s %s)", method, path);
+		return 0;
+	}
+	ret = csi_pmemd_call(s->pmemd, method, path, body, left, &status, &j, err, sizeof(err));
+	if (ret < 0) {
+		reply_err(r,
+			  ret == -ETIMEDOUT ? GRPC_STATUS_DEADLINE_EXCEEDED
+					    : GRPC_STATUS_UNAVAILABLE,
+			  "%s", err);
 		return 0;
 	}
 	if (status < 200 || status >= 300) {
