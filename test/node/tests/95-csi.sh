@@ -3,7 +3,8 @@
 # driven by the conformance suite (test/csi/csi-conformance.py, a real CSI client on
 # python3-grpcio): every RPC's normal path, idempotency and error codes; publish under the
 # kubelet root, a non-root writer, read-only; stats vs df; online expand under a writer;
-# concurrent calls; then Probe with pmemd stopped (not ready) and started again (ready).
+# concurrent calls; the deploy/kubernetes manifests against both binaries
+# (test/csi/check-deploy.py); then Probe with pmemd stopped (not ready) and started again.
 # shellcheck source-path=SCRIPTDIR/..
 # shellcheck source=lib/test.sh
 . "$PMEMD_SRC/test/node/lib/test.sh"
@@ -44,10 +45,11 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# suite ARGS...: runs the conformance suite; its 'ok'/'not ok' lines count as this test's checks.
-# A suite that exits non-zero without a 'not ok' line (a crash) is a failed check too.
-suite() {
-	local line checks=0 failed=0 rc=missing
+# checks NAME CMD...: runs CMD, whose 'ok'/'not ok' lines count as this test's checks; one
+# that exits non-zero without a 'not ok' line (a crash) is a failed check too.
+checks() {
+	local name=$1 line checks=0 failed=0 rc=missing
+	shift
 	while IFS= read -r line; do
 		case $line in
 		'@@rc '*) rc=${line#@@rc }; continue ;;
@@ -55,18 +57,22 @@ suite() {
 		'not ok - '*) checks=$((checks + 1)) failed=$((failed + 1)) ;;
 		esac
 		echo "$line"
-	done < <(/usr/bin/python3 "$SUITE" --endpoint "$CSI_SOCK" --pmemd-socket "$PMEMD_SOCK" \
-		--node-id "$NODE_ID" --stubs "$PWD/stubs" "$@" 2>&1; echo "@@rc $?")
+	done < <("$@" 2>&1; echo "@@rc $?")
 	T_CHECKS=$((T_CHECKS + checks)) T_FAILED=$((T_FAILED + failed))
 	if [[ $rc != 0 && $failed == 0 ]] || ((checks == 0)); then
-		t_fail "the suite ($*) ends cleanly: exit $rc after $checks checks"
+		t_fail "$name ends cleanly: exit $rc after $checks checks"
 	fi
 	return 0
 }
+# suite ARGS...: the conformance suite against the shim on $CSI_SOCK.
+suite() {
+	checks "the suite ($*)" /usr/bin/python3 "$SUITE" --endpoint "$CSI_SOCK" \
+		--pmemd-socket "$PMEMD_SOCK" --node-id "$NODE_ID" --stubs "$PWD/stubs" "$@"
+}
 
 [[ -x $SHIM_BIN ]] || t_fatal "$SHIM_BIN is built (make pmem-csi)"
-t_check "python3-grpcio and python3-grpc-tools are installed" \
-	/usr/bin/python3 -c 'import grpc, grpc_tools.protoc'
+t_check "python3-grpcio, python3-grpc-tools and python3-yaml are installed" \
+	/usr/bin/python3 -c 'import grpc, grpc_tools.protoc, yaml'
 
 cfg=$PWD/pmemd.yaml
 pmemd_config "$cfg" "pools:
@@ -106,6 +112,11 @@ t_note "---- the suite, pmemd up (setup took ${SECONDS} s) ----"
 t0=$SECONDS
 suite --max-volumes 64 --shim "$SHIM_BIN" --shim-log "$SHIM_LOG"
 t_note "the suite took $((SECONDS - t0)) s"
+
+t_note "---- deploy/kubernetes against pmemd and pmem-csi ----"
+mkdir -p "$PWD/deploy"
+checks "check-deploy" /usr/bin/python3 "$PMEMD_SRC/test/csi/check-deploy.py" --repo "$PMEMD_SRC" \
+	--pmemd "$PMEMD_BIN" --shim "$SHIM_BIN" --stubs "$PWD/stubs" --workdir "$PWD/deploy"
 
 t_note "---- Probe follows pmemd ----"
 t0=$SECONDS
