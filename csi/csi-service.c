@@ -74,6 +74,9 @@ static long rest(struct csi_service *s, enum csi_op op, const char *method, cons
 	long left;
 	int ret;
 
+	if (resp)
+		*resp = NULL;
+
 	left = ms_left(r->deadline_ms);
 	/* A call that waited for a worker past its deadline changes nothing any more. */
 	if (left < 0) {
@@ -485,6 +488,21 @@ static void create_volume(void *ctx, const uint8_t *req, size_t len, struct csi_
 					   ? json_string_value(json_object_get(vol, "pool"))
 					   : "?"));
 		reply_volume(s, vol, r);
+	} else if (st == 409) {
+		/*
+		 * A concurrent create of the name won (pmemd compares the whole request, pool
+		 * included): what counts for CSI is whether its volume fits this request.
+		 */
+		json_decref(vol);
+		ret = get_volume(s, id, &vol, r);
+		if (ret == 1 &&
+		    volume_compatible(vol, pools, in->capacity_range, &p, fstype, err, sizeof(err)))
+			reply_volume(s, vol, r);
+		else if (ret == 1)
+			reply_err(r, GRPC_STATUS_ALREADY_EXISTS, "%s", err);
+		else if (ret == 0)
+			reply_err(r, GRPC_STATUS_ABORTED,
+				  "volume %s was being created and deleted concurrently", id);
 	}
 out:
 	json_decref(vol);
@@ -586,6 +604,14 @@ static void validate_capabilities(void *ctx, const uint8_t *req, size_t len, str
 	}
 	n = CSI_KV_COPY(kv, MAX_PARAMS, in->parameters, in->n_parameters);
 	if (csi_map_params(kv, n, true, &p, err, sizeof(err)) < 0) {
+		out.message = err;
+		reply_msg(r, &out.base);
+		goto out;
+	}
+	if (p.fstype && capfs && strcmp(p.fstype, capfs) != 0) {
+		snprintf(err, sizeof(err),
+			 "parameter fstype %s and the capability's fs_type %s disagree", p.fstype,
+			 capfs);
 		out.message = err;
 		reply_msg(r, &out.base);
 		goto out;
