@@ -240,6 +240,7 @@ bench: pmemd
 
 install: pmemd pmem-csi
 	install -D -m 0755 pmemd $(DESTDIR)$(BINDIR)/pmemd
+	install -D -m 0755 pmem-csi $(DESTDIR)$(BINDIR)/pmem-csi
 	install -D -m 0644 deploy/pmemd.service $(DESTDIR)$(UNITDIR)/pmemd.service
 	sed -i 's|/usr/local/bin/pmemd|$(BINDIR)/pmemd|g' $(DESTDIR)$(UNITDIR)/pmemd.service
 	install -D -m 0644 deploy/pmemd.example.yaml $(DESTDIR)$(SYSCONFDIR)/pmemd/pmemd.example.yaml
