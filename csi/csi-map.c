@@ -269,6 +269,26 @@ int csi_map_capabilities(Csi__V1__VolumeCapability *const *caps, size_t n, unsig
 	return 0;
 }
 
+bool csi_map_path_normalised(const char *path)
+{
+	size_t n = path ? strlen(path) : 0;
+
+	if (n < 2 || n >= 4096 || path[0] != '/' || path[n - 1] == '/')
+		return false;
+	for (const char *c = path; *c; c++) {
+		const char *seg = c + 1;
+		size_t len;
+
+		if (*c != '/')
+			continue;
+		len = strcspn(seg, "/");
+		if (len == 0 || (len == 1 && seg[0] == '.') ||
+		    (len == 2 && seg[0] == '.' && seg[1] == '.'))
+			return false;
+	}
+	return true;
+}
+
 bool csi_map_segment_is_node(const Csi__V1__Topology *t, const char *node_id)
 {
 	return t && t->n_segments == 1 && t->segments[0] && t->segments[0]->key &&

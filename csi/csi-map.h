@@ -133,6 +133,13 @@ int csi_map_capabilities(Csi__V1__VolumeCapability *const *caps, size_t n, unsig
 int csi_map_topology(const Csi__V1__TopologyRequirement *t, const char *node_id, char *err,
 		     size_t err_len);
 
+/*
+ * Is `path` absolute and normalised (no empty, "." or ".." component, no
+ * trailing '/', at most PATH_MAX)? pmemd refuses any other target; the shim
+ * checks before it makes the target directory, so it never makes one elsewhere.
+ */
+bool csi_map_path_normalised(const char *path);
+
 /* Does a topology segment (GetCapacity's accessible_topology) name this node? */
 bool csi_map_segment_is_node(const Csi__V1__Topology *t, const char *node_id);
 

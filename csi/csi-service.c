@@ -934,8 +934,10 @@ static void node_publish(void *ctx, const uint8_t *req, size_t len, struct csi_r
 		reply_err(r, GRPC_STATUS_INVALID_ARGUMENT, "target_path is required");
 		goto out;
 	}
-	if (in->target_path[0] != '/') {
-		reply_err(r, GRPC_STATUS_INVALID_ARGUMENT, "target_path must be absolute");
+	if (!csi_map_path_normalised(in->target_path)) {
+		reply_err(r, GRPC_STATUS_INVALID_ARGUMENT,
+			  "target_path must be absolute and normalised (no '.', '..' or empty "
+			  "components, no trailing '/')");
 		goto out;
 	}
 	if (!in->volume_capability) {

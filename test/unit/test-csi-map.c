@@ -543,6 +543,39 @@ static void test_topology(void **state)
 	assert_false(csi_map_segment_is_node(NULL, NODE));
 }
 
+static void test_path_normalised(void **state)
+{
+	static const struct {
+		const char *p;
+		bool ok;
+	} cases[] = {
+		{"/var/lib/kubelet/pods/x/volumes/kubernetes.io~csi/pvc-1/mount", true},
+		{"/a", true},
+		{"/a/.b/..c/b..", true},
+		{"", false},
+		{"/", false},
+		{"a/b", false},
+		{"/a/", false},
+		{"/a//b", false},
+		{"/a/./b", false},
+		{"/a/../b", false},
+		{"/var/lib/kubelet/..", false},
+		{"/.", false},
+	};
+	char *huge = long_string(10 * 1024, 'a');
+
+	(void)state;
+	for (size_t i = 0; i < N_OF(cases); i++) {
+		if (csi_map_path_normalised(cases[i].p) != cases[i].ok)
+			fail_msg("path \"%s\": want %s", cases[i].p,
+				 cases[i].ok ? "ok" : "refused");
+	}
+	assert_false(csi_map_path_normalised(NULL));
+	huge[0] = '/';
+	assert_false(csi_map_path_normalised(huge));
+	free(huge);
+}
+
 /* ---- the create body ---------------------------------------------------- */
 
 static void test_create_body(void **state)
@@ -1024,14 +1057,23 @@ static void test_check_strings(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_id_valid),      cmocka_unit_test(test_volume_id),
-		cmocka_unit_test(test_capacity),      cmocka_unit_test(test_size_fits),
-		cmocka_unit_test(test_params_good),   cmocka_unit_test(test_params_bad),
-		cmocka_unit_test(test_capabilities),  cmocka_unit_test(test_topology),
-		cmocka_unit_test(test_create_body),   cmocka_unit_test(test_status),
-		cmocka_unit_test(test_error_message), cmocka_unit_test(test_volume),
-		cmocka_unit_test(test_page),	      cmocka_unit_test(test_pool_capacity),
-		cmocka_unit_test(test_pool_choice),   cmocka_unit_test(test_published_and_stats),
+		cmocka_unit_test(test_id_valid),
+		cmocka_unit_test(test_volume_id),
+		cmocka_unit_test(test_capacity),
+		cmocka_unit_test(test_size_fits),
+		cmocka_unit_test(test_params_good),
+		cmocka_unit_test(test_params_bad),
+		cmocka_unit_test(test_capabilities),
+		cmocka_unit_test(test_topology),
+		cmocka_unit_test(test_path_normalised),
+		cmocka_unit_test(test_create_body),
+		cmocka_unit_test(test_status),
+		cmocka_unit_test(test_error_message),
+		cmocka_unit_test(test_volume),
+		cmocka_unit_test(test_page),
+		cmocka_unit_test(test_pool_capacity),
+		cmocka_unit_test(test_pool_choice),
+		cmocka_unit_test(test_published_and_stats),
 		cmocka_unit_test(test_check_strings),
 	};
 
