@@ -719,6 +719,17 @@ class Suite:
                     lambda: self.publish(vid, outside), grpc.StatusCode.INVALID_ARGUMENT)
         R.check("... not mounted there", not is_mountpoint(outside))
         os.rmdir(outside)
+        # A path that climbs out of the kubelet root, and a relative one: refused before
+        # anything is made (the plugin creates target_path, so it must check it first).
+        climb = os.path.join(self.a.publish_root, "pods", "..", "..", "..", "..", "tmp",
+                             "csi-climb-%d" % os.getpid())
+        expect_code("NodePublishVolume: a target with '..' out of the kubelet root: INVALID_ARGUMENT",
+                    lambda: self.publish(vid, climb), grpc.StatusCode.INVALID_ARGUMENT)
+        R.check("... nothing was made at %s" % os.path.normpath(climb),
+                not os.path.exists(os.path.normpath(climb)))
+        expect_code("NodePublishVolume: a relative target: INVALID_ARGUMENT",
+                    lambda: self.publish(vid, "var/lib/kubelet/pods/rel/mount"),
+                    grpc.StatusCode.INVALID_ARGUMENT)
 
         # The SP creates target_path (the kubelet makes only its parent) and removes it again.
         fresh = self.target("fresh", create=False)
