@@ -730,6 +730,8 @@ class Suite:
         expect_code("NodePublishVolume: a relative target: INVALID_ARGUMENT",
                     lambda: self.publish(vid, "var/lib/kubelet/pods/rel/mount"),
                     grpc.StatusCode.INVALID_ARGUMENT)
+        R.check("... nothing was made under the working folder (the shim's, in 95-csi)",
+                not os.path.exists("var/lib/kubelet/pods/rel"))
 
         # The SP creates target_path (the kubelet makes only its parent) and removes it again.
         fresh = self.target("fresh", create=False)
