@@ -71,6 +71,7 @@ suite() {
 }
 
 [[ -x $SHIM_BIN ]] || t_fatal "$SHIM_BIN is built (make pmem-csi)"
+t_note "pmem-csi under test: $SHIM_BIN (PMEM_CSI_BIN overrides it)"
 t_check "python3-grpcio, python3-grpc-tools and python3-yaml are installed" \
 	/usr/bin/python3 -c 'import grpc, grpc_tools.protoc, yaml'
 
