@@ -141,7 +141,7 @@ if [[ -f core.$shim_pid ]] && command -v gdb >/dev/null; then
 		grep -E '^(Thread|#)' | sed 's/^/#   /'
 fi
 echo "$core_pattern" >/proc/sys/kernel/core_pattern
-t_check "pmem-csi logged no crash" bash -c "! grep -Eq 'AddressSanitizer|runtime error:|Segmentation fault|Assertion .* failed' '$SHIM_LOG'"
+t_check "pmem-csi logged no crash" bash -c "! grep -Eq 'Sanitizer|runtime error:|Segmentation fault|Assertion .* failed' '$SHIM_LOG'"
 if ((T_FAILED > 0)); then
 	echo "# pmem-csi log (last 40 lines):"
 	tail -n 40 "$SHIM_LOG" | sed 's/^/#   /'
