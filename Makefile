@@ -62,6 +62,25 @@ FAULT_DIR  := build/fault
 FAULT_OBJS := $(LIB_SRCS:%.c=$(FAULT_DIR)/%.o) $(LIB_ASM:%.S=$(FAULT_DIR)/%.o) \
 	      $(LIB_CXX_SRCS:%.cc=$(FAULT_DIR)/%.o)
 FAULT_BIN  := build/pmemd-fault
+# The CSI shim (csi/): gRPC core + protobuf-c, with C bindings generated at build time from
+# csi/proto/csi.proto and the google/protobuf protos of Debian's libprotobuf-dev.
+CSI_PROTO_INC := /usr/include
+CSI_GEN_DIR   := build/csi-gen
+CSI_GEN_STAMP := $(CSI_GEN_DIR)/.stamp
+CSI_GEN_PROTOS := google/protobuf/descriptor google/protobuf/wrappers google/protobuf/timestamp
+CSI_GEN_SRCS  := $(CSI_GEN_DIR)/csi.pb-c.c $(CSI_GEN_PROTOS:%=$(CSI_GEN_DIR)/%.pb-c.c)
+CSI_SRCS      := $(sort $(wildcard csi/*.c))
+CSI_LIB_SRCS  := $(filter-out csi/csi-main.c,$(CSI_SRCS))
+CSI_CFLAGS    := $(shell pkg-config --cflags grpc libprotobuf-c 2>/dev/null) -I$(CSI_GEN_DIR)
+CSI_LIBS      := $(shell pkg-config --libs grpc libprotobuf-c 2>/dev/null)
+# Generated code gets the house flags too: Debian 12's protoc-c 1.4.1 output builds clean with
+# them (if a later generator's does not, relax them here, for these files only).
+CSI_GEN_CFLAGS := -std=gnu11 -g $(WARNINGS) -fno-common -fstack-protector-strong -D_GNU_SOURCE \
+		  -MMD -MP -I$(CSI_GEN_DIR) $(CSI_CFLAGS)
+CSI_GEN_OBJS  := $(CSI_GEN_SRCS:%.c=%.o)
+CSI_GEN_SAN_OBJS := $(CSI_GEN_SRCS:%.c=%.san.o)
+CSI_LIB_OBJS  := $(CSI_LIB_SRCS:%.c=$(OBJ_DIR)/%.o) $(CSI_GEN_OBJS)
+CSI_SAN_OBJS  := $(CSI_LIB_SRCS:%.c=$(SAN_DIR)/%.o) $(CSI_GEN_SAN_OBJS)
 TEST_LIBS := $(shell pkg-config --libs cmocka 2>/dev/null)
 
 GIT_COMMIT := $(shell git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
@@ -69,7 +88,7 @@ GIT_DIRTY  := $(shell test -n "$$(git status --porcelain --untracked-files=no 2>
 
 .PHONY: all deps check check-unit check-asan check-cli check-system install clean format format-check bench
 
-all: pmemd
+all: pmemd pmem-csi
 
 # build/version.h changes only when the version, commit or flags change, so a
 # new commit rebuilds one object, not the tree.
@@ -120,6 +139,33 @@ $(FAULT_DIR)/%.o: %.cc | build/version.h
 	@mkdir -p $(dir $@)
 	$(CXX) $(BASE_CXXFLAGS) $(OPT_CFLAGS) -DPMEMD_FAULT_INJECTION $(CXXFLAGS) -c $< -o $@
 
+$(CSI_GEN_STAMP): csi/proto/csi.proto
+	@mkdir -p $(CSI_GEN_DIR)
+	protoc-c -Icsi/proto -I$(CSI_PROTO_INC) --c_out=$(CSI_GEN_DIR) csi/proto/csi.proto \
+		$(CSI_GEN_PROTOS:%=$(CSI_PROTO_INC)/%.proto)
+	@touch $@
+
+$(CSI_GEN_SRCS): $(CSI_GEN_STAMP)
+	@test -f $@
+
+$(CSI_GEN_OBJS): %.o: %.c $(CSI_GEN_STAMP)
+	$(CC) $(CSI_GEN_CFLAGS) $(OPT_CFLAGS) -c $< -o $@
+
+$(CSI_GEN_SAN_OBJS): %.san.o: %.c $(CSI_GEN_STAMP)
+	$(CC) $(CSI_GEN_CFLAGS) $(SAN_CFLAGS) -c $< -o $@
+
+# Static pattern rules: the objects are named, so make never falls back to the generic rules.
+$(CSI_SRCS:%.c=$(OBJ_DIR)/%.o): $(OBJ_DIR)/%.o: %.c $(CSI_GEN_STAMP) | build/version.h
+	@mkdir -p $(dir $@)
+	$(CC) $(BASE_CFLAGS) $(CSI_CFLAGS) $(OPT_CFLAGS) $(CFLAGS) -c $< -o $@
+
+$(CSI_SRCS:%.c=$(SAN_DIR)/%.o): $(SAN_DIR)/%.o: %.c $(CSI_GEN_STAMP) | build/version.h
+	@mkdir -p $(dir $@)
+	$(CC) $(BASE_CFLAGS) $(CSI_CFLAGS) $(SAN_CFLAGS) $(CFLAGS) -c $< -o $@
+
+pmem-csi: $(OBJ_DIR)/csi/csi-main.o $(CSI_LIB_OBJS) build/libpmemd.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(CSI_LIBS) $(PKG_LIBS)
+
 build/libpmemd.a: $(LIB_OBJS)
 	@rm -f $@
 	ar rcs $@ $^
@@ -137,6 +183,19 @@ build/libpmemd-fault.a: $(FAULT_OBJS)
 
 $(FAULT_BIN): $(FAULT_DIR)/pmemd.o build/libpmemd-fault.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
+# The shim's unit tests link its objects and the generated bindings as well.
+CSI_TESTS := $(filter build/test/test-csi%,$(TESTS))
+CSI_SAN_TESTS := $(filter build/test-san/test-csi%,$(SAN_TESTS))
+$(CSI_TESTS): build/test/%: test/unit/%.c $(TEST_HELPERS) $(CSI_LIB_OBJS) build/libpmemd.a
+	@mkdir -p $(dir $@)
+	$(CC) $(BASE_CFLAGS) $(CSI_CFLAGS) $(OPT_CFLAGS) $(CFLAGS) -Itest/unit -o $@ $< \
+		$(TEST_HELPERS) $(CSI_LIB_OBJS) build/libpmemd.a $(CSI_LIBS) $(PKG_LIBS) $(TEST_LIBS)
+
+$(CSI_SAN_TESTS): build/test-san/%: test/unit/%.c $(TEST_HELPERS) $(CSI_SAN_OBJS) build/libpmemd-san.a
+	@mkdir -p $(dir $@)
+	$(CC) $(BASE_CFLAGS) $(CSI_CFLAGS) $(SAN_CFLAGS) $(CFLAGS) -Itest/unit -o $@ $< \
+		$(TEST_HELPERS) $(CSI_SAN_OBJS) build/libpmemd-san.a $(CSI_LIBS) $(PKG_LIBS) $(TEST_LIBS)
 
 build/test/%: test/unit/%.c $(TEST_HELPERS) build/libpmemd.a
 	@mkdir -p $(dir $@)
@@ -159,7 +218,7 @@ deps:
 
 # Every suite (unit, unit under ASan+UBSan, system tests on the emulated PMEM node),
 # one closing line "N passed, N failed".
-check: pmemd $(TESTS) $(SAN_TESTS) $(NODE_BINS) $(FAULT_BIN)
+check: pmemd pmem-csi $(TESTS) $(SAN_TESTS) $(NODE_BINS) $(FAULT_BIN)
 	bash test/check all
 
 check-unit: $(TESTS)
@@ -171,7 +230,7 @@ check-asan: $(SAN_TESTS)
 check-cli: pmemd
 	bash test/check cli
 
-check-system: pmemd $(NODE_BINS) $(FAULT_BIN)
+check-system: pmemd pmem-csi $(NODE_BINS) $(FAULT_BIN)
 	bash test/check system
 
 bench: pmemd
@@ -179,8 +238,9 @@ bench: pmemd
 	bash bench/sched-latency
 	bash bench/sched-quality
 
-install: pmemd
+install: pmemd pmem-csi
 	install -D -m 0755 pmemd $(DESTDIR)$(BINDIR)/pmemd
+	install -D -m 0755 pmem-csi $(DESTDIR)$(BINDIR)/pmem-csi
 	install -D -m 0644 deploy/pmemd.service $(DESTDIR)$(UNITDIR)/pmemd.service
 	sed -i 's|/usr/local/bin/pmemd|$(BINDIR)/pmemd|g' $(DESTDIR)$(UNITDIR)/pmemd.service
 	install -D -m 0644 deploy/pmemd.example.yaml $(DESTDIR)$(SYSCONFDIR)/pmemd/pmemd.example.yaml
@@ -195,9 +255,9 @@ format-check:
 	clang-format --dry-run --Werror $(sort $(C_FILES))
 
 clean:
-	rm -rf build pmemd
+	rm -rf build pmemd pmem-csi
 
 # What `make node-check` builds before booting the node (node.mk's default is pmemd only).
-NODE_SYSTEM_TEST_DEPS ?= pmemd $(NODE_BINS) $(FAULT_BIN)
+NODE_SYSTEM_TEST_DEPS ?= pmemd pmem-csi $(NODE_BINS) $(FAULT_BIN)
 -include test/node/node.mk
 -include $(shell find build -name '*.d' 2>/dev/null)
