@@ -14,6 +14,7 @@
 #include "quota/quota-volumes-private.h"
 #include "sched/sched.h"
 #include "util/log.h"
+#include "util/statefile.h"
 #include "util/names.h"
 
 #define RESV_FILE	  "reservations.json"
@@ -209,25 +210,6 @@ static json_t *file_json(const struct quota_volumes *v, const struct qr_resv *sk
 
 /* ---- the file: <state_dir>/reservations.json, written atomically ---- */
 
-static int mkdir_p(const char *path)
-{
-	char buf[PATH_MAX];
-	size_t n = strlen(path);
-
-	if (n == 0 || n >= sizeof(buf))
-		return -ENAMETOOLONG;
-	memcpy(buf, path, n + 1);
-	for (size_t i = 1; i <= n; i++) {
-		if (buf[i] != '/' && buf[i] != '\0')
-			continue;
-		buf[i] = '\0';
-		if (mkdir(buf, 0700) < 0 && errno != EEXIST)
-			return -errno;
-		buf[i] = path[i];
-	}
-	return 0;
-}
-
 /*
  * Writes every reservation but `skip` (temp file, fsync, rename, fsync of
  * the directory), so a crash leaves the old file or the new one, never a
@@ -235,66 +217,20 @@ static int mkdir_p(const char *path)
  */
 static int save(struct quota_volumes *v, const struct qr_resv *skip, char *err, size_t err_len)
 {
-	const char *dir = v->o.state_dir;
-	char path[PATH_MAX], tmp[PATH_MAX];
 	json_t *doc;
 	char *text;
-	size_t len, off = 0;
-	int fd, r = 0;
+	int r;
 
-	if (!dir)
+	if (!v->o.state_dir)
 		return 0;
 	doc = file_json(v, skip);
 	text = doc ? json_dumps(doc, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
 	json_decref(doc);
 	if (!text)
 		return fail(-ENOMEM, err, err_len, "out of memory");
-	len = strlen(text);
-	snprintf(path, sizeof(path), "%s/%s", dir, RESV_FILE);
-	snprintf(tmp, sizeof(tmp), "%s/%s.tmp", dir, RESV_FILE);
-	r = mkdir_p(dir);
-	if (r < 0) {
-		fail(r, err, err_len, "cannot make %s: %s", dir, strerror(-r));
-		goto out;
-	}
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
-	if (fd < 0) {
-		r = fail(-errno, err, err_len, "cannot write %s: %s", tmp, strerror(errno));
-		goto out;
-	}
-	while (off < len) {
-		ssize_t w = write(fd, text + off, len - off);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0) {
-			r = fail(w < 0 ? -errno : -EIO, err, err_len, "cannot write %s: %s", tmp,
-				 w < 0 ? strerror(errno) : "short write");
-			break;
-		}
-		off += (size_t)w;
-	}
-	if (r == 0 && fsync(fd) < 0)
-		r = fail(-errno, err, err_len, "cannot fsync %s: %s", tmp, strerror(errno));
-	if (close(fd) < 0 && r == 0)
-		r = fail(-errno, err, err_len, "cannot close %s: %s", tmp, strerror(errno));
-	if (r == 0 && rename(tmp, path) < 0)
-		r = fail(-errno, err, err_len, "cannot rename %s to %s: %s", tmp, path,
-			 strerror(errno));
-	if (r < 0) {
-		unlink(tmp);
-		goto out;
-	}
-	/* The rename is durable only once the directory is. */
-	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0 || fsync(fd) < 0)
-		r = fail(-errno, err, err_len, "cannot fsync %s: %s", dir, strerror(errno));
-	if (fd >= 0)
-		close(fd);
-out:
+	r = statefile_write(v->o.state_dir, RESV_FILE, text, strlen(text), err, err_len);
 	free(text);
-	/* Whatever failed, callers answer 500: -EIO says "the server's fault", not the client's. */
-	return r < 0 && r != -ENOMEM ? -EIO : r;
+	return r;
 }
 
 void qr_retry_save_locked(struct quota_volumes *v)
@@ -393,19 +329,9 @@ bad:
 	return NULL;
 }
 
-/* Moves a file we cannot read aside, so a person can look at it, and starts empty. */
 static void move_aside(const char *path, const char *why)
 {
-	char aside[PATH_MAX], q[600];
-
-	snprintf(aside, sizeof(aside), "%s.corrupt-%lld", path, (long long)time(NULL));
-	if (rename(path, aside) < 0)
-		log_error("reservations_corrupt", "file=%s reason=%s moved_aside=failed errno=%d",
-			  path, log_quote(q, sizeof(q), why), errno);
-	else
-		log_error("reservations_corrupt",
-			  "file=%s reason=%s moved_to=%s message=\"starting without reservations\"",
-			  path, log_quote(q, sizeof(q), why), aside);
+	statefile_move_aside(path, "reservations_corrupt", why, "reservations");
 }
 
 void qr_load(struct quota_volumes *v)

@@ -15,6 +15,7 @@
 #include "quota/quota-model.h"
 #include "resize/resize.h"
 #include "util/log.h"
+#include "util/statefile.h"
 
 #define POLICIES_FILE	      "resize-policies.json"
 #define POLICIES_FILE_MAX     (16u << 20) /* bigger than any we write: not ours */
@@ -577,25 +578,6 @@ static struct resize_policy *take(struct resize_policies *ps, size_t i)
 
 /* ---- the file: <state_dir>/resize-policies.json, written atomically ---- */
 
-static int mkdir_p(const char *path)
-{
-	char buf[PATH_MAX];
-	size_t n = strlen(path);
-
-	if (n == 0 || n >= sizeof(buf))
-		return -ENAMETOOLONG;
-	memcpy(buf, path, n + 1);
-	for (size_t i = 1; i <= n; i++) {
-		if (buf[i] != '/' && buf[i] != '\0')
-			continue;
-		buf[i] = '\0';
-		if (mkdir(buf, 0700) < 0 && errno != EEXIST)
-			return -errno;
-		buf[i] = path[i];
-	}
-	return 0;
-}
-
 /*
  * Writes the API's policies (temp file, fsync, rename, fsync of the
  * directory), so a crash leaves the old file or the new one. Config
@@ -603,11 +585,9 @@ static int mkdir_p(const char *path)
  */
 static int save(struct resize_policies *ps, char *err, size_t err_len)
 {
-	char path[PATH_MAX], tmp[PATH_MAX];
 	json_t *arr, *doc;
 	char *text;
-	size_t len, off = 0;
-	int fd, r = 0;
+	int r;
 
 	if (!ps->state_dir)
 		return 0;
@@ -624,70 +604,14 @@ static int save(struct resize_policies *ps, char *err, size_t err_len)
 	json_decref(doc);
 	if (!text)
 		return fail(-ENOMEM, err, err_len, "out of memory");
-	len = strlen(text);
-	snprintf(path, sizeof(path), "%s/%s", ps->state_dir, POLICIES_FILE);
-	snprintf(tmp, sizeof(tmp), "%s/%s.tmp", ps->state_dir, POLICIES_FILE);
-	r = mkdir_p(ps->state_dir);
-	if (r < 0) {
-		fail(r, err, err_len, "cannot make %s: %s", ps->state_dir, strerror(-r));
-		goto out;
-	}
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
-	if (fd < 0) {
-		r = fail(-errno, err, err_len, "cannot write %s: %s", tmp, strerror(errno));
-		goto out;
-	}
-	while (off < len) {
-		ssize_t w = write(fd, text + off, len - off);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0) {
-			r = fail(w < 0 ? -errno : -EIO, err, err_len, "cannot write %s: %s", tmp,
-				 w < 0 ? strerror(errno) : "short write");
-			break;
-		}
-		off += (size_t)w;
-	}
-	if (r == 0 && fsync(fd) < 0)
-		r = fail(-errno, err, err_len, "cannot fsync %s: %s", tmp, strerror(errno));
-	if (close(fd) < 0 && r == 0)
-		r = fail(-errno, err, err_len, "cannot close %s: %s", tmp, strerror(errno));
-	if (r == 0 && rename(tmp, path) < 0)
-		r = fail(-errno, err, err_len, "cannot rename %s to %s: %s", tmp, path,
-			 strerror(errno));
-	if (r < 0) {
-		unlink(tmp);
-		goto out;
-	}
-	/* The rename is durable only once the directory is. */
-	fd = open(ps->state_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0 || fsync(fd) < 0)
-		r = fail(-errno, err, err_len, "cannot fsync %s: %s", ps->state_dir,
-			 strerror(errno));
-	if (fd >= 0)
-		close(fd);
-out:
+	r = statefile_write(ps->state_dir, POLICIES_FILE, text, strlen(text), err, err_len);
 	free(text);
-	/* Callers answer 500: the server's fault, not the client's. */
-	return r < 0 && r != -ENOMEM ? -EIO : r;
+	return r;
 }
 
-/* Moves a file we cannot read aside, so a person can look at it, and starts without it. */
 static void move_aside(const char *path, const char *why)
 {
-	char aside[PATH_MAX], q[600];
-
-	snprintf(aside, sizeof(aside), "%s.corrupt-%lld", path, (long long)time(NULL));
-	if (rename(path, aside) < 0)
-		log_error("resize_policies_corrupt",
-			  "file=%s reason=%s moved_aside=failed errno=%d", path,
-			  log_quote(q, sizeof(q), why), errno);
-	else
-		log_error("resize_policies_corrupt",
-			  "file=%s reason=%s moved_to=%s message=\"starting without the API's "
-			  "resize policies\"",
-			  path, log_quote(q, sizeof(q), why), aside);
+	statefile_move_aside(path, "resize_policies_corrupt", why, "the API's resize policies");
 }
 
 static void load(struct resize_policies *ps)

@@ -1,0 +1,105 @@
+/* statefile: see statefile.h. */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "util/log.h"
+#include "util/statefile.h"
+
+__attribute__((format(printf, 3, 4))) static int fail(char *err, size_t err_len, const char *fmt,
+						      ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(err, err_len, fmt, ap);
+	va_end(ap);
+	return -EIO;
+}
+
+static int mkdir_p(const char *path)
+{
+	char buf[PATH_MAX];
+	size_t n = strlen(path);
+
+	if (n == 0 || n >= sizeof(buf))
+		return -ENAMETOOLONG;
+	memcpy(buf, path, n + 1);
+	for (size_t i = 1; i <= n; i++) {
+		if (buf[i] != '/' && buf[i] != '\0')
+			continue;
+		buf[i] = '\0';
+		if (mkdir(buf, 0700) < 0 && errno != EEXIST)
+			return -errno;
+		buf[i] = path[i];
+	}
+	return 0;
+}
+
+int statefile_write(const char *dir, const char *name, const char *text, size_t len, char *err,
+		    size_t err_len)
+{
+	char path[PATH_MAX], tmp[PATH_MAX];
+	size_t off = 0;
+	int fd, r = 0;
+
+	if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir, name) >= sizeof(path) ||
+	    (size_t)snprintf(tmp, sizeof(tmp), "%s/%s.tmp", dir, name) >= sizeof(tmp))
+		return fail(err, err_len, "cannot write %s/%s: path too long", dir, name);
+	r = mkdir_p(dir);
+	if (r < 0)
+		return fail(err, err_len, "cannot make %s: %s", dir, strerror(-r));
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0)
+		return fail(err, err_len, "cannot write %s: %s", tmp, strerror(errno));
+	while (off < len) {
+		ssize_t w = write(fd, text + off, len - off);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0) {
+			r = fail(err, err_len, "cannot write %s: %s", tmp,
+				 w < 0 ? strerror(errno) : "short write");
+			break;
+		}
+		off += (size_t)w;
+	}
+	if (r == 0 && fsync(fd) < 0)
+		r = fail(err, err_len, "cannot fsync %s: %s", tmp, strerror(errno));
+	if (close(fd) < 0 && r == 0)
+		r = fail(err, err_len, "cannot close %s: %s", tmp, strerror(errno));
+	if (r == 0 && rename(tmp, path) < 0)
+		r = fail(err, err_len, "cannot rename %s to %s: %s", tmp, path, strerror(errno));
+	if (r < 0) {
+		unlink(tmp);
+		return r;
+	}
+	/* The rename is durable only once the directory is. */
+	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0 || fsync(fd) < 0)
+		r = fail(err, err_len, "cannot fsync %s: %s", dir, strerror(errno));
+	if (fd >= 0)
+		close(fd);
+	return r;
+}
+
+void statefile_move_aside(const char *path, const char *event, const char *why, const char *lost)
+{
+	char aside[PATH_MAX], q[600], m[200], qm[256];
+
+	snprintf(aside, sizeof(aside), "%s.corrupt-%lld", path, (long long)time(NULL));
+	if (rename(path, aside) < 0) {
+		log_error(event, "file=%s reason=%s moved_aside=failed errno=%d", path,
+			  log_quote(q, sizeof(q), why), errno);
+		return;
+	}
+	snprintf(m, sizeof(m), "starting without %s", lost);
+	log_error(event, "file=%s reason=%s moved_to=%s message=%s", path,
+		  log_quote(q, sizeof(q), why), aside, log_quote(qm, sizeof(qm), m));
+}

@@ -1,0 +1,25 @@
+/*
+ * statefile: pmemd's own small state files in state_dir (reservations, resize policies):
+ * replaced atomically, and moved aside when they cannot be read.
+ */
+#ifndef PMEMD_UTIL_STATEFILE_H
+#define PMEMD_UTIL_STATEFILE_H
+
+#include <stddef.h>
+
+/*
+ * Replaces <dir>/<name> with text (a temporary file, fsync, rename, fsync of the directory),
+ * making dir (mode 0700) when missing, so a crash leaves the old file or the new one, never
+ * a mix. 0, or -EIO whatever the step that failed (the step and errno are in err: callers
+ * answer 500, the server's fault, not the client's).
+ */
+int statefile_write(const char *dir, const char *name, const char *text, size_t len, char *err,
+		    size_t err_len);
+
+/*
+ * Moves a file that cannot be read to <path>.corrupt-<unix time>, so a person can look at it,
+ * and logs `event` with the reason and what pmemd starts without (`lost`).
+ */
+void statefile_move_aside(const char *path, const char *event, const char *why, const char *lost);
+
+#endif
