@@ -884,20 +884,17 @@ static int k_limit_set(const char *pool, uint32_t projid, uint64_t bytes, uint64
 	return 0;
 }
 
-static int k_usage_get(const char *pool, uint32_t projid, struct quota_usage *out, char *err,
-		       size_t err_len)
+/* One project's usage through an open pool directory. */
+static int usage_at(int pfd, const char *pool, uint32_t projid, struct quota_usage *out, char *err,
+		    size_t err_len)
 {
 	struct dqblk dq = {0};
-	int rc, pfd;
+	int rc;
 
 	rc = check_projid(projid, err, err_len);
 	if (rc)
 		return rc;
-	pfd = pool_open(pool, err, err_len);
-	if (pfd < 0)
-		return pfd;
 	rc = do_quotactl(pfd, Q_GETQUOTA, projid, &dq);
-	close(pfd);
 	/* xfs has no dquot for a project that holds nothing and has no limits: all zero. */
 	if (rc == -ENOENT) {
 		memset(&dq, 0, sizeof(dq));
@@ -911,6 +908,36 @@ static int k_usage_get(const char *pool, uint32_t projid, struct quota_usage *ou
 				   : dq.dqb_bhardlimit * DQBLK_BYTES;
 	out->inodes_used = dq.dqb_curinodes;
 	out->inodes_limit = dq.dqb_ihardlimit;
+	return 0;
+}
+
+static int k_usage_get(const char *pool, uint32_t projid, struct quota_usage *out, char *err,
+		       size_t err_len)
+{
+	int rc, pfd;
+
+	rc = check_projid(projid, err, err_len);
+	if (rc)
+		return rc;
+	pfd = pool_open(pool, err, err_len);
+	if (pfd < 0)
+		return pfd;
+	rc = usage_at(pfd, pool, projid, out, err, err_len);
+	close(pfd);
+	return rc;
+}
+
+static int k_usage_get_many(const char *pool, const uint32_t *projids, size_t n,
+			    struct quota_usage *out, int *rcs, char *err, size_t err_len)
+{
+	char e[256];
+	int pfd = pool_open(pool, err, err_len);
+
+	if (pfd < 0)
+		return pfd;
+	for (size_t i = 0; i < n; i++)
+		rcs[i] = usage_at(pfd, pool, projids[i], &out[i], e, sizeof(e));
+	close(pfd);
 	return 0;
 }
 
@@ -1230,6 +1257,7 @@ const struct quota_ops quota_kernel_ops = {
 	.project_set = k_project_set,
 	.limit_set = k_limit_set,
 	.usage_get = k_usage_get,
+	.usage_get_many = k_usage_get_many,
 	.meta_set = k_meta_set,
 	.meta_get = k_meta_get,
 	.meta_get_many = k_meta_get_many,

@@ -1650,6 +1650,19 @@ int quota_volumes_usage_get(struct quota_volumes *v, const char *pool, uint32_t 
 	return v->o.ops->usage_get(pool, projid, out, err, err_len);
 }
 
+int quota_volumes_usage_get_many(struct quota_volumes *v, const char *pool, const uint32_t *projids,
+				 size_t n, struct quota_usage *out, int *rcs, char *err,
+				 size_t err_len)
+{
+	char e[256];
+
+	if (v->o.ops->usage_get_many)
+		return v->o.ops->usage_get_many(pool, projids, n, out, rcs, err, err_len);
+	for (size_t i = 0; i < n; i++)
+		rcs[i] = v->o.ops->usage_get(pool, projids[i], &out[i], e, sizeof(e));
+	return 0;
+}
+
 int quota_volumes_pool_room(struct quota_volumes *v, const char *pool, uint64_t *free_bytes,
 			    uint64_t *block_size)
 {

@@ -144,6 +144,14 @@ void quota_volume_brief_free(struct quota_volume_brief *b, size_t n);
 /* The live quota usage of a project of a pool (one quotactl); 0 or -errno with the reason. */
 int quota_volumes_usage_get(struct quota_volumes *v, const char *pool, uint32_t projid,
 			    struct quota_usage *out, char *err, size_t err_len);
+/*
+ * The same for n projects of one pool, with one open of the pool when the kernel layer can:
+ * out[i] and rcs[i] (0 or -errno) for each. 0, or -errno when the pool cannot be opened (err
+ * says; rcs untouched).
+ */
+int quota_volumes_usage_get_many(struct quota_volumes *v, const char *pool, const uint32_t *projids,
+				 size_t n, struct quota_usage *out, int *rcs, char *err,
+				 size_t err_len);
 
 /*
  * What a growth of a volume in `pool` (mount path or id) may take: the pool's free bytes in

@@ -73,6 +73,15 @@ struct quota_ops {
 			 char *err, size_t err_len);
 	int (*usage_get)(const char *pool, uint32_t projid, struct quota_usage *out, char *err,
 			 size_t err_len);
+	/*
+	 * Optional (NULL: the caller reads project by project with usage_get). The usage of n
+	 * projects of one pool with one open of the pool: for each i, out[i] and rcs[i] (0 or
+	 * -errno). Returns 0, or -errno when the pool cannot be opened (rcs untouched). The auto
+	 * resizer reads every watched volume every interval; opening the pool per volume was
+	 * most of that cost.
+	 */
+	int (*usage_get_many)(const char *pool, const uint32_t *projids, size_t n,
+			      struct quota_usage *out, int *rcs, char *err, size_t err_len);
 	/* trusted.pmemd.<key> extended attributes of <pool>/<rel>; get: -ENODATA when absent. */
 	int (*meta_set)(const char *pool, const char *rel, const char *key, const char *value,
 			char *err, size_t err_len);

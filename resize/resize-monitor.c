@@ -342,6 +342,7 @@ static void record(struct resize_monitor *m, struct vstate *s, int64_t at, enum 
 
 /* What the pass needs of one volume, read from the service's list. */
 struct item {
+	const struct quota_volume_brief *brief;
 	const char *name, *pool;
 	const json_t *labels;
 	uint64_t size, inodes;
@@ -350,27 +351,81 @@ struct item {
 	struct resize_sample sample;
 };
 
-/* The local source: the volume's quota usage now, against its quota limit. */
-static void local_sample(struct resize_monitor *m, const struct quota_volume_brief *b,
-			 int64_t taken, struct resize_sample *s)
+/* The local source: a volume's quota usage, against its quota limit. */
+static void local_fill(const struct quota_volume_brief *b, const struct quota_usage *u,
+		       int64_t taken, struct resize_sample *s)
 {
-	struct quota_usage u;
-	char err[256];
-
 	memset(s, 0, sizeof(*s));
-	if (quota_volumes_usage_get(m->o.volumes, b->pool, b->projid, &u, err, sizeof(err)) < 0) {
-		log_debug("resize_usage_unread", "volume=%s reason=\"%s\"", b->name, err);
-		return;
-	}
 	s->valid = true;
-	s->used_bytes = u.bytes_used;
+	s->used_bytes = u->bytes_used;
 	s->capacity_bytes = b->limit_bytes;
 	s->taken_ms = taken;
 	if (b->inodes) {
 		s->has_inodes = true;
-		s->used_inodes = u.inodes_used;
+		s->used_inodes = u->inodes_used;
 		s->capacity_inodes = b->inodes;
 	}
+}
+
+/*
+ * The local source for every item: their quotas read pool by pool, each pool opened once
+ * (quota_volumes_usage_get_many). Returns how many could not be read (their samples stay
+ * invalid), or -ENOMEM.
+ */
+static long local_sample_all(struct resize_monitor *m, struct item *items, size_t n, int64_t taken)
+{
+	uint32_t *ids = calloc(n + 1, sizeof(*ids));
+	struct quota_usage *u = calloc(n + 1, sizeof(*u));
+	int *rcs = calloc(n + 1, sizeof(*rcs));
+	size_t *at = calloc(n + 1, sizeof(*at));
+	bool *done = calloc(n + 1, sizeof(*done));
+	long errors = 0;
+	char err[256];
+
+	if (!ids || !u || !rcs || !at || !done) {
+		errors = -ENOMEM;
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++) {
+		const char *pool = items[i].pool;
+		size_t k = 0;
+
+		if (done[i])
+			continue;
+		/* This pool's items (pools are few: one scan per pool). */
+		for (size_t j = i; j < n; j++)
+			if (!done[j] && strcmp(items[j].pool, pool) == 0) {
+				done[j] = true;
+				at[k] = j;
+				ids[k++] = items[j].brief->projid;
+			}
+		if (quota_volumes_usage_get_many(m->o.volumes, pool, ids, k, u, rcs, err,
+						 sizeof(err)) < 0) {
+			log_debug("resize_usage_unread", "pool=%s volumes=%zu reason=\"%s\"", pool,
+				  k, err);
+			errors += (long)k;
+			continue;
+		}
+		for (size_t x = 0; x < k; x++) {
+			struct item *it = &items[at[x]];
+
+			if (rcs[x] < 0) {
+				log_debug("resize_usage_unread", "volume=%s errno=%d", it->name,
+					  -rcs[x]);
+				memset(&it->sample, 0, sizeof(it->sample));
+				errors++;
+				continue;
+			}
+			local_fill(it->brief, &u[x], taken, &it->sample);
+		}
+	}
+out:
+	free(ids);
+	free(u);
+	free(rcs);
+	free(at);
+	free(done);
+	return errors;
 }
 
 /* Refreshes the policy copy when the set changed; 0 or -ENOMEM (the old copy stays). */
@@ -557,6 +612,7 @@ int resize_monitor_tick(struct resize_monitor *m)
 		struct item *it = &items[n];
 		struct resize_volume_view view;
 
+		it->brief = v;
 		it->name = v->name;
 		it->pool = v->pool;
 		it->labels = v->labels;
@@ -582,13 +638,16 @@ int resize_monitor_tick(struct resize_monitor *m)
 			json_string_value(json_object_get(it->labels, RESIZE_LABEL_PVC_NAMESPACE));
 		it->target.pvc_name =
 			json_string_value(json_object_get(it->labels, RESIZE_LABEL_PVC_NAME));
-		if (m->o.source == RESIZE_SOURCE_LOCAL) {
-			local_sample(m, v, taken, &it->sample);
-			local_errors += !it->sample.valid;
-		}
 		n++;
 	}
 	if (m->o.source == RESIZE_SOURCE_LOCAL) {
+		long e = local_sample_all(m, items, n, taken);
+
+		if (e < 0) {
+			r = (int)e;
+			goto out;
+		}
+		local_errors = (size_t)e;
 		/* A quota that cannot be read is that volume's source failing. */
 		snprintf(err, sizeof(err), "the quota usage of %zu volumes could not be read",
 			 local_errors);
