@@ -115,6 +115,26 @@ static bool strings_ok(const ProtobufCMessageDescriptor *d, const uint8_t *req, 
 	return false;
 }
 
+/*
+ * Unpacks a request of `d`; NULL after answering INVALID_ARGUMENT when it is malformed or a
+ * string in it holds a NUL byte (strings_ok). Free with the type's free_unpacked.
+ */
+static void *unpack(const ProtobufCMessageDescriptor *d, const uint8_t *req, size_t len,
+		    struct csi_reply *r)
+{
+	ProtobufCMessage *m = protobuf_c_message_unpack(d, NULL, len, req);
+
+	if (!m) {
+		reply_err(r, GRPC_STATUS_INVALID_ARGUMENT, "malformed %s", d->short_name);
+		return NULL;
+	}
+	if (!strings_ok(d, req, len, r)) {
+		protobuf_c_message_free_unpacked(m, NULL);
+		return NULL;
+	}
+	return m;
+}
+
 static bool ok2xx(long status)
 {
 	return status >= 200 && status < 300;
@@ -174,13 +194,11 @@ static void get_plugin_info(void *ctx, const uint8_t *req, size_t len, struct cs
 {
 	struct csi_service *s = ctx;
 	Csi__V1__GetPluginInfoRequest *in =
-		csi__v1__get_plugin_info_request__unpack(NULL, len, req);
+		unpack(&csi__v1__get_plugin_info_request__descriptor, req, len, r);
 	Csi__V1__GetPluginInfoResponse out = CSI__V1__GET_PLUGIN_INFO_RESPONSE__INIT;
 
-	if (!in) {
-		reply_err(r, GRPC_STATUS_INVALID_ARGUMENT, "malformed GetPluginInfoRequest");
+	if (!in)
 		return;
-	}
 	out.name = (char *)s->driver_name;
 	out.vendor_version = (char *)PMEMD_VERSION;
 	reply_msg(r, &out.base);
@@ -190,7 +208,7 @@ static void get_plugin_info(void *ctx, const uint8_t *req, size_t len, struct cs
 static void get_plugin_capabilities(void *ctx, const uint8_t *req, size_t len, struct csi_reply *r)
 {
 	Csi__V1__GetPluginCapabilitiesRequest *in =
-		csi__v1__get_plugin_capabilities_request__unpack(NULL, len, req);
+		unpack(&csi__v1__get_plugin_capabilities_request__descriptor, req, len, r);
 	Csi__V1__GetPluginCapabilitiesResponse out =
 		CSI__V1__GET_PLUGIN_CAPABILITIES_RESPONSE__INIT;
 	Csi__V1__PluginCapability caps[3], *capp[3];
@@ -199,11 +217,8 @@ static void get_plugin_capabilities(void *ctx, const uint8_t *req, size_t len, s
 		CSI__V1__PLUGIN_CAPABILITY__VOLUME_EXPANSION__INIT;
 
 	(void)ctx;
-	if (!in) {
-		reply_err(r, GRPC_STATUS_INVALID_ARGUMENT,
-			  "malformed GetPluginCapabilitiesRequest");
+	if (!in)
 		return;
-	}
 	for (int i = 0; i < 3; i++) {
 		csi__v1__plugin_capability__init(&caps[i]);
 		capp[i] = &caps[i];
@@ -228,15 +243,13 @@ static void get_plugin_capabilities(void *ctx, const uint8_t *req, size_t len, s
 static void probe(void *ctx, const uint8_t *req, size_t len, struct csi_reply *r)
 {
 	struct csi_service *s = ctx;
-	Csi__V1__ProbeRequest *in = csi__v1__probe_request__unpack(NULL, len, req);
+	Csi__V1__ProbeRequest *in = unpack(&csi__v1__probe_request__descriptor, req, len, r);
 	Csi__V1__ProbeResponse out = CSI__V1__PROBE_RESPONSE__INIT;
 	Google__Protobuf__BoolValue ready = GOOGLE__PROTOBUF__BOOL_VALUE__INIT;
 	long st;
 
-	if (!in) {
-		reply_err(r, GRPC_STATUS_INVALID_ARGUMENT, "malformed ProbeRequest");
+	if (!in)
 		return;
-	}
 	csi__v1__probe_request__free_unpacked(in, NULL);
 	st = rest(s, CSI_OP_GET, "GET", "/readyz", NULL, NULL, r);
 	if (st == 0) {
@@ -375,7 +388,8 @@ static void reply_volume(struct csi_service *s, const json_t *vol, struct csi_re
 static void create_volume(void *ctx, const uint8_t *req, size_t len, struct csi_reply *r)
 {
 	struct csi_service *s = ctx;
-	Csi__V1__CreateVolumeRequest *in = csi__v1__create_volume_request__unpack(NULL, len, req);
+	Csi__V1__CreateVolumeRequest *in =
+		unpack(&csi__v1__create_volume_request__descriptor, req, len, r);
 	struct csi_kv kv[MAX_PARAMS];
 	struct csi_params p;
 	const char *capfs, *fstype, *pool;
@@ -386,14 +400,8 @@ static void create_volume(void *ctx, const uint8_t *req, size_t len, struct csi_
 	long st;
 	int ret;
 
-	if (in && !strings_ok(&csi__v1__create_volume_request__descriptor, req, len, r)) {
-		csi__v1__create_volume_request__free_unpacked(in, NULL);
+	if (!in)
 		return;
-	}
-	if (!in) {
-		reply_err(r, GRPC_STATUS_INVALID_ARGUMENT, "malformed CreateVolumeRequest");
-		return;
-	}
 	if (csi_map_volume_id(in->name, id, sizeof(id), err, sizeof(err)) < 0) {
 		reply_err(r, GRPC_STATUS_INVALID_ARGUMENT, "%s", err);
 		goto out;
@@ -515,19 +523,14 @@ out:
 static void delete_volume(void *ctx, const uint8_t *req, size_t len, struct csi_reply *r)
 {
 	struct csi_service *s = ctx;
-	Csi__V1__DeleteVolumeRequest *in = csi__v1__delete_volume_request__unpack(NULL, len, req);
+	Csi__V1__DeleteVolumeRequest *in =
+		unpack(&csi__v1__delete_volume_request__descriptor, req, len, r);
 	Csi__V1__DeleteVolumeResponse out = CSI__V1__DELETE_VOLUME_RESPONSE__INIT;
 	char path[64 + CSI_ID_MAX];
 	long st;
 
-	if (in && !strings_ok(&csi__v1__delete_volume_request__descriptor, req, len, r)) {
-		csi__v1__delete_volume_request__free_unpacked(in, NULL);
+	if (!in)
 		return;
-	}
-	if (!in) {
-		reply_err(r, GRPC_STATUS_INVALID_ARGUMENT, "malformed DeleteVolumeRequest");
-		return;
-	}
 	if (!in->volume_id || !*in->volume_id) {
 		reply_err(r, GRPC_STATUS_INVALID_ARGUMENT, "volume_id is required");
 		goto out;
@@ -550,7 +553,7 @@ static void validate_capabilities(void *ctx, const uint8_t *req, size_t len, str
 {
 	struct csi_service *s = ctx;
 	Csi__V1__ValidateVolumeCapabilitiesRequest *in =
-		csi__v1__validate_volume_capabilities_request__unpack(NULL, len, req);
+		unpack(&csi__v1__validate_volume_capabilities_request__descriptor, req, len, r);
 	Csi__V1__ValidateVolumeCapabilitiesResponse out =
 		CSI__V1__VALIDATE_VOLUME_CAPABILITIES_RESPONSE__INIT;
 	Csi__V1__ValidateVolumeCapabilitiesResponse__Confirmed conf =
@@ -570,11 +573,8 @@ static void validate_capabilities(void *ctx, const uint8_t *req, size_t len, str
 		csi__v1__validate_volume_capabilities_request__free_unpacked(in, NULL);
 		return;
 	}
-	if (!in) {
-		reply_err(r, GRPC_STATUS_INVALID_ARGUMENT,
-			  "malformed ValidateVolumeCapabilitiesRequest");
+	if (!in)
 		return;
-	}
 	if (!in->volume_id || !*in->volume_id) {
 		reply_err(r, GRPC_STATUS_INVALID_ARGUMENT, "volume_id is required");
 		goto out;
@@ -657,7 +657,8 @@ static int cmp_named(const void *a, const void *b)
 static void list_volumes(void *ctx, const uint8_t *req, size_t len, struct csi_reply *r)
 {
 	struct csi_service *s = ctx;
-	Csi__V1__ListVolumesRequest *in = csi__v1__list_volumes_request__unpack(NULL, len, req);
+	Csi__V1__ListVolumesRequest *in =
+		unpack(&csi__v1__list_volumes_request__descriptor, req, len, r);
 	Csi__V1__ListVolumesResponse out = CSI__V1__LIST_VOLUMES_RESPONSE__INIT;
 	Csi__V1__ListVolumesResponse__Entry *entries = NULL, **entp = NULL;
 	struct csi_volume *vols = NULL;
@@ -668,14 +669,8 @@ static void list_volumes(void *ctx, const uint8_t *req, size_t len, struct csi_r
 	size_t n, start, count, i, k = 0;
 	char err[300];
 
-	if (in && !strings_ok(&csi__v1__list_volumes_request__descriptor, req, len, r)) {
-		csi__v1__list_volumes_request__free_unpacked(in, NULL);
+	if (!in)
 		return;
-	}
-	if (!in) {
-		reply_err(r, GRPC_STATUS_INVALID_ARGUMENT, "malformed ListVolumesRequest");
-		return;
-	}
 	if (!ok2xx(rest(s, CSI_OP_LIST, "GET", "/v1/volumes", NULL, &list, r)))
 		goto out;
 	arr = json_object_get(list, "volumes");
@@ -737,7 +732,8 @@ out:
 static void get_capacity(void *ctx, const uint8_t *req, size_t len, struct csi_reply *r)
 {
 	struct csi_service *s = ctx;
-	Csi__V1__GetCapacityRequest *in = csi__v1__get_capacity_request__unpack(NULL, len, req);
+	Csi__V1__GetCapacityRequest *in =
+		unpack(&csi__v1__get_capacity_request__descriptor, req, len, r);
 	Csi__V1__GetCapacityResponse out = CSI__V1__GET_CAPACITY_RESPONSE__INIT;
 	Google__Protobuf__Int64Value maxv = GOOGLE__PROTOBUF__INT64_VALUE__INIT;
 	struct csi_kv kv[MAX_PARAMS];
@@ -749,14 +745,8 @@ static void get_capacity(void *ctx, const uint8_t *req, size_t len, struct csi_r
 	size_t n;
 	int ret;
 
-	if (in && !strings_ok(&csi__v1__get_capacity_request__descriptor, req, len, r)) {
-		csi__v1__get_capacity_request__free_unpacked(in, NULL);
+	if (!in)
 		return;
-	}
-	if (!in) {
-		reply_err(r, GRPC_STATUS_INVALID_ARGUMENT, "malformed GetCapacityRequest");
-		return;
-	}
 	if (in->n_parameters > MAX_PARAMS) {
 		reply_err(r, GRPC_STATUS_INVALID_ARGUMENT, "at most %d parameters, got %zu",
 			  MAX_PARAMS, in->n_parameters);
@@ -804,18 +794,15 @@ static void controller_capabilities(void *ctx, const uint8_t *req, size_t len, s
 	};
 	enum { N = sizeof(types) / sizeof(types[0]) };
 	Csi__V1__ControllerGetCapabilitiesRequest *in =
-		csi__v1__controller_get_capabilities_request__unpack(NULL, len, req);
+		unpack(&csi__v1__controller_get_capabilities_request__descriptor, req, len, r);
 	Csi__V1__ControllerGetCapabilitiesResponse out =
 		CSI__V1__CONTROLLER_GET_CAPABILITIES_RESPONSE__INIT;
 	Csi__V1__ControllerServiceCapability caps[N], *capp[N];
 	Csi__V1__ControllerServiceCapability__RPC rpc[N];
 
 	(void)ctx;
-	if (!in) {
-		reply_err(r, GRPC_STATUS_INVALID_ARGUMENT,
-			  "malformed ControllerGetCapabilitiesRequest");
+	if (!in)
 		return;
-	}
 	for (size_t i = 0; i < N; i++) {
 		csi__v1__controller_service_capability__init(&caps[i]);
 		csi__v1__controller_service_capability__rpc__init(&rpc[i]);
@@ -835,16 +822,15 @@ static void controller_capabilities(void *ctx, const uint8_t *req, size_t len, s
 static void node_get_info(void *ctx, const uint8_t *req, size_t len, struct csi_reply *r)
 {
 	struct csi_service *s = ctx;
-	Csi__V1__NodeGetInfoRequest *in = csi__v1__node_get_info_request__unpack(NULL, len, req);
+	Csi__V1__NodeGetInfoRequest *in =
+		unpack(&csi__v1__node_get_info_request__descriptor, req, len, r);
 	Csi__V1__NodeGetInfoResponse out = CSI__V1__NODE_GET_INFO_RESPONSE__INIT;
 	Csi__V1__Topology topo = CSI__V1__TOPOLOGY__INIT;
 	Csi__V1__Topology__SegmentsEntry seg = CSI__V1__TOPOLOGY__SEGMENTS_ENTRY__INIT,
 					 *segp = &seg;
 
-	if (!in) {
-		reply_err(r, GRPC_STATUS_INVALID_ARGUMENT, "malformed NodeGetInfoRequest");
+	if (!in)
 		return;
-	}
 	seg.key = (char *)CSI_TOPOLOGY_KEY;
 	seg.value = (char *)s->node_id;
 	topo.n_segments = 1;
@@ -866,16 +852,14 @@ static void node_capabilities(void *ctx, const uint8_t *req, size_t len, struct 
 	};
 	enum { N = sizeof(types) / sizeof(types[0]) };
 	Csi__V1__NodeGetCapabilitiesRequest *in =
-		csi__v1__node_get_capabilities_request__unpack(NULL, len, req);
+		unpack(&csi__v1__node_get_capabilities_request__descriptor, req, len, r);
 	Csi__V1__NodeGetCapabilitiesResponse out = CSI__V1__NODE_GET_CAPABILITIES_RESPONSE__INIT;
 	Csi__V1__NodeServiceCapability caps[N], *capp[N];
 	Csi__V1__NodeServiceCapability__RPC rpc[N];
 
 	(void)ctx;
-	if (!in) {
-		reply_err(r, GRPC_STATUS_INVALID_ARGUMENT, "malformed NodeGetCapabilitiesRequest");
+	if (!in)
 		return;
-	}
 	for (size_t i = 0; i < N; i++) {
 		csi__v1__node_service_capability__init(&caps[i]);
 		csi__v1__node_service_capability__rpc__init(&rpc[i]);
@@ -909,7 +893,7 @@ static void node_publish(void *ctx, const uint8_t *req, size_t len, struct csi_r
 {
 	struct csi_service *s = ctx;
 	Csi__V1__NodePublishVolumeRequest *in =
-		csi__v1__node_publish_volume_request__unpack(NULL, len, req);
+		unpack(&csi__v1__node_publish_volume_request__descriptor, req, len, r);
 	Csi__V1__NodePublishVolumeResponse out = CSI__V1__NODE_PUBLISH_VOLUME_RESPONSE__INIT;
 	json_t *vol = NULL, *pools = NULL, *body = NULL;
 	const char *capfs, *volfs;
@@ -918,14 +902,8 @@ static void node_publish(void *ctx, const uint8_t *req, size_t len, struct csi_r
 	long st;
 	int ret;
 
-	if (in && !strings_ok(&csi__v1__node_publish_volume_request__descriptor, req, len, r)) {
-		csi__v1__node_publish_volume_request__free_unpacked(in, NULL);
+	if (!in)
 		return;
-	}
-	if (!in) {
-		reply_err(r, GRPC_STATUS_INVALID_ARGUMENT, "malformed NodePublishVolumeRequest");
-		return;
-	}
 	if (!in->volume_id || !*in->volume_id) {
 		reply_err(r, GRPC_STATUS_INVALID_ARGUMENT, "volume_id is required");
 		goto out;
@@ -1026,21 +1004,15 @@ static void node_unpublish(void *ctx, const uint8_t *req, size_t len, struct csi
 {
 	struct csi_service *s = ctx;
 	Csi__V1__NodeUnpublishVolumeRequest *in =
-		csi__v1__node_unpublish_volume_request__unpack(NULL, len, req);
+		unpack(&csi__v1__node_unpublish_volume_request__descriptor, req, len, r);
 	Csi__V1__NodeUnpublishVolumeResponse out = CSI__V1__NODE_UNPUBLISH_VOLUME_RESPONSE__INIT;
 	json_t *body = NULL, *vol = NULL;
 	char path[64 + CSI_ID_MAX], q[300];
 	long st;
 	int ret;
 
-	if (in && !strings_ok(&csi__v1__node_unpublish_volume_request__descriptor, req, len, r)) {
-		csi__v1__node_unpublish_volume_request__free_unpacked(in, NULL);
+	if (!in)
 		return;
-	}
-	if (!in) {
-		reply_err(r, GRPC_STATUS_INVALID_ARGUMENT, "malformed NodeUnpublishVolumeRequest");
-		return;
-	}
 	if (!in->volume_id || !*in->volume_id) {
 		reply_err(r, GRPC_STATUS_INVALID_ARGUMENT, "volume_id is required");
 		goto out;
@@ -1089,7 +1061,7 @@ static void node_stats(void *ctx, const uint8_t *req, size_t len, struct csi_rep
 {
 	struct csi_service *s = ctx;
 	Csi__V1__NodeGetVolumeStatsRequest *in =
-		csi__v1__node_get_volume_stats_request__unpack(NULL, len, req);
+		unpack(&csi__v1__node_get_volume_stats_request__descriptor, req, len, r);
 	Csi__V1__NodeGetVolumeStatsResponse out = CSI__V1__NODE_GET_VOLUME_STATS_RESPONSE__INIT;
 	Csi__V1__VolumeUsage use[2], *usep[2];
 	Csi__V1__VolumeCondition cond = CSI__V1__VOLUME_CONDITION__INIT;
@@ -1099,14 +1071,8 @@ static void node_stats(void *ctx, const uint8_t *req, size_t len, struct csi_rep
 	json_t *vol = NULL, *pools = NULL;
 	int ret;
 
-	if (in && !strings_ok(&csi__v1__node_get_volume_stats_request__descriptor, req, len, r)) {
-		csi__v1__node_get_volume_stats_request__free_unpacked(in, NULL);
+	if (!in)
 		return;
-	}
-	if (!in) {
-		reply_err(r, GRPC_STATUS_INVALID_ARGUMENT, "malformed NodeGetVolumeStatsRequest");
-		return;
-	}
 	if (!in->volume_id || !*in->volume_id) {
 		reply_err(r, GRPC_STATUS_INVALID_ARGUMENT, "volume_id is required");
 		goto out;
@@ -1166,7 +1132,7 @@ static void node_expand(void *ctx, const uint8_t *req, size_t len, struct csi_re
 {
 	struct csi_service *s = ctx;
 	Csi__V1__NodeExpandVolumeRequest *in =
-		csi__v1__node_expand_volume_request__unpack(NULL, len, req);
+		unpack(&csi__v1__node_expand_volume_request__descriptor, req, len, r);
 	Csi__V1__NodeExpandVolumeResponse out = CSI__V1__NODE_EXPAND_VOLUME_RESPONSE__INIT;
 	json_t *vol = NULL, *body = NULL, *res = NULL;
 	const char *capfs;
@@ -1175,14 +1141,8 @@ static void node_expand(void *ctx, const uint8_t *req, size_t len, struct csi_re
 	long st;
 	int ret;
 
-	if (in && !strings_ok(&csi__v1__node_expand_volume_request__descriptor, req, len, r)) {
-		csi__v1__node_expand_volume_request__free_unpacked(in, NULL);
+	if (!in)
 		return;
-	}
-	if (!in) {
-		reply_err(r, GRPC_STATUS_INVALID_ARGUMENT, "malformed NodeExpandVolumeRequest");
-		return;
-	}
 	if (!in->volume_id || !*in->volume_id) {
 		reply_err(r, GRPC_STATUS_INVALID_ARGUMENT, "volume_id is required");
 		goto out;
