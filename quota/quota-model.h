@@ -94,7 +94,9 @@ struct quota_create_req {
 
 /* POST /v1/volumes/{name}/resize */
 struct quota_resize_req {
-	uint64_t size_bytes;
+	uint64_t size_bytes; /* 0 = not given: the size stays */
+	bool set_inodes;     /* "inodes" was given: the inode limit becomes `inodes` */
+	uint64_t inodes;     /* 0 = no inode limit, as at create */
 };
 
 /* POST /v1/volumes/{name}/publish and /unpublish (readonly is publish only). */
