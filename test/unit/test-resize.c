@@ -162,6 +162,38 @@ static void test_policy_validation(void **state)
 		{"{\"cooldown_seconds\":99999999}", "cooldown_seconds"},
 		{"{\"granularity_bytes\":0}", "granularity_bytes"},
 		{"{\"granularity_bytes\":419430401}", "granularity_bytes: 419430401 is larger"},
+		/* inodes */
+		{"{\"trigger\":{\"used_percent\":null,\"inodes_used_percent\":0}}",
+		 "trigger.inodes_used_percent: must be 1..100, got 0"},
+		{"{\"trigger\":{\"inodes_used_percent\":101}}", "trigger.inodes_used_percent"},
+		{"{\"trigger\":{\"inodes_used_percent\":\"80\"}}",
+		 "trigger.inodes_used_percent: must be an integer"},
+		{"{\"trigger\":{\"inodes_free\":0}}", "trigger.inodes_free: must be 1.."},
+		{"{\"trigger\":{\"inodes_free\":-1}}", "trigger.inodes_free"},
+		{"{\"trigger\":{\"inodes_free\":1e30}}", "trigger.inodes_free: must be an integer"},
+		{"{\"trigger\":{\"inodes\":5}}", "trigger.\"inodes\": unknown field"},
+		{"{\"trigger\":{\"inodes_used_percent\":80},\"max_inodes\":100}",
+		 "step: an inode trigger needs inodes_percent, inodes or both"},
+		{"{\"trigger\":{\"inodes_used_percent\":80},\"step\":{\"inodes\":10}}",
+		 "max_inodes: is required with an inode trigger"},
+		{"{\"trigger\":{\"inodes_free\":8},\"step\":{\"inodes_percent\":0},"
+		 "\"max_inodes\":9}",
+		 "step.inodes_percent: must be 1..1000, got 0"},
+		{"{\"trigger\":{\"inodes_free\":8},\"step\":{\"inodes_percent\":1001},"
+		 "\"max_inodes\":9}",
+		 "step.inodes_percent"},
+		{"{\"trigger\":{\"inodes_free\":8},\"step\":{\"inodes\":0},\"max_inodes\":9}",
+		 "step.inodes: must be 1.."},
+		{"{\"trigger\":{\"inodes_free\":8},\"step\":{\"inodes\":1,\"min_inodes\":-1},"
+		 "\"max_inodes\":9}",
+		 "step.min_inodes"},
+		{"{\"trigger\":{\"inodes_free\":8},\"step\":{\"inodes\":1},\"max_inodes\":0}",
+		 "max_inodes: must be 1.."},
+		{"{\"trigger\":{\"inodes_free\":8},\"step\":{\"inodes\":1},"
+		 "\"max_inodes\":1e19}",
+		 "max_inodes: must be an integer"},
+		{"{\"max_inodes\":100}", "max_inodes: needs an inode trigger"},
+		{"{\"step\":{\"inodes\":100}}", "step.inodes: needs an inode trigger"},
 	};
 	struct resize_policy *p = NULL;
 	char err[1024], big[12000], patch[12100];
@@ -206,6 +238,42 @@ static void test_policy_validation(void **state)
 		assert_int_equal(resize_policy_parse(j, NULL, &q, err, sizeof(err)), 0);
 		json_t *k = resize_policy_to_json(q);
 
+		assert_true(json_equal(j, k));
+		json_decref(j);
+		json_decref(k);
+		resize_policy_free(q);
+	}
+	p = resize_policy_free(p);
+
+	/* With inodes: every field, shown and read back the same; an inode trigger alone is one. */
+	assert_int_equal(parse_patch("{\"trigger\":{\"used_percent\":null,\"inodes_used_percent\":"
+				     "90,\"inodes_free\":50},\"step\":{\"inodes_percent\":25,"
+				     "\"inodes\":100,\"min_inodes\":10},\"max_inodes\":100000}",
+				     &p, err, sizeof(err)),
+			 0);
+	assert_int_equal(p->used_percent, 0);
+	assert_int_equal(p->inodes_used_percent, 90);
+	assert_int_equal(p->inodes_free, 50);
+	assert_int_equal(p->inodes_step_percent, 25);
+	assert_int_equal(p->inodes_step, 100);
+	assert_int_equal(p->min_step_inodes, 10);
+	assert_int_equal(p->max_inodes, 100000);
+	{
+		json_t *j = resize_policy_to_json(p);
+		char *s = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS);
+		struct resize_policy *q = NULL;
+		json_t *k;
+
+		assert_string_equal(
+			s,
+			"{\"cooldown_seconds\":0,\"granularity_bytes\":1048576,"
+			"\"max_inodes\":100000,\"max_size_bytes\":419430400,\"name\":\"db\","
+			"\"selector\":{\"labels\":{\"app\":\"db\"}},\"step\":{\"inodes\":100,"
+			"\"inodes_percent\":25,\"min_bytes\":0,\"min_inodes\":10,\"percent\":50},"
+			"\"trigger\":{\"inodes_free\":50,\"inodes_used_percent\":90}}");
+		free(s);
+		assert_int_equal(resize_policy_parse(j, NULL, &q, err, sizeof(err)), 0);
+		k = resize_policy_to_json(q);
 		assert_true(json_equal(j, k));
 		json_decref(j);
 		json_decref(k);
