@@ -823,6 +823,112 @@ static void test_monitor_ticks(void **state)
 	v = quota_volumes_free(v);
 }
 
+/* Sets the fake quota's inode usage of a volume (bytes stay below any trigger). */
+static void use_inodes(const char *pool, uint32_t id, uint64_t inodes)
+{
+	pthread_mutex_lock(&F.lock);
+	proj_of(pool, id, false)->bytes_used = 4096;
+	proj_of(pool, id, false)->inodes_used = inodes;
+	pthread_mutex_unlock(&F.lock);
+}
+
+static uint64_t inodes_of(struct quota_volumes *v, const char *name)
+{
+	json_t *out = NULL;
+	char err[256];
+	uint64_t n;
+
+	assert_int_equal(quota_volume_get(v, name, &out, err, sizeof(err)), 0);
+	n = (uint64_t)json_integer_value(json_object_get(out, "inodes"));
+	json_decref(out);
+	return n;
+}
+
+/*
+ * Inodes: a volume with an inode limit of 100 and a policy >= 80 % / +50 % / max 400 inodes
+ * grows its inode limit, not its size, through the resize path (the kernel's limit with it),
+ * one step per crossing, and says at max once. A volume without an inode limit never does.
+ */
+static void test_monitor_inodes(void **state)
+{
+	struct quota_volumes *v;
+	struct resize_policies *ps = NULL;
+	struct resize_monitor *m = NULL;
+	struct resize_monitor_opts o = {
+		.source = RESIZE_SOURCE_LOCAL, .interval_ms = 2000, .now_ms = test_now_ms};
+	char err[512], *ev, *met;
+	uint64_t seen[8];
+	size_t n_seen = 0;
+	uint32_t id, none;
+	(void)state;
+
+	fake_reset();
+	T_ms = 1700000000000;
+	v = vservice();
+	id = mkvol(v, "{\"name\":\"files\",\"size_bytes\":104857600,\"pool\":\"/mnt/pmem0\","
+		      "\"inodes\":100,\"labels\":{\"app\":\"db\"}}");
+	none = mkvol(v, "{\"name\":\"nolimit\",\"size_bytes\":104857600,\"pool\":\"/mnt/pmem0\","
+			"\"labels\":{\"app\":\"db\"}}");
+	assert_int_equal(resize_policies_new(NULL, NULL, &ps, err, sizeof(err)), 0);
+	assert_int_equal(create(ps,
+				"{\"trigger\":{\"inodes_used_percent\":80},\"step\":{"
+				"\"inodes_percent\":50},\"max_inodes\":400}",
+				NULL, err, sizeof(err)),
+			 0);
+	o.volumes = v;
+	o.policies = ps;
+	assert_int_equal(resize_monitor_new(&o, &m, err, sizeof(err)), 0);
+
+	seen[n_seen++] = inodes_of(v, "files");
+	use_inodes("/mnt/pmem0", id, 79);
+	use_inodes("/mnt/pmem0", none, 1000000);
+	assert_int_equal(resize_monitor_tick(m), 0);
+	assert_int_equal(inodes_of(v, "files"), 100);
+	for (int round = 0; round < 6; round++) {
+		uint64_t lim = inodes_of(v, "files"), now;
+
+		T_ms += 2000;
+		use_inodes("/mnt/pmem0", id, lim * 85 / 100);
+		assert_true(resize_monitor_tick(m) <= 1);
+		now = inodes_of(v, "files");
+		if (now != seen[n_seen - 1])
+			seen[n_seen++] = now;
+		/* The kernel's limit is the volume's, the size untouched. */
+		pthread_mutex_lock(&F.lock);
+		assert_int_equal(proj_of("/mnt/pmem0", id, false)->inodes_limit, now);
+		pthread_mutex_unlock(&F.lock);
+		assert_int_equal(size_of(v, "files", NULL), 104857600);
+		T_ms += 2000;
+		assert_int_equal(resize_monitor_tick(m), 0);
+	}
+	/* 100 → 150 → 225 → 338 → 400 (capped at max_inodes), then no more. */
+	assert_int_equal(n_seen, 5);
+	assert_int_equal(seen[1], 150);
+	assert_int_equal(seen[2], 225);
+	assert_int_equal(seen[3], 338);
+	assert_int_equal(seen[4], 400);
+	assert_int_equal(inodes_of(v, "nolimit"), 0);
+	ev = events_of(m, "files");
+	assert_int_equal(count(ev, "\"result\":\"resized\""), 3);
+	assert_int_equal(count(ev, "\"result\":\"capped\""), 1);
+	assert_int_equal(count(ev, "\"result\":\"at_max\""), 1);
+	assert_non_null(strstr(ev, "\"from_bytes\":104857600,\"to_bytes\":104857600,"
+				   "\"from_inodes\":100,\"to_inodes\":150"));
+	assert_non_null(strstr(ev, "at max_inodes after this resize"));
+	free(ev);
+	ev = events_of(m, "nolimit");
+	assert_string_equal(ev, "{\"volume\":\"nolimit\",\"events\":[]}");
+	free(ev);
+	met = metrics_of(m);
+	assert_non_null(strstr(met, "pmem_autoresize_grown_total{part=\"bytes\"} 0\n"));
+	assert_non_null(strstr(met, "pmem_autoresize_grown_total{part=\"inodes\"} 4\n"));
+	free(met);
+
+	m = resize_monitor_free(m);
+	ps = resize_policies_free(ps);
+	v = quota_volumes_free(v);
+}
+
 /*
  * The monitor with the Prometheus source (pmemd's own metrics, matched by volume label) against
  * a fake Prometheus: a 500 and a body that is not JSON resize nothing and count as source
@@ -858,14 +964,49 @@ static void test_monitor_prometheus(void **state)
 	o.policies = ps;
 	assert_int_equal(resize_monitor_new(&o, &m, err, sizeof(err)), 0);
 
-	fake_http_can(&fk, 0, NULL, 500, "{\"status\":\"error\",\"error\":\"boom\"}");
-	assert_true(resize_monitor_tick(m) < 0);
-	fake_http_can(&fk, 0, NULL, 200, "<html>not json</html>");
-	assert_true(resize_monitor_tick(m) < 0);
+	/*
+	 * The log (stderr, captured): a failure is told when it starts and when its
+	 * reason changes (a 500, then a body that is not JSON), not at every pass.
+	 */
+	{
+		char path[] = "/tmp/test-resize-log-XXXXXX", *text = NULL;
+		int fd = mkstemp(path), saved = dup(2);
+		size_t len = 0;
+		FILE *f;
+
+		assert_true(fd >= 0 && saved >= 0);
+		fflush(stderr);
+		dup2(fd, 2);
+		fake_http_can(&fk, 0, NULL, 500, "{\"status\":\"error\",\"error\":\"boom\"}");
+		assert_true(resize_monitor_tick(m) < 0);
+		T_ms += 2000;
+		assert_true(resize_monitor_tick(m) < 0);
+		fake_http_can(&fk, 0, NULL, 200, "<html>not json</html>");
+		T_ms += 2000;
+		assert_true(resize_monitor_tick(m) < 0);
+		T_ms += 2000;
+		assert_true(resize_monitor_tick(m) < 0);
+		fflush(stderr);
+		dup2(saved, 2);
+		close(saved);
+		f = fopen(path, "r");
+		assert_non_null(f);
+		text = calloc(1, 65536);
+		len = fread(text, 1, 65535, f);
+		fclose(f);
+		close(fd);
+		unlink(path);
+		fputs(text, stderr);
+		assert_true(len > 0);
+		assert_int_equal(count(text, "event=resize_source_failed"), 2);
+		assert_int_equal(count(text, "HTTP 500"), 1);
+		assert_int_equal(count(text, "not JSON"), 1);
+		free(text);
+	}
 	assert_int_equal(size_of(v, "db", NULL), 104857600);
 	met = metrics_of(m);
 	assert_non_null(
-		strstr(met, "pmem_autoresize_source_errors_total{source=\"prometheus\"} 2\n"));
+		strstr(met, "pmem_autoresize_source_errors_total{source=\"prometheus\"} 4\n"));
 	assert_non_null(strstr(met, "pmem_autoresize_source_up{source=\"prometheus\"} 0\n"));
 	assert_non_null(strstr(met, "pmem_autoresize_total{result=\"resized\"} 0\n"));
 	free(met);
@@ -1051,6 +1192,7 @@ int main(void)
 		cmocka_unit_test(test_crud_and_persistence),
 		cmocka_unit_test(test_config),
 		cmocka_unit_test(test_monitor_ticks),
+		cmocka_unit_test(test_monitor_inodes),
 		cmocka_unit_test(test_monitor_prometheus),
 		cmocka_unit_test(test_monitor_thread),
 		cmocka_unit_test(test_http),
