@@ -1511,6 +1511,14 @@ static int resize(struct quota_volumes *v, const char *name, const struct quota_
 		pthread_mutex_unlock(&v->lock);
 		return r;
 	}
+	if (req->if_inodes_set && vol->inodes != req->if_inodes) {
+		r = fail(-EAGAIN, err, err_len,
+			 "volume %s has an inode limit of %" PRIu64 " now, not %" PRIu64
+			 ": changed meanwhile",
+			 name, vol->inodes, req->if_inodes);
+		pthread_mutex_unlock(&v->lock);
+		return r;
+	}
 	old_size = vol->size_bytes;
 	old_limit = vol->limit_bytes;
 	old_inodes = vol->inodes;

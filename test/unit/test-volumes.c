@@ -353,7 +353,7 @@ static void test_resize(void **state)
 	struct quota_volumes *v;
 	json_t *j = NULL;
 	char err[512];
-	struct quota_resize_req rr;
+	struct quota_resize_req rr = {0};
 	uint64_t l20 = limit_of(20 * MiB, CONFIG_FS_EXT4);
 	(void)state;
 
@@ -415,7 +415,7 @@ static const char *meta_of(const char *pool, const char *rel, const char *key)
 static int resize_body(struct quota_volumes *v, const char *name, const char *body, json_t **out,
 		       char *err, size_t len)
 {
-	struct quota_resize_req rr;
+	struct quota_resize_req rr = {0};
 	json_t *b = json_loads(body, 0, NULL);
 	int r;
 
@@ -549,6 +549,20 @@ static void test_resize_inodes(void **state)
 			quota_volume_resize_if(v, "i", &rr, 30 * MiB, &j, err, sizeof(err)), 0);
 		json_decref(j);
 		assert_int_equal(pj->inodes_limit, 600);
+		/* ... and, asked to, when the inode limit moved meanwhile. */
+		rr.inodes = 900;
+		rr.if_inodes_set = true;
+		rr.if_inodes = 500;
+		assert_int_equal(
+			quota_volume_resize_if(v, "i", &rr, 30 * MiB, &j, err, sizeof(err)),
+			-EAGAIN);
+		assert_non_null(strstr(err, "inode limit of 600 now, not 500"));
+		assert_int_equal(pj->inodes_limit, 600);
+		rr.if_inodes = 600;
+		assert_int_equal(
+			quota_volume_resize_if(v, "i", &rr, 30 * MiB, &j, err, sizeof(err)), 0);
+		json_decref(j);
+		assert_int_equal(pj->inodes_limit, 900);
 	}
 	quota_volumes_free(v);
 	fake_reset();
@@ -864,7 +878,7 @@ static void test_operation_metrics(void **state)
 					  "1",	    "2.5",   "5",      "10",	"+Inf"};
 	const char *t = "/var/lib/kubelet/pods/p1/volumes/m";
 	struct quota_volumes *v;
-	struct quota_resize_req rr;
+	struct quota_resize_req rr = {0};
 	json_t *j = NULL;
 	char err[512], series[160], *text;
 	(void)state;
@@ -1014,7 +1028,7 @@ static void test_max_size_option(void **state)
 		.now = fixed_now,
 	};
 	struct quota_volumes *v = NULL;
-	struct quota_resize_req rr;
+	struct quota_resize_req rr = {0};
 	json_t *body;
 	char err[256];
 	(void)state;
