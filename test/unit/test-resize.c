@@ -484,7 +484,13 @@ static void test_config(void **state)
 			   "      selector: {labels: {app: db}, pool: /mnt/pmem0}\n"
 			   "      trigger: {used_percent: 80}\n"
 			   "      step: {percent: 50, min_bytes: 1048576}\n"
-			   "      max_size_bytes: 4294967296\n";
+			   "      max_size_bytes: 4294967296\n"
+			   "    - name: grow-files\n"
+			   "      selector: {labels: {app: files}}\n"
+			   "      trigger: {inodes_used_percent: 90, inodes_free: 1000}\n"
+			   "      step: {percent: 10, inodes_percent: 50, min_inodes: 100}\n"
+			   "      max_size_bytes: 4294967296\n"
+			   "      max_inodes: 1000000\n";
 	struct config *cfg = NULL, *back = NULL;
 	char *errs, *text = NULL;
 	size_t len = 0;
@@ -499,7 +505,16 @@ static void test_config(void **state)
 	assert_int_equal(cfg->resize.interval_ms, 500);
 	assert_int_equal(cfg->resize.prometheus.timeout_ms, 2000);
 	assert_int_equal(cfg->resize.prometheus.preset, 1);
-	assert_int_equal(json_array_size(cfg->resize.policies), 1);
+	assert_int_equal(json_array_size(cfg->resize.policies), 2);
+	/* The inode fields through the same parser as the API's. */
+	assert_int_equal(json_integer_value(json_object_get(json_array_get(cfg->resize.policies, 1),
+							    "max_inodes")),
+			 1000000);
+	assert_int_equal(
+		json_integer_value(json_object_get(
+			json_object_get(json_array_get(cfg->resize.policies, 1), "trigger"),
+			"inodes_free")),
+		1000);
 	assert_int_equal(json_integer_value(json_object_get(
 				 json_object_get(json_array_get(cfg->resize.policies, 0), "step"),
 				 "min_bytes")),
