@@ -94,7 +94,16 @@ struct quota_create_req {
 
 /* POST /v1/volumes/{name}/resize */
 struct quota_resize_req {
-	uint64_t size_bytes;
+	uint64_t size_bytes; /* 0 = not given: the size stays */
+	bool set_inodes;     /* "inodes" was given: the inode limit becomes `inodes` */
+	uint64_t inodes;     /* 0 = no inode limit, as at create */
+	/*
+	 * Not from the body: only while the inode limit is still `if_inodes`
+	 * (else -EAGAIN), so the auto resizer never undoes an inode change made
+	 * meanwhile, as quota_volume_resize_if's size does for the size.
+	 */
+	bool if_inodes_set;
+	uint64_t if_inodes;
 };
 
 /* POST /v1/volumes/{name}/publish and /unpublish (readonly is publish only). */

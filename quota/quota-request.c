@@ -383,17 +383,33 @@ struct quota_create_req *quota_create_req_free(struct quota_create_req *r)
 int quota_resize_req_parse(const json_t *body, const struct quota_req_limits *lim,
 			   struct quota_resize_req *out, char *err, size_t err_len)
 {
-	static const char *const fields[] = {"size_bytes", NULL};
-	uint64_t size;
+	static const char *const fields[] = {"size_bytes", "inodes", NULL};
+	struct quota_resize_req r = {0};
+	const json_t *v;
 	int ret;
 
 	ret = check_fields(body, fields, err, err_len);
 	if (ret < 0)
 		return ret;
-	ret = get_size(body, lim, &size, err, err_len);
-	if (ret < 0)
-		return ret;
-	out->size_bytes = size;
+	v = json_object_get(body, "inodes");
+	/* Either may come alone: a resize of the inode limit leaves the size as it is. */
+	if (!v && !json_object_get(body, "size_bytes"))
+		return qm_fail(-EINVAL, err, err_len,
+			       "size_bytes, inodes: at least one of them is required");
+	if (json_object_get(body, "size_bytes")) {
+		ret = get_size(body, lim, &r.size_bytes, err, err_len);
+		if (ret < 0)
+			return ret;
+	}
+	if (v) {
+		/* 0 takes the inode limit away, as leaving "inodes" out does at create. */
+		ret = get_int(v, "inodes", "a non-negative integer (0 = no inode limit)", 0,
+			      INT64_MAX, &r.inodes, err, err_len);
+		if (ret < 0)
+			return ret;
+		r.set_inodes = true;
+	}
+	*out = r;
 	return 0;
 }
 

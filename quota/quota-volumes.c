@@ -1489,7 +1489,9 @@ static int resize(struct quota_volumes *v, const char *name, const struct quota_
 		  uint64_t if_size, json_t **out, char *err, size_t err_len)
 {
 	const struct quota_ops *ops = v->o.ops;
-	uint64_t token = 0, free_bytes = 0, old_limit, new_limit, old_size;
+	uint64_t token = 0, free_bytes = 0, old_limit, new_limit, old_size, new_size;
+	uint64_t old_inodes, new_inodes;
+	bool size_changes, inodes_change;
 	char text[24];
 	struct vol *vol;
 	json_t *j;
@@ -1509,10 +1511,24 @@ static int resize(struct quota_volumes *v, const char *name, const struct quota_
 		pthread_mutex_unlock(&v->lock);
 		return r;
 	}
+	if (req->if_inodes_set && vol->inodes != req->if_inodes) {
+		r = fail(-EAGAIN, err, err_len,
+			 "volume %s has an inode limit of %" PRIu64 " now, not %" PRIu64
+			 ": changed meanwhile",
+			 name, vol->inodes, req->if_inodes);
+		pthread_mutex_unlock(&v->lock);
+		return r;
+	}
 	old_size = vol->size_bytes;
 	old_limit = vol->limit_bytes;
-	new_limit = limit_for(v, vol->pool, req->size_bytes);
-	if (req->size_bytes == old_size) {
+	old_inodes = vol->inodes;
+	/* A part not asked for stays as it is. */
+	new_size = req->size_bytes ? req->size_bytes : old_size;
+	new_inodes = req->set_inodes ? req->inodes : old_inodes;
+	new_limit = limit_for(v, vol->pool, new_size);
+	size_changes = new_size != old_size;
+	inodes_change = new_inodes != old_inodes;
+	if (!size_changes && !inodes_change) {
 		j = vol_json_locked(vol);
 		pthread_mutex_unlock(&v->lock);
 		goto reply;
@@ -1525,7 +1541,7 @@ static int resize(struct quota_volumes *v, const char *name, const struct quota_
 				fail(r, err, err_len,
 				     "no room to grow volume %s by %" PRIu64
 				     " bytes in pool %s: %" PRIu64 " bytes free",
-				     name, req->size_bytes - old_size, vol->pool->name, free_bytes);
+				     name, new_size - old_size, vol->pool->name, free_bytes);
 			pthread_mutex_unlock(&v->lock);
 			return r;
 		}
@@ -1534,35 +1550,67 @@ static int resize(struct quota_volumes *v, const char *name, const struct quota_
 	pthread_mutex_unlock(&v->lock);
 	fault("volume_resize", 1);
 
-	if (new_limit < old_limit) {
+	/* A limit below what is used would leave the volume over quota: refused, naming both. */
+	if (new_limit < old_limit || (new_inodes && (!old_inodes || new_inodes < old_inodes))) {
 		struct quota_usage u;
 
 		r = ops->usage_get(vol->pool->name, vol->projid, &u, err, err_len);
-		if (r == 0 && u.bytes_used > new_limit)
+		if (r == 0 && new_limit < old_limit && u.bytes_used > new_limit)
 			r = fail(-EBUSY, err, err_len,
 				 "volume %s uses %" PRIu64 " bytes; cannot shrink it to %" PRIu64
 				 " bytes (a quota of %" PRIu64 ")",
-				 name, u.bytes_used, req->size_bytes, new_limit);
+				 name, u.bytes_used, new_size, new_limit);
+		else if (r == 0 && new_inodes && u.inodes_used > new_inodes)
+			r = fail(-EBUSY, err, err_len,
+				 "volume %s uses %" PRIu64 " inodes; cannot limit it to %" PRIu64
+				 " inodes",
+				 name, u.inodes_used, new_inodes);
 		if (r < 0)
 			goto finish;
 	}
-	r = ops->limit_set(vol->pool->name, vol->projid, new_limit, vol->inodes, err, err_len);
+	/* Bytes and inodes in one limit_set: the kernel never holds one new and one old. */
+	r = ops->limit_set(vol->pool->name, vol->projid, new_limit, new_inodes, err, err_len);
 	if (r < 0)
 		goto finish;
 	fault("volume_resize", 2);
-	snprintf(text, sizeof(text), "%" PRIu64, req->size_bytes);
-	r = ops->meta_set(vol->pool->name, vol->name, QUOTA_META_SIZE, text, err, err_len);
+	/*
+	 * The record is what a restart believes (the start-up scan sets the quota
+	 * to it). Size first, then inodes: a crash between the two leaves the
+	 * new size with the old inode limit, quota and record agreeing, and the
+	 * client's retry finishes the inodes (fault point 4).
+	 */
+	if (size_changes) {
+		snprintf(text, sizeof(text), "%" PRIu64, new_size);
+		r = ops->meta_set(vol->pool->name, vol->name, QUOTA_META_SIZE, text, err, err_len);
+	}
+	if (r == 0)
+		fault("volume_resize", 3);
+	if (r == 0 && inodes_change) {
+		snprintf(text, sizeof(text), "%" PRIu64, new_inodes);
+		r = ops->meta_set(vol->pool->name, vol->name, QUOTA_META_INODES, text, err,
+				  err_len);
+		if (r < 0 && size_changes) {
+			char e2[256];
+
+			/* The size record was written: back to the old one, as the quota. */
+			snprintf(text, sizeof(text), "%" PRIu64, old_size);
+			if (ops->meta_set(vol->pool->name, vol->name, QUOTA_META_SIZE, text, e2,
+					  sizeof(e2)) < 0)
+				log_error("volume_undo_failed",
+					  "volume=%s step=size_record reason=\"%s\"", name, e2);
+		}
+	}
 	if (r < 0) {
 		char e2[256];
 
-		/* The record is what a restart believes: put the quota back to match it. */
-		if (ops->limit_set(vol->pool->name, vol->projid, old_limit, vol->inodes, e2,
+		/* Put the quota back to match the record. */
+		if (ops->limit_set(vol->pool->name, vol->projid, old_limit, old_inodes, e2,
 				   sizeof(e2)) < 0)
 			log_error("volume_undo_failed", "volume=%s step=limit reason=\"%s\"", name,
 				  e2);
 		goto finish;
 	}
-	fault("volume_resize", 3);
+	fault("volume_resize", 4);
 finish:
 	pthread_mutex_lock(&v->lock);
 	if (r < 0) {
@@ -1571,8 +1619,9 @@ finish:
 	} else {
 		quota_ledger_adjust(v->ledger, vol->pool->name, old_limit, new_limit, token, NULL,
 				    0);
-		vol->size_bytes = req->size_bytes;
+		vol->size_bytes = new_size;
 		vol->limit_bytes = new_limit;
+		vol->inodes = new_inodes;
 	}
 	vol->busy = false;
 	j = r == 0 ? vol_json_locked(vol) : NULL;
@@ -1581,8 +1630,10 @@ finish:
 	report_allocated(v);
 	if (r < 0)
 		return r;
-	log_info("volume_resized", "volume=%s from=%" PRIu64 " to=%" PRIu64 " limit_bytes=%" PRIu64,
-		 name, old_size, req->size_bytes, new_limit);
+	log_info("volume_resized",
+		 "volume=%s from=%" PRIu64 " to=%" PRIu64 " limit_bytes=%" PRIu64
+		 " inodes_from=%" PRIu64 " inodes_to=%" PRIu64,
+		 name, old_size, new_size, new_limit, old_inodes, new_inodes);
 reply:
 	return reply_volume(v, j, out, err, err_len);
 }

@@ -44,7 +44,7 @@ static uint64_t lcm_or_max(uint64_t a, uint64_t b)
 	return l > UINT64_MAX / 2 ? a : (uint64_t)l;
 }
 
-/* Which trigger holds, written into `why`; false when none. */
+/* Which byte trigger holds, written into `why`; false when none. */
 static bool triggered(const struct resize_policy *p, const struct resize_sample *s, char *why,
 		      size_t len)
 {
@@ -64,16 +64,137 @@ static bool triggered(const struct resize_policy *p, const struct resize_sample 
 	return false;
 }
 
+/*
+ * Which inode trigger holds. Only a volume with an inode limit (and a sample
+ * that has the limit) can run out of inodes: without one nothing fires.
+ */
+static bool inodes_triggered(const struct resize_volume_state *vol, const struct resize_policy *p,
+			     const struct resize_sample *s, char *why, size_t len)
+{
+	uint64_t free_i;
+
+	if (!vol->inodes || !s->has_inodes || !s->capacity_inodes)
+		return false;
+	free_i = s->capacity_inodes - s->used_inodes;
+	if (p->inodes_used_percent &&
+	    (u128)s->used_inodes * 100 >= (u128)p->inodes_used_percent * s->capacity_inodes) {
+		snprintf(why, len, "used %" PRIu64 " of %" PRIu64 " inodes >= %u%%", s->used_inodes,
+			 s->capacity_inodes, p->inodes_used_percent);
+		return true;
+	}
+	if (p->inodes_free && free_i <= p->inodes_free) {
+		snprintf(why, len, "free %" PRIu64 " inodes <= %" PRIu64, free_i, p->inodes_free);
+		return true;
+	}
+	return false;
+}
+
+/* The byte part of a growth: 0 and out->new_size_bytes set, or -1 with `msg` saying why not. */
+static int grow_bytes(const struct resize_volume_state *vol, const struct resize_policy *p,
+		      const char *why, struct resize_decision *out, char *msg, size_t len)
+{
+	uint64_t bs = vol->block_size ? vol->block_size : 4096;
+	uint64_t cur = vol->size_bytes, step, want, unit, room;
+
+	/* The step is from the size now, never from the size first asked for. */
+	if (p->step_kind == RESIZE_STEP_PERCENT) {
+		u128 x = ((u128)cur * p->step_percent + 99) / 100;
+
+		step = x > UINT64_MAX ? UINT64_MAX : (uint64_t)x;
+	} else {
+		step = p->step_bytes;
+	}
+	if (step < p->min_step_bytes)
+		step = p->min_step_bytes;
+	if (step == 0)
+		step = 1;
+	want = step > UINT64_MAX - cur ? UINT64_MAX : cur + step;
+	unit = p->granularity_bytes ? lcm_or_max(bs, p->granularity_bytes) : bs;
+	want = round_up(want, unit);
+	if (want <= cur) {
+		/* Only near 2^64, where rounding up must round down instead. */
+		snprintf(msg, len, "no larger size is representable (%s)", why);
+		return -1;
+	}
+
+	if (want >= p->max_size_bytes) {
+		want = p->max_size_bytes;
+		out->at_max = true;
+		out->capped = want < cur + step;
+	}
+	/*
+	 * The pool: a block-aligned size grows the quota by at most new - old
+	 * (the limit is the size rounded up to the block plus a constant), so
+	 * the largest block-aligned size within cur + free always fits.
+	 */
+	room = vol->pool_free_bytes > UINT64_MAX - cur ? UINT64_MAX : cur + vol->pool_free_bytes;
+	room = room / bs * bs;
+	if (want > room) {
+		if (room <= cur) {
+			out->refused = true;
+			out->at_max = false;
+			out->capped = false;
+			snprintf(msg, len,
+				 "refused: pool has %" PRIu64
+				 " bytes free, not enough for a step (%s)",
+				 vol->pool_free_bytes, why);
+			return -1;
+		}
+		want = room;
+		out->capped = true;
+		out->at_max = want >= p->max_size_bytes;
+		out->new_size_bytes = want;
+		snprintf(msg, len,
+			 "capped at the pool's free capacity (%" PRIu64 " bytes free): %s",
+			 vol->pool_free_bytes, why);
+		return 0;
+	}
+	out->new_size_bytes = want;
+	if (out->capped)
+		snprintf(msg, len, "capped at max_size_bytes %" PRIu64 ": %s", p->max_size_bytes,
+			 why);
+	else
+		snprintf(msg, len, "%s", why);
+	return 0;
+}
+
+/* The inode part: from the limit now, the larger step, at least the minimum, up to max. */
+static void grow_inodes(const struct resize_volume_state *vol, const struct resize_policy *p,
+			const char *why, struct resize_decision *out, char *msg, size_t len)
+{
+	uint64_t cur = vol->inodes, step = p->inodes_step, want;
+	u128 x = ((u128)cur * p->inodes_step_percent + 99) / 100;
+
+	if (x > step)
+		step = x > UINT64_MAX ? UINT64_MAX : (uint64_t)x;
+	if (step < p->min_step_inodes)
+		step = p->min_step_inodes;
+	if (step == 0)
+		step = 1;
+	want = step > UINT64_MAX - cur ? UINT64_MAX : cur + step;
+	if (want >= p->max_inodes) {
+		want = p->max_inodes;
+		out->inodes_at_max = true;
+		out->inodes_capped = want < cur + step;
+	}
+	out->new_inodes = want;
+	if (out->inodes_capped)
+		snprintf(msg, len, "capped at max_inodes %" PRIu64 ": %s", p->max_inodes, why);
+	else
+		snprintf(msg, len, "%s", why);
+}
+
 void resize_decide(const struct resize_volume_state *vol, const struct resize_sample *s,
 		   const struct resize_policy *p, int64_t now_ms, int64_t max_age_ms,
 		   const struct resize_history *h, struct resize_decision *out)
 {
-	uint64_t bs = vol->block_size ? vol->block_size : 4096;
-	uint64_t cur = vol->size_bytes, step, want, unit, room;
-	char why[160];
+	uint64_t cur = vol->size_bytes;
+	char why[160], iwhy[160], bmsg[RESIZE_REASON_MAX], imsg[RESIZE_REASON_MAX];
+	bool fire_b, fire_i, had_b, had_i;
 
 	memset(out, 0, sizeof(*out));
 	out->new_size_bytes = cur;
+	out->new_inodes = vol->inodes;
 
 	/* The sample first: nothing is decided on figures that cannot be true. */
 	if (!s->valid) {
@@ -122,78 +243,48 @@ void resize_decide(const struct resize_volume_state *vol, const struct resize_sa
 		return;
 	}
 	out->usable = true;
-	if (!triggered(p, s, why, sizeof(why))) {
+	fire_b = triggered(p, s, why, sizeof(why));
+	fire_i = inodes_triggered(vol, p, s, iwhy, sizeof(iwhy));
+	if (!fire_b && !fire_i) {
 		say(out, "below the trigger");
 		return;
 	}
 	out->triggered = true;
-	if (cur >= p->max_size_bytes) {
+	out->inodes_triggered = fire_i;
+	had_b = fire_b;
+	had_i = fire_i;
+	/* At max: that part is done; the other may still grow. */
+	if (fire_b && cur >= p->max_size_bytes) {
 		out->at_max = true;
-		say(out, "at max: size %" PRIu64 " >= max_size_bytes %" PRIu64 " (%s)", cur,
-		    p->max_size_bytes, why);
-		return;
+		snprintf(bmsg, sizeof(bmsg),
+			 "at max: size %" PRIu64 " >= max_size_bytes %" PRIu64 " (%s)", cur,
+			 p->max_size_bytes, why);
+		fire_b = false;
 	}
-	if (h && h->finished_ms && now_ms - h->finished_ms < (int64_t)p->cooldown_ms) {
+	if (fire_i && vol->inodes >= p->max_inodes) {
+		out->inodes_at_max = true;
+		snprintf(imsg, sizeof(imsg),
+			 "at max: inodes %" PRIu64 " >= max_inodes %" PRIu64 " (%s)", vol->inodes,
+			 p->max_inodes, iwhy);
+		fire_i = false;
+	}
+	if ((fire_b || fire_i) && h && h->finished_ms &&
+	    now_ms - h->finished_ms < (int64_t)p->cooldown_ms) {
 		say(out, "cooldown: last resize %" PRId64 " ms ago, cooldown %" PRIu64 " ms (%s)",
-		    now_ms - h->finished_ms, p->cooldown_ms, why);
+		    now_ms - h->finished_ms, p->cooldown_ms, fire_b ? why : iwhy);
 		return;
 	}
-
-	/* The step is from the size now, never from the size first asked for. */
-	if (p->step_kind == RESIZE_STEP_PERCENT) {
-		u128 x = ((u128)cur * p->step_percent + 99) / 100;
-
-		step = x > UINT64_MAX ? UINT64_MAX : (uint64_t)x;
-	} else {
-		step = p->step_bytes;
-	}
-	if (step < p->min_step_bytes)
-		step = p->min_step_bytes;
-	if (step == 0)
-		step = 1;
-	want = step > UINT64_MAX - cur ? UINT64_MAX : cur + step;
-	unit = p->granularity_bytes ? lcm_or_max(bs, p->granularity_bytes) : bs;
-	want = round_up(want, unit);
-	if (want <= cur) {
-		/* Only near 2^64, where rounding up must round down instead. */
-		say(out, "no larger size is representable (%s)", why);
-		return;
-	}
-
-	if (want >= p->max_size_bytes) {
-		want = p->max_size_bytes;
-		out->at_max = true;
-		out->capped = want < cur + step;
-	}
-	/*
-	 * The pool: a block-aligned size grows the quota by at most new - old
-	 * (the limit is the size rounded up to the block plus a constant), so
-	 * the largest block-aligned size within cur + free always fits.
-	 */
-	room = vol->pool_free_bytes > UINT64_MAX - cur ? UINT64_MAX : cur + vol->pool_free_bytes;
-	room = room / bs * bs;
-	if (want > room) {
-		if (room <= cur) {
-			out->refused = true;
-			out->at_max = false;
-			say(out,
-			    "refused: pool has %" PRIu64 " bytes free, not enough for a step (%s)",
-			    vol->pool_free_bytes, why);
-			return;
-		}
-		want = room;
-		out->capped = true;
-		out->at_max = want >= p->max_size_bytes;
+	if (fire_b && grow_bytes(vol, p, why, out, bmsg, sizeof(bmsg)) == 0)
 		out->action = RESIZE_GROW;
-		out->new_size_bytes = want;
-		say(out, "capped at the pool's free capacity (%" PRIu64 " bytes free): %s",
-		    vol->pool_free_bytes, why);
-		return;
+	/* A refused byte step does not stop the inodes: they take no room in the pool. */
+	if (fire_i) {
+		grow_inodes(vol, p, iwhy, out, imsg, sizeof(imsg));
+		out->action = RESIZE_GROW;
 	}
-	out->action = RESIZE_GROW;
-	out->new_size_bytes = want;
-	if (out->capped)
-		say(out, "capped at max_size_bytes %" PRIu64 ": %s", p->max_size_bytes, why);
+	if (had_b && had_i)
+		say(out, "%.120s; inodes: %.120s", bmsg, imsg);
+	else if (had_b)
+		say(out, "%s", bmsg);
 	else
-		say(out, "%s", why);
+		say(out, "inodes: %s", imsg);
 }

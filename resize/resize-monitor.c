@@ -41,7 +41,8 @@ static const double pass_buckets[] = {0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5};
 struct event {
 	int64_t at_ms;
 	enum result result;
-	uint64_t from, to;
+	uint64_t from, to;		 /* bytes */
+	uint64_t from_inodes, to_inodes; /* the inode limit (0 = none) */
 	char reason[RESIZE_REASON_MAX];
 };
 
@@ -58,6 +59,7 @@ struct vstate {
 	 * falls below the trigger.
 	 */
 	uint64_t at_max_told;
+	uint64_t at_max_told_inodes; /* the same for max_inodes, per inode limit */
 	enum result told;
 	bool has_told;
 	bool seen; /* in this pass's volume list */
@@ -85,6 +87,9 @@ struct resize_monitor {
 	double pass_sum, last_pass_seconds;
 	size_t watched; /* volumes a policy selected in the last pass */
 	bool source_failing;
+	/* The failure last logged, its figures masked: a new kind of failure is logged again. */
+	char source_failure[256];
+	uint64_t grown[2]; /* resizes that grew [0] bytes, [1] the inode limit */
 	/* the thread */
 	pthread_t thread;
 	bool running, stop;
@@ -311,7 +316,7 @@ static void prune(struct resize_monitor *m)
 }
 
 static void record(struct resize_monitor *m, struct vstate *s, int64_t at, enum result res,
-		   uint64_t from, uint64_t to, const char *reason)
+		   uint64_t from, uint64_t to, uint64_t from_i, uint64_t to_i, const char *reason)
 {
 	struct event *e = &s->ring[s->next];
 	char q[RESIZE_REASON_MAX + 64];
@@ -320,6 +325,8 @@ static void record(struct resize_monitor *m, struct vstate *s, int64_t at, enum 
 	e->result = res;
 	e->from = from;
 	e->to = to;
+	e->from_inodes = from_i;
+	e->to_inodes = to_i;
 	snprintf(e->reason, sizeof(e->reason), "%s", reason);
 	s->next = (s->next + 1) % RESIZE_EVENTS_MAX;
 	if (s->n_events < RESIZE_EVENTS_MAX)
@@ -328,14 +335,18 @@ static void record(struct resize_monitor *m, struct vstate *s, int64_t at, enum 
 	log_quote(q, sizeof(q), reason);
 	if (res == R_RESIZED || res == R_CAPPED)
 		log_info("resize_applied",
-			 "volume=%s from=%" PRIu64 " to=%" PRIu64 " capped=%s reason=%s", s->name,
-			 from, to, res == R_CAPPED ? "true" : "false", q);
+			 "volume=%s from=%" PRIu64 " to=%" PRIu64 " inodes_from=%" PRIu64
+			 " inodes_to=%" PRIu64 " capped=%s reason=%s",
+			 s->name, from, to, from_i, to_i, res == R_CAPPED ? "true" : "false", q);
 	else if (res == R_ERROR)
-		log_error("resize_failed", "volume=%s from=%" PRIu64 " to=%" PRIu64 " reason=%s",
-			  s->name, from, to, q);
+		log_error("resize_failed",
+			  "volume=%s from=%" PRIu64 " to=%" PRIu64 " inodes_from=%" PRIu64
+			  " inodes_to=%" PRIu64 " reason=%s",
+			  s->name, from, to, from_i, to_i, q);
 	else
 		log_warn(res == R_AT_MAX ? "resize_at_max" : "resize_refused",
-			 "volume=%s size=%" PRIu64 " reason=%s", s->name, from, q);
+			 "volume=%s size=%" PRIu64 " inodes=%" PRIu64 " reason=%s", s->name, from,
+			 from_i, q);
 }
 
 /* ---- one pass ---- */
@@ -448,13 +459,38 @@ static int refresh_policies(struct resize_monitor *m)
 	return 0;
 }
 
+/*
+ * `why` with every run of digits as one '#', after the errno: what kind of
+ * failure it is. Figures that move at every pass (a timeout's milliseconds,
+ * a count, the query's timestamp in a URL) must not make it news; words do
+ * ("connection refused" then "HTTP 500"). A change only in a figure (HTTP
+ * 500 then 502) is not told again.
+ */
+static void failure_kind(int r, const char *why, char *out, size_t len)
+{
+	size_t n = (size_t)snprintf(out, len, "%d:", r);
+
+	for (const char *p = why; *p && n + 1 < len; p++) {
+		if (*p >= '0' && *p <= '9') {
+			if (out[n - 1] == '#')
+				continue;
+			out[n++] = '#';
+		} else {
+			out[n++] = *p;
+		}
+	}
+	out[n < len ? n : len - 1] = '\0';
+}
+
 static void source_state(struct resize_monitor *m, int r, const char *why)
 {
-	char q[600];
+	char q[600], kind[sizeof(m->source_failure)];
 
 	if (r < 0) {
 		m->source_errors++;
-		if (!m->source_failing)
+		failure_kind(r, why, kind, sizeof(kind));
+		/* Told when it starts failing, and again when it fails differently. */
+		if (!m->source_failing || strcmp(kind, m->source_failure) != 0)
 			log_error("resize_source_failed",
 				  "source=%s errno=%d reason=%s "
 				  "message=\"no volume is resized until it "
@@ -462,9 +498,11 @@ static void source_state(struct resize_monitor *m, int r, const char *why)
 				  resize_source_name(m->o.source), -r,
 				  log_quote(q, sizeof(q), why));
 		m->source_failing = true;
+		memcpy(m->source_failure, kind, sizeof(kind));
 	} else if (m->source_failing) {
 		log_info("resize_source_recovered", "source=%s", resize_source_name(m->o.source));
 		m->source_failing = false;
+		m->source_failure[0] = '\0';
 	}
 }
 
@@ -507,7 +545,7 @@ static int act(struct resize_monitor *m, struct item *it, int64_t max_age, int64
 		pthread_mutex_unlock(&m->lock);
 	}
 	if (d.action == RESIZE_NONE) {
-		if (!d.at_max && !d.refused) {
+		if (!d.at_max && !d.inodes_at_max && !d.refused) {
 			/* Below the trigger again: a later at-max or refusal is news. */
 			if (d.triggered || !d.usable)
 				return 0;
@@ -516,14 +554,18 @@ static int act(struct resize_monitor *m, struct item *it, int64_t max_age, int64
 			pthread_mutex_unlock(&m->lock);
 			return 0;
 		}
-		res = d.at_max ? R_AT_MAX : R_REFUSED;
+		res = d.at_max || d.inodes_at_max ? R_AT_MAX : R_REFUSED;
 		pthread_mutex_lock(&m->lock);
 		/* Told once: the same refusal every 2 s would bury everything else. */
-		if (res == R_AT_MAX && s->at_max_told != it->size) {
-			record(m, s, now, res, it->size, it->size, d.reason);
+		if (res == R_AT_MAX &&
+		    (s->at_max_told != it->size || s->at_max_told_inodes != it->inodes)) {
+			record(m, s, now, res, it->size, it->size, it->inodes, it->inodes,
+			       d.reason);
 			s->at_max_told = it->size;
+			s->at_max_told_inodes = it->inodes;
 		} else if (res == R_REFUSED && (!s->has_told || s->told != res)) {
-			record(m, s, now, res, it->size, it->size, d.reason);
+			record(m, s, now, res, it->size, it->size, it->inodes, it->inodes,
+			       d.reason);
 			s->has_told = true;
 			s->told = res;
 		}
@@ -531,8 +573,14 @@ static int act(struct resize_monitor *m, struct item *it, int64_t max_age, int64
 		return 0;
 	}
 	{
-		/* Only from the size decided on: a resize made meanwhile is never undone. */
-		struct quota_resize_req rq = {.size_bytes = d.new_size_bytes};
+		/*
+		 * Only from the size decided on: a resize made meanwhile is never
+		 * undone. The inode limit is asked for only when it grows.
+		 */
+		bool grow_i = d.new_inodes != it->inodes, grow_b = d.new_size_bytes != it->size;
+		struct quota_resize_req rq = {.size_bytes = d.new_size_bytes,
+					      .set_inodes = grow_i,
+					      .inodes = d.new_inodes};
 		int64_t started = now_ms(m), finished;
 		json_t *out = NULL;
 		char err[512], why[RESIZE_REASON_MAX + 600];
@@ -550,7 +598,8 @@ static int act(struct resize_monitor *m, struct item *it, int64_t max_age, int64
 		}
 		if (r < 0 && (!s->has_told || s->told != R_ERROR)) {
 			snprintf(why, sizeof(why), "%s; resize failed: %s", d.reason, err);
-			record(m, s, finished, R_ERROR, it->size, d.new_size_bytes, why);
+			record(m, s, finished, R_ERROR, it->size, d.new_size_bytes, it->inodes,
+			       d.new_inodes, why);
 			s->has_told = true;
 			s->told = R_ERROR;
 		} else if (r < 0) {
@@ -561,14 +610,31 @@ static int act(struct resize_monitor *m, struct item *it, int64_t max_age, int64
 			s->h.from_bytes = it->size;
 			s->h.to_bytes = d.new_size_bytes;
 			s->last_resize_ms = finished;
-			record(m, s, finished, d.capped ? R_CAPPED : R_RESIZED, it->size,
-			       d.new_size_bytes, d.reason);
+			m->grown[0] += grow_b;
+			m->grown[1] += grow_i;
+			record(m, s, finished,
+			       (grow_b && d.capped) || (grow_i && d.inodes_capped) ? R_CAPPED
+										   : R_RESIZED,
+			       it->size, d.new_size_bytes, it->inodes, d.new_inodes, d.reason);
 			s->has_told = false;
-			if (d.at_max) {
+			if (d.refused) {
+				/* The inodes grew; the bytes could not: say that too, once. */
+				record(m, s, finished, R_REFUSED, d.new_size_bytes,
+				       d.new_size_bytes, d.new_inodes, d.new_inodes, d.reason);
+				s->has_told = true;
+				s->told = R_REFUSED;
+			}
+			if ((d.at_max && grow_b) || (d.inodes_at_max && grow_i)) {
 				/* The step reached max: say so now, once. */
 				record(m, s, finished, R_AT_MAX, d.new_size_bytes, d.new_size_bytes,
-				       "at max_size_bytes after this resize");
+				       d.new_inodes, d.new_inodes,
+				       d.at_max && grow_b && d.inodes_at_max && grow_i
+					       ? "at max_size_bytes and max_inodes after this "
+						 "resize"
+				       : d.at_max && grow_b ? "at max_size_bytes after this resize"
+							    : "at max_inodes after this resize");
 				s->at_max_told = d.new_size_bytes;
+				s->at_max_told_inodes = d.new_inodes;
 			}
 		}
 		pthread_mutex_unlock(&m->lock);
@@ -750,10 +816,12 @@ int resize_monitor_events(struct resize_monitor *m, const char *volume, json_t *
 		const struct event *e = &s->ring[at];
 
 		ok = json_array_append_new(
-			     arr, json_pack("{s:o, s:s, s:I, s:I, s:s}", "time",
+			     arr, json_pack("{s:o, s:s, s:I, s:I, s:I, s:I, s:s}", "time",
 					    time_json(e->at_ms), "result", result_names[e->result],
 					    "from_bytes", (json_int_t)e->from, "to_bytes",
-					    (json_int_t)e->to, "reason", e->reason)) == 0;
+					    (json_int_t)e->to, "from_inodes",
+					    (json_int_t)e->from_inodes, "to_inodes",
+					    (json_int_t)e->to_inodes, "reason", e->reason)) == 0;
 	}
 	pthread_mutex_unlock(&m->lock);
 	if (!ok) {
@@ -782,6 +850,11 @@ void resize_monitor_metrics(struct resize_monitor *m, FILE *f)
 	for (int i = 0; i < N_RESULTS; i++)
 		fprintf(f, "pmem_autoresize_total{result=\"%s\"} %" PRIu64 "\n", result_names[i],
 			m->results[i]);
+	fprintf(f, "# HELP pmem_autoresize_grown_total Automatic resizes that grew a volume's "
+		   "bytes or its inode limit (one resize may grow both).\n"
+		   "# TYPE pmem_autoresize_grown_total counter\n");
+	fprintf(f, "pmem_autoresize_grown_total{part=\"bytes\"} %" PRIu64 "\n", m->grown[0]);
+	fprintf(f, "pmem_autoresize_grown_total{part=\"inodes\"} %" PRIu64 "\n", m->grown[1]);
 	fprintf(f, "# HELP pmem_autoresize_last_seconds Unix time of the last automatic resize of "
 		   "a volume.\n# TYPE pmem_autoresize_last_seconds gauge\n");
 	for (size_t i = 0; i < m->n_states; i++)

@@ -21,6 +21,7 @@
 #define POLICIES_FILE_MAX     (16u << 20) /* bigger than any we write: not ours */
 #define POLICIES_FILE_VERSION 1
 #define BYTES_MAX	      ((uint64_t)INT64_MAX) /* JSON integers are signed 64-bit */
+#define INODES_MAX	      ((uint64_t)INT64_MAX) /* as the volume API takes them */
 #define COOLDOWN_MAX_S	      (7 * 86400)
 #define GRANULARITY_DEFAULT   (1ULL << 20)
 #define GRANULARITY_MAX	      (1ULL << 40)
@@ -256,14 +257,69 @@ static int parse_selector(const json_t *sel, struct resize_policy *p, char *err,
 	return 0;
 }
 
+/*
+ * The inode step and max: both needed with an inode trigger (the volume API
+ * takes inodes up to INT64_MAX), refused without one (they would never act,
+ * and a person who wrote them expects them to).
+ */
+static int parse_inodes(const json_t *body, const json_t *step, struct resize_policy *p, char *err,
+			size_t err_len)
+{
+	bool trig = p->inodes_used_percent || p->inodes_free;
+	uint64_t x = 0;
+	int r;
+
+	if ((r = get_uint(step, "inodes_percent", "step.inodes_percent", 1, 1000, &x, err,
+			  err_len)) < 0)
+		return r;
+	p->inodes_step_percent = (unsigned)x;
+	if ((r = get_uint(step, "inodes", "step.inodes", 1, INODES_MAX, &p->inodes_step, err,
+			  err_len)) < 0 ||
+	    (r = get_uint(step, "min_inodes", "step.min_inodes", 0, INODES_MAX, &p->min_step_inodes,
+			  err, err_len)) < 0 ||
+	    (r = get_uint(body, "max_inodes", "max_inodes", 1, INODES_MAX, &p->max_inodes, err,
+			  err_len)) < 0)
+		return r;
+	if (!trig) {
+		static const char *const fields[] = {"step.inodes_percent", "step.inodes",
+						     "step.min_inodes", "max_inodes"};
+		const json_t *const v[] = {
+			json_object_get(step, "inodes_percent"), json_object_get(step, "inodes"),
+			json_object_get(step, "min_inodes"), json_object_get(body, "max_inodes")};
+
+		for (size_t i = 0; i < 4; i++)
+			if (v[i])
+				return fail(
+					-EINVAL, err, err_len,
+					"%s: needs an inode trigger (trigger.inodes_used_percent "
+					"or trigger.inodes_free)",
+					fields[i]);
+		return 0;
+	}
+	if (!p->inodes_step_percent && !p->inodes_step)
+		return fail(-EINVAL, err, err_len,
+			    "step: an inode trigger needs inodes_percent, inodes or both");
+	if (!p->max_inodes)
+		return fail(-EINVAL, err, err_len, "max_inodes: is required with an inode trigger");
+	return 0;
+}
+
 int resize_policy_parse(const json_t *body, const char *name, struct resize_policy **out, char *err,
 			size_t err_len)
 {
-	static const char *const keys[] = {
-		"name",		  "selector",	      "trigger",	   "step",
-		"max_size_bytes", "cooldown_seconds", "granularity_bytes", NULL};
-	static const char *const trigger_keys[] = {"used_percent", "free_bytes", NULL};
-	static const char *const step_keys[] = {"percent", "bytes", "min_bytes", NULL};
+	static const char *const keys[] = {"name",
+					   "selector",
+					   "trigger",
+					   "step",
+					   "max_size_bytes",
+					   "cooldown_seconds",
+					   "granularity_bytes",
+					   "max_inodes",
+					   NULL};
+	static const char *const trigger_keys[] = {"used_percent", "free_bytes",
+						   "inodes_used_percent", "inodes_free", NULL};
+	static const char *const step_keys[] = {
+		"percent", "bytes", "min_bytes", "inodes_percent", "inodes", "min_inodes", NULL};
 	const json_t *jname, *trig, *step;
 	struct resize_policy *p;
 	const char *s;
@@ -324,8 +380,18 @@ int resize_policy_parse(const json_t *body, const char *name, struct resize_poli
 	if ((r = get_uint(trig, "free_bytes", "trigger.free_bytes", 1, BYTES_MAX, &p->free_bytes,
 			  err, err_len)) < 0)
 		goto bad;
-	if (!p->used_percent && !p->free_bytes) {
-		r = fail(-EINVAL, err, err_len, "trigger: needs used_percent, free_bytes or both");
+	x = 0;
+	if ((r = get_uint(trig, "inodes_used_percent", "trigger.inodes_used_percent", 1, 100, &x,
+			  err, err_len)) < 0)
+		goto bad;
+	p->inodes_used_percent = (unsigned)x;
+	if ((r = get_uint(trig, "inodes_free", "trigger.inodes_free", 1, INODES_MAX,
+			  &p->inodes_free, err, err_len)) < 0)
+		goto bad;
+	if (!p->used_percent && !p->free_bytes && !p->inodes_used_percent && !p->inodes_free) {
+		r = fail(-EINVAL, err, err_len,
+			 "trigger: needs used_percent, free_bytes, inodes_used_percent or "
+			 "inodes_free (any of them)");
 		goto bad;
 	}
 
@@ -351,6 +417,8 @@ int resize_policy_parse(const json_t *body, const char *name, struct resize_poli
 	p->step_kind = p->step_bytes ? RESIZE_STEP_BYTES : RESIZE_STEP_PERCENT;
 	if ((r = get_uint(step, "min_bytes", "step.min_bytes", 0, BYTES_MAX, &p->min_step_bytes,
 			  err, err_len)) < 0)
+		goto bad;
+	if ((r = parse_inodes(body, step, p, err, err_len)) < 0)
 		goto bad;
 
 	if (!json_object_get(body, "max_size_bytes")) {
@@ -423,11 +491,26 @@ json_t *resize_policy_to_json(const struct resize_policy *p)
 	else
 		json_object_set_new(step, "bytes", json_integer((json_int_t)p->step_bytes));
 	json_object_set_new(step, "min_bytes", json_integer((json_int_t)p->min_step_bytes));
+	/* The inode fields only when on: a policy without them reads as before. */
+	if (p->inodes_used_percent)
+		json_object_set_new(trig, "inodes_used_percent",
+				    json_integer(p->inodes_used_percent));
+	if (p->inodes_free)
+		json_object_set_new(trig, "inodes_free", json_integer((json_int_t)p->inodes_free));
+	if (p->inodes_step_percent)
+		json_object_set_new(step, "inodes_percent", json_integer(p->inodes_step_percent));
+	if (p->inodes_step)
+		json_object_set_new(step, "inodes", json_integer((json_int_t)p->inodes_step));
+	if (p->inodes_used_percent || p->inodes_free)
+		json_object_set_new(step, "min_inodes",
+				    json_integer((json_int_t)p->min_step_inodes));
 	o = json_pack("{s:s, s:o, s:o, s:o, s:I, s:I, s:I}", "name", p->name, "selector", sel,
 		      "trigger", trig, "step", step, "max_size_bytes",
 		      (json_int_t)p->max_size_bytes, "cooldown_seconds",
 		      (json_int_t)(p->cooldown_ms / 1000), "granularity_bytes",
 		      (json_int_t)p->granularity_bytes);
+	if (o && p->max_inodes)
+		json_object_set_new(o, "max_inodes", json_integer((json_int_t)p->max_inodes));
 	return o;
 oom:
 	json_decref(sel);

@@ -76,7 +76,21 @@ struct resize_policy {
 	uint64_t granularity_bytes; /* new sizes are multiples of this (and of the fs block) */
 	uint64_t max_size_bytes;    /* never grow past this */
 	uint64_t cooldown_ms;	    /* after a resize finished, none before this much time */
-	bool from_config;	    /* declared in the config file: read-only over REST */
+	/*
+	 * Inodes (all optional; 0 = off). Triggers, OR with the bytes' ones:
+	 * inodes_used_percent 1..100 fires when used × 100 >= it × the inode
+	 * limit; inodes_free fires when limit - used <= it. Only a volume with
+	 * an inode limit triggers on inodes. The step is the larger of
+	 * inodes_step_percent of the limit now and inodes_step, at least
+	 * min_step_inodes, never past max_inodes (required with a trigger).
+	 */
+	unsigned inodes_used_percent;
+	uint64_t inodes_free;
+	unsigned inodes_step_percent; /* 1..1000 */
+	uint64_t inodes_step;
+	uint64_t min_step_inodes;
+	uint64_t max_inodes;
+	bool from_config; /* declared in the config file: read-only over REST */
 };
 
 /* ---- the decision (resize-decide.c): pure, no I/O, no clock ---- */
@@ -108,10 +122,14 @@ enum resize_action {
 struct resize_decision {
 	enum resize_action action;
 	uint64_t new_size_bytes; /* RESIZE_GROW: the size to ask for; else the size now */
-	bool capped;	/* the step was cut (at max_size_bytes or at the pool's free bytes) */
+	uint64_t new_inodes;	 /* RESIZE_GROW: the inode limit to ask for; else the limit now */
+	bool inodes_triggered;	 /* an inode trigger fired */
+	bool inodes_capped;	 /* the inode step was cut at max_inodes */
+	bool inodes_at_max; /* the inode limit is (or, after this step, will be) at max_inodes */
+	bool capped;	/* the byte step was cut (at max_size_bytes or at the pool's free bytes) */
 	bool at_max;	/* the volume is (or, after this step, will be) at max_size_bytes */
-	bool refused;	/* a trigger fired but nothing could be done (pool full) */
-	bool triggered; /* a trigger fired */
+	bool refused;	/* a byte trigger fired but no byte could be added (pool full) */
+	bool triggered; /* a trigger fired (bytes or inodes) */
 	bool usable;	/* the sample passed every check (valid, possible, fresh) */
 	char reason[RESIZE_REASON_MAX];
 };
@@ -123,7 +141,9 @@ struct resize_decision {
  * at max → none (at_max); cooldown → none; else grow from the current size by
  * the step (at least min_step), rounded up to the block and granularity,
  * capped at max and at what the pool has free (capped; refused when nothing
- * fits). Never shrinks. docs/resize.md lists every rule.
+ * fits). Inodes the same, on their own triggers, step and max (no pool
+ * cap): one decision may grow bytes, inodes or both. Never shrinks.
+ * docs/resize.md lists every rule.
  */
 void resize_decide(const struct resize_volume_state *vol, const struct resize_sample *s,
 		   const struct resize_policy *p, int64_t now_ms, int64_t max_age_ms,

@@ -318,12 +318,15 @@ static int f_meta_set(const char *pool, const char *rel, const char *key, const 
 		      char *err, size_t len)
 {
 	struct fdir *d;
+	char op[sizeof(F.fail_op)];
 	int r = 0;
 
 	pthread_mutex_lock(&F.lock);
 	called("meta_set %s %s %s", pool, rel, key);
 	d = dir_of(pool, rel);
-	if ((r = should_fail("meta_set"))) {
+	/* "meta_set" fails every write; "meta_set <key>" only that attribute's. */
+	snprintf(op, sizeof(op), "meta_set %s", key);
+	if ((r = should_fail("meta_set")) || (r = should_fail(op))) {
 		snprintf(err, len, "fake meta_set fails");
 	} else if (!d) {
 		r = -ENOENT;

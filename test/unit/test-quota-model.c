@@ -563,7 +563,13 @@ static void test_create_labels_limits(void **state)
 static void test_resize(void **state)
 {
 	static const struct bad_body t[] = {
-		{"{}", "size_bytes: is required"},
+		{"{}", "size_bytes, inodes: at least one of them is required"},
+		{"{\"inodes\": -1}",
+		 "inodes: must be a non-negative integer (0 = no inode limit), got -1"},
+		{"{\"inodes\": 9.5}",
+		 "inodes: must be a non-negative integer (0 = no inode limit), got 9.5"},
+		{"{\"inodes\": 5, \"size_bytes\": 0}",
+		 "size_bytes: must be a positive integer, got 0"},
 		{"{\"size_bytes\": 0}", "size_bytes: must be a positive integer, got 0"},
 		{"{\"size_bytes\": -1}", "size_bytes: must be a positive integer, got -1"},
 		{"{\"size_bytes\": \"1Gi\"}",
@@ -573,7 +579,7 @@ static void test_resize(void **state)
 		{"{\"size_bytes\": 1099511627777}",
 		 "size_bytes: must be at most 1099511627776, got 1099511627777"},
 		{"{\"size_bytes\": 1, \"name\": \"a\"}",
-		 "\"name\": unknown field (expected size_bytes)"},
+		 "\"name\": unknown field (expected size_bytes, inodes)"},
 		{"null", "body: must be a JSON object, got null"},
 	};
 	struct quota_resize_req r = {.size_bytes = 7};

@@ -193,6 +193,189 @@ static void test_table(void **state)
 }
 
 /*
+ * Inodes: a 1 GiB volume with an inode limit of 1000, its bytes below their trigger; the policy
+ * adds inodes >= 80 % / +50 % / max 10000 to the base.
+ */
+struct irow {
+	const char *what;
+	uint64_t inodes;	       /* the volume's inode limit; 0 here = 1000 */
+	bool no_limit;		       /* the volume has no inode limit */
+	uint64_t used_i, cap_i;	       /* the sample's inodes (cap 0 = the limit) */
+	bool no_inodes;		       /* the sample has no inode figures */
+	uint64_t used;		       /* bytes used of 1000 (0 = 100: below) */
+	uint64_t pool_free;	       /* 0 = plenty */
+	uint64_t size;		       /* 0 = 1 GiB */
+	int64_t taken, finished;       /* relative to NOW */
+	unsigned ipct;		       /* 0 = 80; 999 = off */
+	uint64_t ifree, istep, imin;   /* policy */
+	unsigned istep_pct;	       /* 0 = 50; 999 = off */
+	uint64_t imax;		       /* 0 = 10000 */
+	enum resize_action action;     /* expected */
+	uint64_t new_inodes, new_size; /* 0 = unchanged */
+	bool icapped, iat_max, at_max, refused, itrig;
+	const char *reason;
+};
+
+static void run_irow(const struct irow *r)
+{
+	struct resize_policy p = base_policy();
+	uint64_t lim = r->no_limit ? 0 : r->inodes ? r->inodes : 1000;
+	struct resize_volume_state v = {.size_bytes = r->size ? r->size : GiB,
+					.inodes = lim,
+					.pool_free_bytes = r->pool_free ? r->pool_free : 100 * GiB};
+	struct resize_sample s = {.valid = true,
+				  .used_bytes = r->used ? r->used : 100,
+				  .capacity_bytes = 1000,
+				  .has_inodes = !r->no_inodes,
+				  .used_inodes = r->used_i,
+				  .capacity_inodes = r->cap_i ? r->cap_i : lim,
+				  .taken_ms = NOW + r->taken};
+	struct resize_history h = {0};
+	struct resize_decision d;
+
+	if (r->finished) {
+		h.finished_ms = NOW + r->finished;
+		h.started_ms = h.finished_ms - 5;
+	}
+	p.inodes_used_percent = r->ipct == 999 ? 0 : r->ipct ? r->ipct : 80;
+	p.inodes_free = r->ifree;
+	p.inodes_step_percent = r->istep_pct == 999 ? 0 : r->istep_pct ? r->istep_pct : 50;
+	p.inodes_step = r->istep;
+	p.min_step_inodes = r->imin;
+	p.max_inodes = r->imax ? r->imax : 10000;
+	resize_decide(&v, &s, &p, NOW, AGE, &h, &d);
+	print_message("%-45s -> action=%d size=%llu inodes=%llu icapped=%d iat_max=%d at_max=%d "
+		      "refused=%d reason=%s\n",
+		      r->what, d.action, (unsigned long long)d.new_size_bytes,
+		      (unsigned long long)d.new_inodes, d.inodes_capped, d.inodes_at_max, d.at_max,
+		      d.refused, d.reason);
+	assert_int_equal(d.action, r->action);
+	assert_int_equal(d.new_inodes, r->new_inodes ? r->new_inodes : lim);
+	assert_int_equal(d.new_size_bytes, r->new_size ? r->new_size : v.size_bytes);
+	assert_int_equal(d.inodes_capped, r->icapped);
+	assert_int_equal(d.inodes_at_max, r->iat_max);
+	assert_int_equal(d.at_max, r->at_max);
+	assert_int_equal(d.refused, r->refused);
+	assert_int_equal(d.inodes_triggered, r->itrig);
+	assert_non_null(strstr(d.reason, r->reason));
+}
+
+static const struct irow irows[] = {
+	/* triggers at the edge */
+	{"inodes used exactly 80%", .used_i = 800, .action = RESIZE_GROW, .new_inodes = 1500,
+	 .itrig = true, .reason = "inodes: used 800 of 1000 inodes >= 80%"},
+	{"inodes used 80% minus one", .used_i = 799, .action = RESIZE_NONE,
+	 .reason = "below the trigger"},
+	{"inodes free exactly the trigger", .ipct = 999, .ifree = 100, .used_i = 900,
+	 .action = RESIZE_GROW, .new_inodes = 1500, .itrig = true,
+	 .reason = "free 100 inodes <= 100"},
+	{"inodes free one more than the trigger", .ipct = 999, .ifree = 100, .used_i = 899,
+	 .action = RESIZE_NONE, .reason = "below the trigger"},
+	{"all inodes used", .used_i = 1000, .action = RESIZE_GROW, .new_inodes = 1500,
+	 .itrig = true, .reason = "inodes"},
+	/* a volume without an inode limit never triggers on inodes */
+	{"no inode limit", .no_limit = true, .used_i = 5000, .cap_i = 0, .action = RESIZE_NONE,
+	 .reason = "below the trigger"},
+	{"no inode limit, a sample that claims one", .no_limit = true, .used_i = 900, .cap_i = 1000,
+	 .action = RESIZE_NONE, .new_inodes = 0, .reason = "below the trigger"},
+	{"a sample without inode figures", .no_inodes = true, .used_i = 900, .action = RESIZE_NONE,
+	 .reason = "below the trigger"},
+	/* step */
+	{"step from the limit now", .inodes = 3000, .used_i = 2400, .action = RESIZE_GROW,
+	 .new_inodes = 4500, .itrig = true, .reason = ""},
+	{"step percent rounds up", .inodes = 3, .imax = 100, .used_i = 3, .action = RESIZE_GROW,
+	 .new_inodes = 5, .itrig = true, .reason = ""},
+	{"count step larger than the percent wins", .istep = 2000, .used_i = 900,
+	 .action = RESIZE_GROW, .new_inodes = 3000, .itrig = true, .reason = ""},
+	{"percent larger than the count step wins", .istep = 100, .used_i = 900,
+	 .action = RESIZE_GROW, .new_inodes = 1500, .itrig = true, .reason = ""},
+	{"count step alone", .istep_pct = 999, .istep = 64, .used_i = 900, .action = RESIZE_GROW,
+	 .new_inodes = 1064, .itrig = true, .reason = ""},
+	{"minimum step wins", .istep_pct = 1, .imin = 500, .used_i = 900, .action = RESIZE_GROW,
+	 .new_inodes = 1500, .itrig = true, .reason = ""},
+	/* max */
+	{"capped at max_inodes", .inodes = 9000, .used_i = 8000, .action = RESIZE_GROW,
+	 .new_inodes = 10000, .icapped = true, .iat_max = true, .itrig = true,
+	 .reason = "capped at max_inodes 10000"},
+	{"step lands exactly on max_inodes", .imax = 1500, .used_i = 900, .action = RESIZE_GROW,
+	 .new_inodes = 1500, .iat_max = true, .itrig = true, .reason = ""},
+	{"inodes already at max", .inodes = 10000, .used_i = 9000, .action = RESIZE_NONE,
+	 .iat_max = true, .itrig = true, .reason = "at max: inodes 10000 >= max_inodes 10000"},
+	{"inodes above max (max lowered)", .inodes = 20000, .used_i = 19000, .action = RESIZE_NONE,
+	 .iat_max = true, .itrig = true, .reason = "at max: inodes"},
+	/* time */
+	{"inodes in cooldown", .finished = -59999, .taken = -1, .used_i = 900,
+	 .action = RESIZE_NONE, .itrig = true, .reason = "cooldown"},
+	{"inodes cooldown over", .finished = -60000, .taken = -1, .used_i = 900,
+	 .action = RESIZE_GROW, .new_inodes = 1500, .itrig = true, .reason = ""},
+	{"stale sample", .taken = -AGE - 1, .used_i = 900, .action = RESIZE_NONE,
+	 .reason = "stale"},
+	{"inode sample before the last resize", .finished = -100, .taken = -101, .used_i = 900,
+	 .action = RESIZE_NONE, .reason = "before the last resize"},
+	/* bytes and inodes together */
+	{"both fire: one resize grows both", .used = 900, .used_i = 900, .action = RESIZE_GROW,
+	 .new_size = GiB + GiB / 2, .new_inodes = 1500, .itrig = true,
+	 .reason = "used 900 of 1000 bytes >= 80%; inodes: used 900 of 1000 inodes"},
+	{"bytes at max, inodes grow", .size = 4 * GiB, .used = 900, .used_i = 900,
+	 .action = RESIZE_GROW, .new_inodes = 1500, .at_max = true, .itrig = true,
+	 .reason = "at max: size"},
+	{"inodes at max, bytes grow", .inodes = 10000, .used = 900, .used_i = 9000,
+	 .action = RESIZE_GROW, .new_size = GiB + GiB / 2, .iat_max = true, .itrig = true,
+	 .reason = "inodes: at max"},
+	{"both at max", .size = 4 * GiB, .inodes = 10000, .used = 900, .used_i = 9000,
+	 .action = RESIZE_NONE, .at_max = true, .iat_max = true, .itrig = true,
+	 .reason = "at max: size"},
+	{"pool full: bytes refused, inodes still grow", .pool_free = 4095, .used = 900,
+	 .used_i = 900, .action = RESIZE_GROW, .new_inodes = 1500, .refused = true, .itrig = true,
+	 .reason = "refused"},
+	{"pool full, only bytes fire: refused", .pool_free = 4095, .used = 900, .used_i = 10,
+	 .action = RESIZE_NONE, .refused = true, .reason = "refused"},
+	{"impossible inode sample stops the bytes too", .used = 900, .used_i = 1001,
+	 .action = RESIZE_NONE, .reason = "impossible sample: used inodes 1001 > 1000"},
+};
+
+static void test_inode_table(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < sizeof(irows) / sizeof(irows[0]); i++)
+		run_irow(&irows[i]);
+}
+
+/* No flapping on inodes: one crossing grows the limit once, the next sample is below. */
+static void test_inodes_no_flapping(void **state)
+{
+	struct resize_policy p = base_policy();
+	struct resize_volume_state v = {.size_bytes = GiB, .inodes = 1000, .pool_free_bytes = GiB};
+	struct resize_sample s = {.valid = true,
+				  .used_bytes = 1,
+				  .capacity_bytes = GiB,
+				  .has_inodes = true,
+				  .used_inodes = 800,
+				  .capacity_inodes = 1000,
+				  .taken_ms = NOW};
+	struct resize_history h = {0};
+	struct resize_decision d;
+
+	(void)state;
+	p.cooldown_ms = 0;
+	p.inodes_used_percent = 80;
+	p.inodes_step_percent = 50;
+	p.max_inodes = 100000;
+	resize_decide(&v, &s, &p, NOW, AGE, &h, &d);
+	assert_int_equal(d.action, RESIZE_GROW);
+	assert_int_equal(d.new_inodes, 1500);
+	h.finished_ms = NOW + 10;
+	v.inodes = d.new_inodes;
+	resize_decide(&v, &s, &p, NOW + 20, AGE, &h, &d);
+	assert_int_equal(d.action, RESIZE_NONE);
+	s.capacity_inodes = v.inodes;
+	s.taken_ms = NOW + 30;
+	resize_decide(&v, &s, &p, NOW + 40, AGE, &h, &d);
+	assert_int_equal(d.action, RESIZE_NONE);
+	assert_non_null(strstr(d.reason, "below"));
+}
+
+/*
  * No flapping: a crossing resizes once. The resize makes the next sample (taken after it
  * finished, on the bigger volume) fall below the trigger, and a sample from before it is
  * ignored, so the size only ever moves up, one step per crossing.
@@ -262,7 +445,7 @@ static void test_property(void **state)
 		v.size_bytes = pick(0) | 1;
 		v.pool_free_bytes = pick(0);
 		v.block_size = random() % 2 ? 4096 : 65536;
-		v.inodes = 0;
+		v.inodes = random() % 3 ? pick(0) : 0;
 		s.valid = random() % 8 != 0;
 		s.capacity_bytes = pick(0);
 		s.used_bytes = pick(s.capacity_bytes + 1);
@@ -279,6 +462,12 @@ static void test_property(void **state)
 		p.granularity_bytes = random() % 3 ? (uint64_t)(1 + random() % 4096) * 4096 : 0;
 		p.max_size_bytes = pick(0) | 1;
 		p.cooldown_ms = random() % 10000;
+		p.inodes_used_percent = random() % 2 ? 1 + random() % 100 : 0;
+		p.inodes_free = random() % 2 ? pick(0) : 0;
+		p.inodes_step_percent = random() % 2 ? 1 + random() % 1000 : 0;
+		p.inodes_step = random() % 2 ? pick(0) : 0;
+		p.min_step_inodes = random() % 2 ? pick(0) : 0;
+		p.max_inodes = pick(0) | 1;
 		if (random() % 2) {
 			h.finished_ms = NOW - random() % 20000;
 			h.started_ms = h.finished_ms - 10;
@@ -286,11 +475,23 @@ static void test_property(void **state)
 		resize_decide(&v, &s, &p, NOW, AGE, &h, &d);
 		if (d.action == RESIZE_NONE) {
 			assert_int_equal(d.new_size_bytes, v.size_bytes);
+			assert_int_equal(d.new_inodes, v.inodes);
 			continue;
 		}
-		assert_true(d.new_size_bytes <= p.max_size_bytes);
-		assert_true(d.new_size_bytes > v.size_bytes);
-		assert_true(d.new_size_bytes - v.size_bytes <= v.pool_free_bytes);
+		/* Something grows; nothing shrinks; each part stays within its max. */
+		assert_true(d.new_size_bytes > v.size_bytes || d.new_inodes > v.inodes);
+		assert_true(d.new_size_bytes >= v.size_bytes);
+		assert_true(d.new_inodes >= v.inodes);
+		if (d.new_size_bytes != v.size_bytes) {
+			assert_true(d.new_size_bytes <= p.max_size_bytes);
+			assert_true(d.new_size_bytes - v.size_bytes <= v.pool_free_bytes);
+		}
+		if (d.new_inodes != v.inodes) {
+			/* Only a volume with an inode limit, and never past max_inodes. */
+			assert_true(v.inodes > 0 && s.has_inodes && s.capacity_inodes > 0);
+			assert_true(d.new_inodes <= p.max_inodes);
+			assert_true(d.inodes_triggered);
+		}
 		assert_true(s.valid && s.used_bytes <= s.capacity_bytes);
 	}
 }
@@ -298,8 +499,8 @@ static void test_property(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_table),
-		cmocka_unit_test(test_no_flapping),
+		cmocka_unit_test(test_table),	    cmocka_unit_test(test_no_flapping),
+		cmocka_unit_test(test_inode_table), cmocka_unit_test(test_inodes_no_flapping),
 		cmocka_unit_test(test_property),
 	};
 

@@ -162,6 +162,38 @@ static void test_policy_validation(void **state)
 		{"{\"cooldown_seconds\":99999999}", "cooldown_seconds"},
 		{"{\"granularity_bytes\":0}", "granularity_bytes"},
 		{"{\"granularity_bytes\":419430401}", "granularity_bytes: 419430401 is larger"},
+		/* inodes */
+		{"{\"trigger\":{\"used_percent\":null,\"inodes_used_percent\":0}}",
+		 "trigger.inodes_used_percent: must be 1..100, got 0"},
+		{"{\"trigger\":{\"inodes_used_percent\":101}}", "trigger.inodes_used_percent"},
+		{"{\"trigger\":{\"inodes_used_percent\":\"80\"}}",
+		 "trigger.inodes_used_percent: must be an integer"},
+		{"{\"trigger\":{\"inodes_free\":0}}", "trigger.inodes_free: must be 1.."},
+		{"{\"trigger\":{\"inodes_free\":-1}}", "trigger.inodes_free"},
+		{"{\"trigger\":{\"inodes_free\":1e30}}", "trigger.inodes_free: must be an integer"},
+		{"{\"trigger\":{\"inodes\":5}}", "trigger.\"inodes\": unknown field"},
+		{"{\"trigger\":{\"inodes_used_percent\":80},\"max_inodes\":100}",
+		 "step: an inode trigger needs inodes_percent, inodes or both"},
+		{"{\"trigger\":{\"inodes_used_percent\":80},\"step\":{\"inodes\":10}}",
+		 "max_inodes: is required with an inode trigger"},
+		{"{\"trigger\":{\"inodes_free\":8},\"step\":{\"inodes_percent\":0},"
+		 "\"max_inodes\":9}",
+		 "step.inodes_percent: must be 1..1000, got 0"},
+		{"{\"trigger\":{\"inodes_free\":8},\"step\":{\"inodes_percent\":1001},"
+		 "\"max_inodes\":9}",
+		 "step.inodes_percent"},
+		{"{\"trigger\":{\"inodes_free\":8},\"step\":{\"inodes\":0},\"max_inodes\":9}",
+		 "step.inodes: must be 1.."},
+		{"{\"trigger\":{\"inodes_free\":8},\"step\":{\"inodes\":1,\"min_inodes\":-1},"
+		 "\"max_inodes\":9}",
+		 "step.min_inodes"},
+		{"{\"trigger\":{\"inodes_free\":8},\"step\":{\"inodes\":1},\"max_inodes\":0}",
+		 "max_inodes: must be 1.."},
+		{"{\"trigger\":{\"inodes_free\":8},\"step\":{\"inodes\":1},"
+		 "\"max_inodes\":1e19}",
+		 "max_inodes: must be an integer"},
+		{"{\"max_inodes\":100}", "max_inodes: needs an inode trigger"},
+		{"{\"step\":{\"inodes\":100}}", "step.inodes: needs an inode trigger"},
 	};
 	struct resize_policy *p = NULL;
 	char err[1024], big[12000], patch[12100];
@@ -206,6 +238,42 @@ static void test_policy_validation(void **state)
 		assert_int_equal(resize_policy_parse(j, NULL, &q, err, sizeof(err)), 0);
 		json_t *k = resize_policy_to_json(q);
 
+		assert_true(json_equal(j, k));
+		json_decref(j);
+		json_decref(k);
+		resize_policy_free(q);
+	}
+	p = resize_policy_free(p);
+
+	/* With inodes: every field, shown and read back the same; an inode trigger alone is one. */
+	assert_int_equal(parse_patch("{\"trigger\":{\"used_percent\":null,\"inodes_used_percent\":"
+				     "90,\"inodes_free\":50},\"step\":{\"inodes_percent\":25,"
+				     "\"inodes\":100,\"min_inodes\":10},\"max_inodes\":100000}",
+				     &p, err, sizeof(err)),
+			 0);
+	assert_int_equal(p->used_percent, 0);
+	assert_int_equal(p->inodes_used_percent, 90);
+	assert_int_equal(p->inodes_free, 50);
+	assert_int_equal(p->inodes_step_percent, 25);
+	assert_int_equal(p->inodes_step, 100);
+	assert_int_equal(p->min_step_inodes, 10);
+	assert_int_equal(p->max_inodes, 100000);
+	{
+		json_t *j = resize_policy_to_json(p);
+		char *s = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS);
+		struct resize_policy *q = NULL;
+		json_t *k;
+
+		assert_string_equal(
+			s,
+			"{\"cooldown_seconds\":0,\"granularity_bytes\":1048576,"
+			"\"max_inodes\":100000,\"max_size_bytes\":419430400,\"name\":\"db\","
+			"\"selector\":{\"labels\":{\"app\":\"db\"}},\"step\":{\"inodes\":100,"
+			"\"inodes_percent\":25,\"min_bytes\":0,\"min_inodes\":10,\"percent\":50},"
+			"\"trigger\":{\"inodes_free\":50,\"inodes_used_percent\":90}}");
+		free(s);
+		assert_int_equal(resize_policy_parse(j, NULL, &q, err, sizeof(err)), 0);
+		k = resize_policy_to_json(q);
 		assert_true(json_equal(j, k));
 		json_decref(j);
 		json_decref(k);
@@ -416,7 +484,13 @@ static void test_config(void **state)
 			   "      selector: {labels: {app: db}, pool: /mnt/pmem0}\n"
 			   "      trigger: {used_percent: 80}\n"
 			   "      step: {percent: 50, min_bytes: 1048576}\n"
-			   "      max_size_bytes: 4294967296\n";
+			   "      max_size_bytes: 4294967296\n"
+			   "    - name: grow-files\n"
+			   "      selector: {labels: {app: files}}\n"
+			   "      trigger: {inodes_used_percent: 90, inodes_free: 1000}\n"
+			   "      step: {percent: 10, inodes_percent: 50, min_inodes: 100}\n"
+			   "      max_size_bytes: 4294967296\n"
+			   "      max_inodes: 1000000\n";
 	struct config *cfg = NULL, *back = NULL;
 	char *errs, *text = NULL;
 	size_t len = 0;
@@ -431,7 +505,16 @@ static void test_config(void **state)
 	assert_int_equal(cfg->resize.interval_ms, 500);
 	assert_int_equal(cfg->resize.prometheus.timeout_ms, 2000);
 	assert_int_equal(cfg->resize.prometheus.preset, 1);
-	assert_int_equal(json_array_size(cfg->resize.policies), 1);
+	assert_int_equal(json_array_size(cfg->resize.policies), 2);
+	/* The inode fields through the same parser as the API's. */
+	assert_int_equal(json_integer_value(json_object_get(json_array_get(cfg->resize.policies, 1),
+							    "max_inodes")),
+			 1000000);
+	assert_int_equal(
+		json_integer_value(json_object_get(
+			json_object_get(json_array_get(cfg->resize.policies, 1), "trigger"),
+			"inodes_free")),
+		1000);
 	assert_int_equal(json_integer_value(json_object_get(
 				 json_object_get(json_array_get(cfg->resize.policies, 0), "step"),
 				 "min_bytes")),
@@ -755,6 +838,112 @@ static void test_monitor_ticks(void **state)
 	v = quota_volumes_free(v);
 }
 
+/* Sets the fake quota's inode usage of a volume (bytes stay below any trigger). */
+static void use_inodes(const char *pool, uint32_t id, uint64_t inodes)
+{
+	pthread_mutex_lock(&F.lock);
+	proj_of(pool, id, false)->bytes_used = 4096;
+	proj_of(pool, id, false)->inodes_used = inodes;
+	pthread_mutex_unlock(&F.lock);
+}
+
+static uint64_t inodes_of(struct quota_volumes *v, const char *name)
+{
+	json_t *out = NULL;
+	char err[256];
+	uint64_t n;
+
+	assert_int_equal(quota_volume_get(v, name, &out, err, sizeof(err)), 0);
+	n = (uint64_t)json_integer_value(json_object_get(out, "inodes"));
+	json_decref(out);
+	return n;
+}
+
+/*
+ * Inodes: a volume with an inode limit of 100 and a policy >= 80 % / +50 % / max 400 inodes
+ * grows its inode limit, not its size, through the resize path (the kernel's limit with it),
+ * one step per crossing, and says at max once. A volume without an inode limit never does.
+ */
+static void test_monitor_inodes(void **state)
+{
+	struct quota_volumes *v;
+	struct resize_policies *ps = NULL;
+	struct resize_monitor *m = NULL;
+	struct resize_monitor_opts o = {
+		.source = RESIZE_SOURCE_LOCAL, .interval_ms = 2000, .now_ms = test_now_ms};
+	char err[512], *ev, *met;
+	uint64_t seen[8];
+	size_t n_seen = 0;
+	uint32_t id, none;
+	(void)state;
+
+	fake_reset();
+	T_ms = 1700000000000;
+	v = vservice();
+	id = mkvol(v, "{\"name\":\"files\",\"size_bytes\":104857600,\"pool\":\"/mnt/pmem0\","
+		      "\"inodes\":100,\"labels\":{\"app\":\"db\"}}");
+	none = mkvol(v, "{\"name\":\"nolimit\",\"size_bytes\":104857600,\"pool\":\"/mnt/pmem0\","
+			"\"labels\":{\"app\":\"db\"}}");
+	assert_int_equal(resize_policies_new(NULL, NULL, &ps, err, sizeof(err)), 0);
+	assert_int_equal(create(ps,
+				"{\"trigger\":{\"inodes_used_percent\":80},\"step\":{"
+				"\"inodes_percent\":50},\"max_inodes\":400}",
+				NULL, err, sizeof(err)),
+			 0);
+	o.volumes = v;
+	o.policies = ps;
+	assert_int_equal(resize_monitor_new(&o, &m, err, sizeof(err)), 0);
+
+	seen[n_seen++] = inodes_of(v, "files");
+	use_inodes("/mnt/pmem0", id, 79);
+	use_inodes("/mnt/pmem0", none, 1000000);
+	assert_int_equal(resize_monitor_tick(m), 0);
+	assert_int_equal(inodes_of(v, "files"), 100);
+	for (int round = 0; round < 6; round++) {
+		uint64_t lim = inodes_of(v, "files"), now;
+
+		T_ms += 2000;
+		use_inodes("/mnt/pmem0", id, lim * 85 / 100);
+		assert_true(resize_monitor_tick(m) <= 1);
+		now = inodes_of(v, "files");
+		if (now != seen[n_seen - 1])
+			seen[n_seen++] = now;
+		/* The kernel's limit is the volume's, the size untouched. */
+		pthread_mutex_lock(&F.lock);
+		assert_int_equal(proj_of("/mnt/pmem0", id, false)->inodes_limit, now);
+		pthread_mutex_unlock(&F.lock);
+		assert_int_equal(size_of(v, "files", NULL), 104857600);
+		T_ms += 2000;
+		assert_int_equal(resize_monitor_tick(m), 0);
+	}
+	/* 100 → 150 → 225 → 338 → 400 (capped at max_inodes), then no more. */
+	assert_int_equal(n_seen, 5);
+	assert_int_equal(seen[1], 150);
+	assert_int_equal(seen[2], 225);
+	assert_int_equal(seen[3], 338);
+	assert_int_equal(seen[4], 400);
+	assert_int_equal(inodes_of(v, "nolimit"), 0);
+	ev = events_of(m, "files");
+	assert_int_equal(count(ev, "\"result\":\"resized\""), 3);
+	assert_int_equal(count(ev, "\"result\":\"capped\""), 1);
+	assert_int_equal(count(ev, "\"result\":\"at_max\""), 1);
+	assert_non_null(strstr(ev, "\"from_bytes\":104857600,\"to_bytes\":104857600,"
+				   "\"from_inodes\":100,\"to_inodes\":150"));
+	assert_non_null(strstr(ev, "at max_inodes after this resize"));
+	free(ev);
+	ev = events_of(m, "nolimit");
+	assert_string_equal(ev, "{\"volume\":\"nolimit\",\"events\":[]}");
+	free(ev);
+	met = metrics_of(m);
+	assert_non_null(strstr(met, "pmem_autoresize_grown_total{part=\"bytes\"} 0\n"));
+	assert_non_null(strstr(met, "pmem_autoresize_grown_total{part=\"inodes\"} 4\n"));
+	free(met);
+
+	m = resize_monitor_free(m);
+	ps = resize_policies_free(ps);
+	v = quota_volumes_free(v);
+}
+
 /*
  * The monitor with the Prometheus source (pmemd's own metrics, matched by volume label) against
  * a fake Prometheus: a 500 and a body that is not JSON resize nothing and count as source
@@ -790,14 +979,49 @@ static void test_monitor_prometheus(void **state)
 	o.policies = ps;
 	assert_int_equal(resize_monitor_new(&o, &m, err, sizeof(err)), 0);
 
-	fake_http_can(&fk, 0, NULL, 500, "{\"status\":\"error\",\"error\":\"boom\"}");
-	assert_true(resize_monitor_tick(m) < 0);
-	fake_http_can(&fk, 0, NULL, 200, "<html>not json</html>");
-	assert_true(resize_monitor_tick(m) < 0);
+	/*
+	 * The log (stderr, captured): a failure is told when it starts and when its
+	 * reason changes (a 500, then a body that is not JSON), not at every pass.
+	 */
+	{
+		char path[] = "/tmp/test-resize-log-XXXXXX", *text = NULL;
+		int fd = mkstemp(path), saved = dup(2);
+		size_t len = 0;
+		FILE *f;
+
+		assert_true(fd >= 0 && saved >= 0);
+		fflush(stderr);
+		dup2(fd, 2);
+		fake_http_can(&fk, 0, NULL, 500, "{\"status\":\"error\",\"error\":\"boom\"}");
+		assert_true(resize_monitor_tick(m) < 0);
+		T_ms += 2000;
+		assert_true(resize_monitor_tick(m) < 0);
+		fake_http_can(&fk, 0, NULL, 200, "<html>not json</html>");
+		T_ms += 2000;
+		assert_true(resize_monitor_tick(m) < 0);
+		T_ms += 2000;
+		assert_true(resize_monitor_tick(m) < 0);
+		fflush(stderr);
+		dup2(saved, 2);
+		close(saved);
+		f = fopen(path, "r");
+		assert_non_null(f);
+		text = calloc(1, 65536);
+		len = fread(text, 1, 65535, f);
+		fclose(f);
+		close(fd);
+		unlink(path);
+		fputs(text, stderr);
+		assert_true(len > 0);
+		assert_int_equal(count(text, "event=resize_source_failed"), 2);
+		assert_int_equal(count(text, "HTTP 500"), 1);
+		assert_int_equal(count(text, "not JSON"), 1);
+		free(text);
+	}
 	assert_int_equal(size_of(v, "db", NULL), 104857600);
 	met = metrics_of(m);
 	assert_non_null(
-		strstr(met, "pmem_autoresize_source_errors_total{source=\"prometheus\"} 2\n"));
+		strstr(met, "pmem_autoresize_source_errors_total{source=\"prometheus\"} 4\n"));
 	assert_non_null(strstr(met, "pmem_autoresize_source_up{source=\"prometheus\"} 0\n"));
 	assert_non_null(strstr(met, "pmem_autoresize_total{result=\"resized\"} 0\n"));
 	free(met);
@@ -983,6 +1207,7 @@ int main(void)
 		cmocka_unit_test(test_crud_and_persistence),
 		cmocka_unit_test(test_config),
 		cmocka_unit_test(test_monitor_ticks),
+		cmocka_unit_test(test_monitor_inodes),
 		cmocka_unit_test(test_monitor_prometheus),
 		cmocka_unit_test(test_monitor_thread),
 		cmocka_unit_test(test_http),

@@ -353,7 +353,7 @@ static void test_resize(void **state)
 	struct quota_volumes *v;
 	json_t *j = NULL;
 	char err[512];
-	struct quota_resize_req rr;
+	struct quota_resize_req rr = {0};
 	uint64_t l20 = limit_of(20 * MiB, CONFIG_FS_EXT4);
 	(void)state;
 
@@ -399,6 +399,224 @@ static void test_resize(void **state)
 	assert_int_equal(quota_volume_resize(v, "nope", &rr, &j, err, sizeof(err)), -ENOENT);
 	quota_volumes_free(v);
 	fake_reset();
+}
+
+/* The record attribute `key` of the volume directory, or NULL. */
+static const char *meta_of(const char *pool, const char *rel, const char *key)
+{
+	struct fdir *d = dir_of(pool, rel);
+
+	for (size_t k = 0; d && k < MAX_META; k++)
+		if (strcmp(d->key[k], key) == 0)
+			return d->val[k];
+	return NULL;
+}
+
+static int resize_body(struct quota_volumes *v, const char *name, const char *body, json_t **out,
+		       char *err, size_t len)
+{
+	struct quota_resize_req rr = {0};
+	json_t *b = json_loads(body, 0, NULL);
+	int r;
+
+	assert_non_null(b);
+	r = quota_resize_req_parse(b, quota_volumes_limits(v), &rr, err, len);
+	json_decref(b);
+	if (r == 0)
+		r = quota_volume_resize(v, name, &rr, out, err, len);
+	return r;
+}
+
+static void test_resize_inodes(void **state)
+{
+	struct quota_volumes *v;
+	struct fproj *pj;
+	json_t *j = NULL;
+	char err[512];
+	uint64_t l10 = limit_of(10 * MiB, CONFIG_FS_EXT4), l20 = limit_of(20 * MiB, CONFIG_FS_EXT4);
+	(void)state;
+
+	fake_reset();
+	v = service();
+	assert_int_equal(create(v,
+				"{\"name\":\"i\",\"size_bytes\":10485760,\"pool\":\"mnt-pmem0\","
+				"\"inodes\":100}",
+				NULL, NULL, err, sizeof(err)),
+			 0);
+	pj = proj_of("/mnt/pmem0", 1000, false);
+	assert_int_equal(pj->inodes_limit, 100);
+
+	/* Inodes alone: the size stays, one limit_set carries both, the record says it. */
+	F.calls[0] = '\0';
+	assert_int_equal(resize_body(v, "i", "{\"inodes\":250}", &j, err, sizeof(err)), 0);
+	assert_int_equal(jint(j, "size_bytes"), 10 * MiB);
+	assert_int_equal(jint(j, "inodes"), 250);
+	json_decref(j);
+	assert_int_equal(pj->bytes_limit, l10);
+	assert_int_equal(pj->inodes_limit, 250);
+	assert_string_equal(meta_of("/mnt/pmem0", "i", QUOTA_META_INODES), "250");
+	assert_string_equal(meta_of("/mnt/pmem0", "i", QUOTA_META_SIZE), "10485760");
+	assert_int_equal(count_calls("limit_set"), 1);
+	assert_int_equal(count_calls("meta_set /mnt/pmem0 i size_bytes"), 0);
+
+	/* Both in one resize: one limit_set with the new bytes and inodes. */
+	F.calls[0] = '\0';
+	assert_int_equal(resize_body(v, "i", "{\"size_bytes\":20971520,\"inodes\":400}", &j, err,
+				     sizeof(err)),
+			 0);
+	assert_int_equal(jint(j, "size_bytes"), 20 * MiB);
+	assert_int_equal(jint(j, "inodes"), 400);
+	json_decref(j);
+	assert_int_equal(count_calls("limit_set"), 1);
+	assert_non_null(strstr(F.calls, "limit_set /mnt/pmem0 1000 "));
+	assert_int_equal(pj->bytes_limit, l20);
+	assert_int_equal(pj->inodes_limit, 400);
+	assert_string_equal(meta_of("/mnt/pmem0", "i", QUOTA_META_SIZE), "20971520");
+	assert_string_equal(meta_of("/mnt/pmem0", "i", QUOTA_META_INODES), "400");
+
+	/* The same again changes nothing (a retry after a crash is a no-op once done). */
+	F.calls[0] = '\0';
+	assert_int_equal(resize_body(v, "i", "{\"size_bytes\":20971520,\"inodes\":400}", &j, err,
+				     sizeof(err)),
+			 0);
+	json_decref(j);
+	assert_int_equal(count_calls("limit_set"), 0);
+
+	/* Below the inodes used: 409 naming both figures; nothing changed. */
+	pj->inodes_used = 300;
+	assert_int_equal(resize_body(v, "i", "{\"inodes\":299}", &j, err, sizeof(err)), -EBUSY);
+	assert_non_null(strstr(err, "uses 300 inodes"));
+	assert_non_null(strstr(err, "to 299 inodes"));
+	assert_int_equal(pj->inodes_limit, 400);
+	assert_string_equal(meta_of("/mnt/pmem0", "i", QUOTA_META_INODES), "400");
+	/* Exactly the used count fits; and the size is refused alone when the inodes fail. */
+	assert_int_equal(resize_body(v, "i", "{\"size_bytes\":31457280,\"inodes\":10}", &j, err,
+				     sizeof(err)),
+			 -EBUSY);
+	assert_int_equal(pj->bytes_limit, l20);
+	assert_int_equal(resize_body(v, "i", "{\"inodes\":300}", &j, err, sizeof(err)), 0);
+	json_decref(j);
+	assert_int_equal(pj->inodes_limit, 300);
+
+	/* 0 takes the limit away; a limit again later is checked against the usage. */
+	assert_int_equal(resize_body(v, "i", "{\"inodes\":0}", &j, err, sizeof(err)), 0);
+	assert_int_equal(jint(j, "inodes"), 0);
+	json_decref(j);
+	assert_int_equal(pj->inodes_limit, 0);
+	assert_string_equal(meta_of("/mnt/pmem0", "i", QUOTA_META_INODES), "0");
+	assert_int_equal(resize_body(v, "i", "{\"inodes\":5}", &j, err, sizeof(err)), -EBUSY);
+	assert_int_equal(pj->inodes_limit, 0);
+	assert_int_equal(resize_body(v, "i", "{\"inodes\":500}", &j, err, sizeof(err)), 0);
+	json_decref(j);
+
+	/* The inode record cannot be written: the quota and the size record go back. */
+	snprintf(F.fail_op, sizeof(F.fail_op), "meta_set %s", QUOTA_META_INODES);
+	F.fail_err = -EIO;
+	assert_int_equal(resize_body(v, "i", "{\"size_bytes\":31457280,\"inodes\":900}", &j, err,
+				     sizeof(err)),
+			 -EIO);
+	F.fail_op[0] = '\0';
+	assert_int_equal(pj->bytes_limit, l20);
+	assert_int_equal(pj->inodes_limit, 500);
+	assert_string_equal(meta_of("/mnt/pmem0", "i", QUOTA_META_SIZE), "20971520");
+	assert_string_equal(meta_of("/mnt/pmem0", "i", QUOTA_META_INODES), "500");
+	assert_int_equal(quota_volume_get(v, "i", &j, err, sizeof(err)), 0);
+	assert_int_equal(jint(j, "size_bytes"), 20 * MiB);
+	assert_int_equal(jint(j, "inodes"), 500);
+	json_decref(j);
+	/* A failing limit_set changes nothing either. */
+	snprintf(F.fail_op, sizeof(F.fail_op), "limit_set");
+	assert_int_equal(resize_body(v, "i", "{\"inodes\":900}", &j, err, sizeof(err)), -EIO);
+	F.fail_op[0] = '\0';
+	assert_int_equal(pj->inodes_limit, 500);
+	assert_string_equal(meta_of("/mnt/pmem0", "i", QUOTA_META_INODES), "500");
+
+	/* A resize with the size alone keeps the inode limit. */
+	assert_int_equal(resize_body(v, "i", "{\"size_bytes\":31457280}", &j, err, sizeof(err)), 0);
+	assert_int_equal(jint(j, "inodes"), 500);
+	json_decref(j);
+	assert_int_equal(pj->inodes_limit, 500);
+
+	/* quota_volume_resize_if: still refuses when the size moved meanwhile. */
+	{
+		struct quota_resize_req rr = {.set_inodes = true, .inodes = 600};
+
+		assert_int_equal(
+			quota_volume_resize_if(v, "i", &rr, 10 * MiB, &j, err, sizeof(err)),
+			-EAGAIN);
+		assert_int_equal(pj->inodes_limit, 500);
+		assert_int_equal(
+			quota_volume_resize_if(v, "i", &rr, 30 * MiB, &j, err, sizeof(err)), 0);
+		json_decref(j);
+		assert_int_equal(pj->inodes_limit, 600);
+		/* ... and, asked to, when the inode limit moved meanwhile. */
+		rr.inodes = 900;
+		rr.if_inodes_set = true;
+		rr.if_inodes = 500;
+		assert_int_equal(
+			quota_volume_resize_if(v, "i", &rr, 30 * MiB, &j, err, sizeof(err)),
+			-EAGAIN);
+		assert_non_null(strstr(err, "inode limit of 600 now, not 500"));
+		assert_int_equal(pj->inodes_limit, 600);
+		rr.if_inodes = 600;
+		assert_int_equal(
+			quota_volume_resize_if(v, "i", &rr, 30 * MiB, &j, err, sizeof(err)), 0);
+		json_decref(j);
+		assert_int_equal(pj->inodes_limit, 900);
+	}
+	quota_volumes_free(v);
+	fake_reset();
+}
+
+static void test_resize_req_inodes(void **state)
+{
+	static const struct {
+		const char *body;
+		int r;
+		const char *err; /* part of the message */
+		uint64_t size, inodes;
+		bool set_inodes;
+	} cases[] = {
+		{"{\"inodes\":7}", 0, NULL, 0, 7, true},
+		{"{\"inodes\":0}", 0, NULL, 0, 0, true},
+		{"{\"size_bytes\":4096}", 0, NULL, 4096, 0, false},
+		{"{\"size_bytes\":4096,\"inodes\":9223372036854775807}", 0, NULL, 4096,
+		 9223372036854775807ULL, true},
+		{"{}", -EINVAL, "at least one", 0, 0, false},
+		{"{\"inodes\":-1}", -EINVAL, "inodes: must be a non-negative integer", 0, 0, false},
+		{"{\"inodes\":\"5\"}", -EINVAL, "inodes: must be", 0, 0, false},
+		{"{\"inodes\":1.5}", -EINVAL, "inodes: must be", 0, 0, false},
+		{"{\"inodes\":true}", -EINVAL, "inodes: must be", 0, 0, false},
+		{"{\"inodes\":null}", -EINVAL, "inodes: must be", 0, 0, false},
+		{"{\"inodes\":1e30}", -EINVAL, "inodes: must be", 0, 0, false},
+		{"{\"inodes\":5,\"size_bytes\":0}", -EINVAL, "size_bytes", 0, 0, false},
+		{"{\"inodes\":5,\"size_bytes\":null}", -EINVAL, "size_bytes", 0, 0, false},
+		{"{\"inodes\":5,\"nodes\":5}", -EINVAL, "nodes", 0, 0, false},
+	};
+	(void)state;
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct quota_resize_req rr = {.size_bytes = 77, .inodes = 77};
+		json_t *b = json_loads(cases[i].body, JSON_DECODE_ANY, NULL);
+		char err[256] = "";
+		int r;
+
+		assert_non_null(b);
+		r = quota_resize_req_parse(b, NULL, &rr, err, sizeof(err));
+		json_decref(b);
+		if (r != cases[i].r)
+			fail_msg("%s: got %d (%s), want %d", cases[i].body, r, err, cases[i].r);
+		if (cases[i].err && !strstr(err, cases[i].err))
+			fail_msg("%s: error \"%s\" lacks \"%s\"", cases[i].body, err, cases[i].err);
+		if (r == 0) {
+			assert_int_equal(rr.size_bytes, cases[i].size);
+			assert_int_equal(rr.inodes, cases[i].inodes);
+			assert_int_equal(rr.set_inodes, cases[i].set_inodes);
+		} else {
+			/* Untouched on failure. */
+			assert_int_equal(rr.size_bytes, 77);
+		}
+	}
 }
 
 static int publish(struct quota_volumes *v, const char *name, const char *target, bool ro, bool un,
@@ -660,7 +878,7 @@ static void test_operation_metrics(void **state)
 					  "1",	    "2.5",   "5",      "10",	"+Inf"};
 	const char *t = "/var/lib/kubelet/pods/p1/volumes/m";
 	struct quota_volumes *v;
-	struct quota_resize_req rr;
+	struct quota_resize_req rr = {0};
 	json_t *j = NULL;
 	char err[512], series[160], *text;
 	(void)state;
@@ -810,7 +1028,7 @@ static void test_max_size_option(void **state)
 		.now = fixed_now,
 	};
 	struct quota_volumes *v = NULL;
-	struct quota_resize_req rr;
+	struct quota_resize_req rr = {0};
 	json_t *body;
 	char err[256];
 	(void)state;
@@ -1025,6 +1243,8 @@ int main(void)
 		cmocka_unit_test(test_placement_and_capacity),
 		cmocka_unit_test(test_create_failure_rolls_back),
 		cmocka_unit_test(test_resize),
+		cmocka_unit_test(test_resize_inodes),
+		cmocka_unit_test(test_resize_req_inodes),
 		cmocka_unit_test(test_publish_and_restart),
 		cmocka_unit_test(test_large_pool_restart),
 		cmocka_unit_test(test_start_up_repairs),

@@ -1,6 +1,6 @@
 #!/bin/bash
 # The crash matrix (issue 5): the fault-injection build (build/pmemd-fault) aborts after every
-# step of create (1-7), resize (1-3) and delete (1-3), on an ext4 and an xfs pool; the release
+# step of create (1-7), resize (1-4: size and inode limit at once) and delete (1-3), on an ext4 and an xfs pool; the release
 # pmemd then started on the same pools must show the volume absent or whole (its size, its
 # data), every earlier volume intact, nothing in staging or trash, project quota limits only
 # for the ids of the volumes there are, allocated_bytes = the sum of their limits; and the
@@ -14,6 +14,8 @@
 MiB=$((1024 * 1024))
 SIZE0=$((8 * MiB))  # a volume's size when made
 SIZE1=$((12 * MiB)) # its size after the resize
+INO0=1000           # its inode limit when made
+INO1=2000           # ... and after the resize
 OUT=$PWD/vapi.out
 DATA=$PWD/data # 1 MiB of random bytes, copied into the volumes resized or deleted
 ulimit -c 0         # the aborts dump no core
@@ -21,7 +23,7 @@ shopt -s nullglob dotglob # a folder's entries are globbed (a process costs much
 export LC_ALL=C           # ... and sorted as jq sorts
 
 # The steps of each operation: the fault("volume_<op>", N) points of quota/quota-volumes.c.
-declare -A STEPS=([create]=7 [resize]=3 [delete]=3)
+declare -A STEPS=([create]=7 [resize]=4 [delete]=3)
 # Volumes whose marker file was written and that must keep it: name -> pool.
 declare -A MARKED=()
 
@@ -142,7 +144,8 @@ volume_is() {
 # crash_case FS MNT OP STEP
 crash_case() {
 	local fs=$1 mnt=$2 op=$3 step=$4 name=crash-$3-$4-$1 l="$1 $3:$4" st rc data="" want n line logl
-	local create="{\"name\":\"$name\",\"size_bytes\":$SIZE0,\"pool\":\"$mnt\"}" log=$PMEMD_LOG
+	local create="{\"name\":\"$name\",\"size_bytes\":$SIZE0,\"inodes\":$INO0,\"pool\":\"$mnt\"}"
+	local resize="{\"size_bytes\":$SIZE1,\"inodes\":$INO1}" log=$PMEMD_LOG ino
 	t_note "---- $l ----"
 	pmemd_stop >/dev/null 2>&1
 	PMEMD_LOG=$PWD/pmemd-fault-$fs-$op-$step.log
@@ -159,7 +162,7 @@ crash_case() {
 	fi
 	case $op in
 	create) st=$(vapi POST /v1/volumes "$create") ;;
-	resize) st=$(vapi POST "/v1/volumes/$name/resize" "{\"size_bytes\":$SIZE1}") ;;
+	resize) st=$(vapi POST "/v1/volumes/$name/resize" "$resize") ;;
 	delete)
 		unset "MARKED[$name]"
 		st=$(vapi DELETE "/v1/volumes/$name")
@@ -193,15 +196,20 @@ crash_case() {
 
 	# What the restart must find: the old state before the operation's commit point (the
 	# rename into place for create, the rename into trash for delete, the size record for
-	# resize), the new state after it.
+	# resize), the new state after it. A resize writes the size record, then the inode
+	# record: after step 3 the size is new and the inode limit still old (quota and record
+	# agreeing), after step 4 both are new.
+	ino=$INO0
 	case $op:$step in
 	create:7) want=$SIZE0 ;;
 	create:*) want=absent ;;
 	resize:3) want=$SIZE1 ;;
+	resize:4) want=$SIZE1 ino=$INO1 ;;
 	resize:*) want=$SIZE0 ;;
 	delete:*) want=absent ;;
 	esac
 	volume_is "$l" "$mnt" "$name" "$want" "$data"
+	[[ $want == absent ]] || t_eq "$l: inodes" "$(json_int inodes)" "$ino"
 	consistent "$l" "$fs" "$mnt"
 
 	# The client never got an answer: it retries, and that succeeds. The volume stays, so
@@ -214,9 +222,9 @@ crash_case() {
 		mark "$name" "$mnt"
 		;;
 	resize)
-		t_eq "$l: the resize retried is 200" \
-			"$(vapi POST "/v1/volumes/$name/resize" "{\"size_bytes\":$SIZE1}")" 200
+		t_eq "$l: the resize retried is 200" "$(vapi POST "/v1/volumes/$name/resize" "$resize")" 200
 		t_eq "$l: ... size_bytes" "$(json_int size_bytes)" $SIZE1
+		t_eq "$l: ... inodes" "$(json_int inodes)" $INO1
 		;;
 	delete)
 		# A 404 changes nothing: the checks above hold.
