@@ -337,39 +337,17 @@ static void move_aside(const char *path, const char *why)
 void qr_load(struct quota_volumes *v)
 {
 	char path[PATH_MAX], why[256];
-	json_error_t je;
 	json_t *doc, *arr, *j;
-	struct stat st;
 	int64_t now = qr_now_ms(v);
 	size_t i, kept = 0, expired = 0;
 
 	if (!v->o.state_dir)
 		return;
+	doc = statefile_read(v->o.state_dir, RESV_FILE, RESV_FILE_MAX, RESV_FILE_VERSION,
+			     "reservations", "reservations", "reservations", &arr);
+	if (!doc)
+		return;
 	snprintf(path, sizeof(path), "%s/%s", v->o.state_dir, RESV_FILE);
-	if (stat(path, &st) < 0) {
-		if (errno != ENOENT)
-			log_error("reservations_unreadable", "file=%s errno=%d", path, errno);
-		return;
-	}
-	if (!S_ISREG(st.st_mode) || st.st_size > (off_t)RESV_FILE_MAX) {
-		move_aside(path, S_ISREG(st.st_mode) ? "too big" : "not a regular file");
-		return;
-	}
-	doc = json_load_file(path, JSON_REJECT_DUPLICATES, &je);
-	if (!doc) {
-		snprintf(why, sizeof(why), "invalid JSON at line %d, column %d: %s", je.line,
-			 je.column, je.text);
-		move_aside(path, why);
-		return;
-	}
-	arr = json_object_get(doc, "reservations");
-	if (!json_is_integer(json_object_get(doc, "version")) ||
-	    json_integer_value(json_object_get(doc, "version")) != RESV_FILE_VERSION ||
-	    !json_is_array(arr)) {
-		json_decref(doc);
-		move_aside(path, "no version 1 or no reservations array");
-		return;
-	}
 	json_array_foreach (arr, i, j) {
 		struct qr_resv *r = resv_from_file(j, why, sizeof(why));
 

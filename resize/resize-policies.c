@@ -702,35 +702,13 @@ static void load(struct resize_policies *ps)
 	char path[PATH_MAX], why[512], e[400];
 	struct resize_policy **got = NULL;
 	size_t n = 0, i;
-	json_error_t je;
 	json_t *doc, *arr, *j;
-	struct stat st;
 
+	doc = statefile_read(ps->state_dir, POLICIES_FILE, POLICIES_FILE_MAX, POLICIES_FILE_VERSION,
+			     "policies", "resize_policies", "the API's resize policies", &arr);
+	if (!doc)
+		return;
 	snprintf(path, sizeof(path), "%s/%s", ps->state_dir, POLICIES_FILE);
-	if (stat(path, &st) < 0) {
-		if (errno != ENOENT)
-			log_error("resize_policies_unreadable", "file=%s errno=%d", path, errno);
-		return;
-	}
-	if (!S_ISREG(st.st_mode) || st.st_size > (off_t)POLICIES_FILE_MAX) {
-		move_aside(path, S_ISREG(st.st_mode) ? "too big" : "not a regular file");
-		return;
-	}
-	doc = json_load_file(path, JSON_REJECT_DUPLICATES, &je);
-	if (!doc) {
-		snprintf(why, sizeof(why), "invalid JSON at line %d, column %d: %s", je.line,
-			 je.column, je.text);
-		move_aside(path, why);
-		return;
-	}
-	arr = json_object_get(doc, "policies");
-	if (!json_is_integer(json_object_get(doc, "version")) ||
-	    json_integer_value(json_object_get(doc, "version")) != POLICIES_FILE_VERSION ||
-	    !json_is_array(arr)) {
-		json_decref(doc);
-		move_aside(path, "no version 1 or no policies array");
-		return;
-	}
 	got = calloc(json_array_size(arr) + 1, sizeof(*got));
 	json_array_foreach (arr, i, j) {
 		struct resize_policy *p = NULL;

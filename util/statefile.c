@@ -103,3 +103,45 @@ void statefile_move_aside(const char *path, const char *event, const char *why, 
 	log_error(event, "file=%s reason=%s moved_to=%s message=%s", path,
 		  log_quote(q, sizeof(q), why), aside, log_quote(qm, sizeof(qm), m));
 }
+
+json_t *statefile_read(const char *dir, const char *name, size_t max_bytes, int version,
+		       const char *array_key, const char *what, const char *lost, json_t **arr)
+{
+	char path[PATH_MAX], why[512], event[64];
+	json_error_t je;
+	struct stat st;
+	json_t *doc;
+
+	*arr = NULL;
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	snprintf(event, sizeof(event), "%s_corrupt", what);
+	if (stat(path, &st) < 0) {
+		if (errno != ENOENT) {
+			snprintf(event, sizeof(event), "%s_unreadable", what);
+			log_error(event, "file=%s errno=%d", path, errno);
+		}
+		return NULL;
+	}
+	if (!S_ISREG(st.st_mode) || st.st_size > (off_t)max_bytes) {
+		statefile_move_aside(path, event,
+				     S_ISREG(st.st_mode) ? "too big" : "not a regular file", lost);
+		return NULL;
+	}
+	doc = json_load_file(path, JSON_REJECT_DUPLICATES, &je);
+	if (!doc) {
+		snprintf(why, sizeof(why), "invalid JSON at line %d, column %d: %s", je.line,
+			 je.column, je.text);
+		statefile_move_aside(path, event, why, lost);
+		return NULL;
+	}
+	if (!json_is_integer(json_object_get(doc, "version")) ||
+	    json_integer_value(json_object_get(doc, "version")) != version ||
+	    !json_is_array(json_object_get(doc, array_key))) {
+		json_decref(doc);
+		snprintf(why, sizeof(why), "no version %d or no %s array", version, array_key);
+		statefile_move_aside(path, event, why, lost);
+		return NULL;
+	}
+	*arr = json_object_get(doc, array_key);
+	return doc;
+}

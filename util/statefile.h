@@ -5,6 +5,7 @@
 #ifndef PMEMD_UTIL_STATEFILE_H
 #define PMEMD_UTIL_STATEFILE_H
 
+#include <jansson.h>
 #include <stddef.h>
 
 /*
@@ -21,5 +22,15 @@ int statefile_write(const char *dir, const char *name, const char *text, size_t 
  * and logs `event` with the reason and what pmemd starts without (`lost`).
  */
 void statefile_move_aside(const char *path, const char *event, const char *why, const char *lost);
+
+/*
+ * Reads <dir>/<name>, which must be a JSON object {"version": version, "<array_key>": [...]}
+ * of at most max_bytes. Returns the document with *arr its array (json_decref it), or NULL:
+ * when the file is absent (nothing logged), cannot be stat'ed (logged as <what>_unreadable),
+ * or is not such a document (moved aside and logged as <what>_corrupt, starting without
+ * `lost`).
+ */
+json_t *statefile_read(const char *dir, const char *name, size_t max_bytes, int version,
+		       const char *array_key, const char *what, const char *lost, json_t **arr);
 
 #endif
