@@ -8,26 +8,13 @@
 #include <string.h>
 
 #include "csi/csi-map.h"
+#include "util/errmsg.h"
 
 #define NUMA_MAX 1023
 /* pmemd's label values: 1..63 of [A-Za-z0-9._-], alphanumeric at both ends. */
 #define LABEL_VALUE_MAX 63
 /* The block size the shim assumes for a pool's quota overhead (both filesystems' default). */
 #define POOL_BLOCK 4096ull
-
-static int fail(int ret, char *err, size_t err_len, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-static int fail(int ret, char *err, size_t err_len, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err && err_len) {
-		va_start(ap, fmt);
-		vsnprintf(err, err_len, fmt, ap);
-		va_end(ap);
-	}
-	return ret;
-}
 
 /* A printable, bounded copy of untrusted text for a message: never the whole of a 10 KB name. */
 static const char *shown(char *buf, size_t len, const char *s)
@@ -72,17 +59,17 @@ int csi_map_volume_id(const char *name, char *id, size_t id_len, char *err, size
 	unsigned char digest[32];
 
 	if (!name || !*name)
-		return fail(-EINVAL, err, err_len, "name is required");
+		return err_fail(-EINVAL, err, err_len, "name is required");
 	if (csi_map_id_valid(name)) {
 		if (strlen(name) >= id_len)
-			return fail(-ENAMETOOLONG, err, err_len, "id buffer too small");
+			return err_fail(-ENAMETOOLONG, err, err_len, "id buffer too small");
 		strcpy(id, name);
 		return 0;
 	}
 	if (id_len < 4 + 40 + 1)
-		return fail(-ENAMETOOLONG, err, err_len, "id buffer too small");
+		return err_fail(-ENAMETOOLONG, err, err_len, "id buffer too small");
 	if (gnutls_hash_fast(GNUTLS_DIG_SHA256, name, strlen(name), digest) < 0)
-		return fail(-EIO, err, err_len, "cannot hash the name");
+		return err_fail(-EIO, err, err_len, "cannot hash the name");
 	memcpy(id, "csi-", 4);
 	for (size_t i = 0; i < 20; i++)
 		snprintf(id + 4 + 2 * i, 3, "%02x", digest[i]);
@@ -94,17 +81,18 @@ int csi_map_capacity(const Csi__V1__CapacityRange *r, uint64_t *size, char *err,
 	int64_t req = r ? r->required_bytes : 0, lim = r ? r->limit_bytes : 0;
 
 	if (req < 0)
-		return fail(-EINVAL, err, err_len,
-			    "capacity_range.required_bytes must not be negative, got %" PRId64,
-			    req);
+		return err_fail(-EINVAL, err, err_len,
+				"capacity_range.required_bytes must not be negative, got %" PRId64,
+				req);
 	if (lim < 0)
-		return fail(-EINVAL, err, err_len,
-			    "capacity_range.limit_bytes must not be negative, got %" PRId64, lim);
+		return err_fail(-EINVAL, err, err_len,
+				"capacity_range.limit_bytes must not be negative, got %" PRId64,
+				lim);
 	if (lim > 0 && req > lim)
-		return fail(-ERANGE, err, err_len,
-			    "capacity_range.limit_bytes %" PRId64
-			    " is less than required_bytes %" PRId64,
-			    lim, req);
+		return err_fail(-ERANGE, err, err_len,
+				"capacity_range.limit_bytes %" PRId64
+				" is less than required_bytes %" PRId64,
+				lim, req);
 	if (req > 0)
 		*size = (uint64_t)req;
 	else if (lim > 0 && (uint64_t)lim < CSI_DEFAULT_SIZE)
@@ -139,9 +127,10 @@ int csi_map_params(const struct csi_kv *kv, size_t n, bool create, struct csi_pa
 
 		if (strcmp(k, "pool") == 0) {
 			if (!*v || strlen(v) > 4095)
-				return fail(-EINVAL, err, err_len,
-					    "parameter pool: must be a pool's path or id, 1..4095 "
-					    "characters");
+				return err_fail(
+					-EINVAL, err, err_len,
+					"parameter pool: must be a pool's path or id, 1..4095 "
+					"characters");
 			p.pool = v;
 		} else if (strcmp(k, "numaNode") == 0) {
 			char *end;
@@ -151,7 +140,7 @@ int csi_map_params(const struct csi_kv *kv, size_t n, bool create, struct csi_pa
 			x = strtol(v, &end, 10);
 			if (!*v || *end || errno || x < 0 || x > NUMA_MAX || v[0] == '+' ||
 			    v[0] == ' ')
-				return fail(
+				return err_fail(
 					-EINVAL, err, err_len,
 					"parameter numaNode: must be an integer 0..%d, got \"%s\"",
 					NUMA_MAX, shown(b1, sizeof(b1), v));
@@ -162,14 +151,14 @@ int csi_map_params(const struct csi_kv *kv, size_t n, bool create, struct csi_pa
 								 : NULL;
 
 			if (!fs)
-				return fail(-EINVAL, err, err_len,
-					    "parameter %s: must be ext4 or xfs, got \"%s\"", k,
-					    shown(b1, sizeof(b1), v));
+				return err_fail(-EINVAL, err, err_len,
+						"parameter %s: must be ext4 or xfs, got \"%s\"", k,
+						shown(b1, sizeof(b1), v));
 			if (p.fstype && strcmp(p.fstype, fs) != 0)
-				return fail(-EINVAL, err, err_len,
-					    "parameters fstype and " K8S_PREFIX
-					    "fstype disagree (%s, %s)",
-					    p.fstype, fs);
+				return err_fail(-EINVAL, err, err_len,
+						"parameters fstype and " K8S_PREFIX
+						"fstype disagree (%s, %s)",
+						p.fstype, fs);
 			p.fstype = fs;
 		} else if (strcmp(k, K8S_PREFIX "pvc/name") == 0) {
 			p.pvc_name = v;
@@ -180,18 +169,19 @@ int csi_map_params(const struct csi_kv *kv, size_t n, bool create, struct csi_pa
 		} else if (!create && strncmp(k, K8S_PREFIX, strlen(K8S_PREFIX)) == 0) {
 			continue; /* a StorageClass's own keys, as GetCapacity gets them */
 		} else {
-			return fail(-EINVAL, err, err_len,
-				    "unknown parameter \"%s\" (known: pool, numaNode, fstype%s)",
-				    shown(b2, sizeof(b2), k),
-				    create ? ", " K8S_PREFIX "pvc/name, " K8S_PREFIX
-					     "pvc/namespace, " K8S_PREFIX "pv/name"
-					   : "");
+			return err_fail(
+				-EINVAL, err, err_len,
+				"unknown parameter \"%s\" (known: pool, numaNode, fstype%s)",
+				shown(b2, sizeof(b2), k),
+				create ? ", " K8S_PREFIX "pvc/name, " K8S_PREFIX
+					 "pvc/namespace, " K8S_PREFIX "pv/name"
+				       : "");
 		}
 	}
 	if (p.pool && p.numa_node >= 0)
-		return fail(-EINVAL, err, err_len,
-			    "parameters pool and numaNode exclude each other (a pool has one "
-			    "NUMA node)");
+		return err_fail(-EINVAL, err, err_len,
+				"parameters pool and numaNode exclude each other (a pool has one "
+				"NUMA node)");
 	*out = p;
 	return 0;
 }
@@ -203,16 +193,17 @@ int csi_map_capabilities(Csi__V1__VolumeCapability *const *caps, size_t n, unsig
 	char b[64];
 
 	if (n == 0 && (flags & CSI_CAPS_REQUIRED))
-		return fail(-EINVAL, err, err_len, "volume_capabilities are required");
+		return err_fail(-EINVAL, err, err_len, "volume_capabilities are required");
 	for (size_t i = 0; i < n; i++) {
 		const Csi__V1__VolumeCapability *c = caps[i];
 		const char *want;
 
 		if (!c)
-			return fail(-EINVAL, err, err_len, "volume_capabilities[%zu] is empty", i);
+			return err_fail(-EINVAL, err, err_len, "volume_capabilities[%zu] is empty",
+					i);
 		if (!c->access_mode && !(flags & CSI_CAPS_ANY_MODE))
-			return fail(-EINVAL, err, err_len,
-				    "volume_capabilities[%zu].access_mode is required", i);
+			return err_fail(-EINVAL, err, err_len,
+					"volume_capabilities[%zu].access_mode is required", i);
 		switch (c->access_mode ? c->access_mode->mode
 				       : CSI__V1__VOLUME_CAPABILITY__ACCESS_MODE__MODE__UNKNOWN) {
 		case CSI__V1__VOLUME_CAPABILITY__ACCESS_MODE__MODE__SINGLE_NODE_WRITER:
@@ -223,46 +214,50 @@ int csi_map_capabilities(Csi__V1__VolumeCapability *const *caps, size_t n, unsig
 		case CSI__V1__VOLUME_CAPABILITY__ACCESS_MODE__MODE__UNKNOWN:
 			if (flags & CSI_CAPS_ANY_MODE)
 				break;
-			return fail(-EINVAL, err, err_len,
-				    "volume_capabilities[%zu].access_mode.mode is required", i);
+			return err_fail(-EINVAL, err, err_len,
+					"volume_capabilities[%zu].access_mode.mode is required", i);
 		default:
-			return fail(-ENOTSUP, err, err_len,
-				    "volume_capabilities[%zu]: access mode %d is not supported: a "
-				    "volume lives in one node's PMEM (only SINGLE_NODE_* modes)",
-				    i, (int)c->access_mode->mode);
+			return err_fail(
+				-ENOTSUP, err, err_len,
+				"volume_capabilities[%zu]: access mode %d is not supported: a "
+				"volume lives in one node's PMEM (only SINGLE_NODE_* modes)",
+				i, (int)c->access_mode->mode);
 		}
 		if (c->access_type_case == CSI__V1__VOLUME_CAPABILITY__ACCESS_TYPE_BLOCK)
-			return fail(-ENOTSUP, err, err_len,
-				    "volume_capabilities[%zu]: block access is not supported: a "
-				    "volume is a directory with a quota (mount access only)",
-				    i);
+			return err_fail(
+				-ENOTSUP, err, err_len,
+				"volume_capabilities[%zu]: block access is not supported: a "
+				"volume is a directory with a quota (mount access only)",
+				i);
 		if (c->access_type_case != CSI__V1__VOLUME_CAPABILITY__ACCESS_TYPE_MOUNT ||
 		    !c->mount)
-			return fail(-EINVAL, err, err_len,
-				    "volume_capabilities[%zu]: an access type (mount) is required",
-				    i);
+			return err_fail(
+				-EINVAL, err, err_len,
+				"volume_capabilities[%zu]: an access type (mount) is required", i);
 		if (c->mount->n_mount_flags > 0)
-			return fail(-ENOTSUP, err, err_len,
-				    "volume_capabilities[%zu]: mount_flags are not supported: a "
-				    "volume is a bind mount of a directory in the pool",
-				    i);
+			return err_fail(
+				-ENOTSUP, err, err_len,
+				"volume_capabilities[%zu]: mount_flags are not supported: a "
+				"volume is a bind mount of a directory in the pool",
+				i);
 		if (c->mount->volume_mount_group && *c->mount->volume_mount_group)
-			return fail(-ENOTSUP, err, err_len,
-				    "volume_capabilities[%zu]: volume_mount_group is not supported",
-				    i);
+			return err_fail(
+				-ENOTSUP, err, err_len,
+				"volume_capabilities[%zu]: volume_mount_group is not supported", i);
 		want = c->mount->fs_type ? c->mount->fs_type : "";
 		if (!*want)
 			continue;
 		if (strcmp(want, "ext4") != 0 && strcmp(want, "xfs") != 0)
-			return fail(-ENOTSUP, err, err_len,
-				    "volume_capabilities[%zu]: fs_type \"%s\" is not supported "
-				    "(ext4, xfs or empty)",
-				    i, shown(b, sizeof(b), want));
+			return err_fail(-ENOTSUP, err, err_len,
+					"volume_capabilities[%zu]: fs_type \"%s\" is not supported "
+					"(ext4, xfs or empty)",
+					i, shown(b, sizeof(b), want));
 		if (fs && strcmp(fs, want) != 0)
-			return fail(-ENOTSUP, err, err_len,
-				    "volume_capabilities ask for both %s and %s: a volume has one "
-				    "filesystem",
-				    fs, want);
+			return err_fail(
+				-ENOTSUP, err, err_len,
+				"volume_capabilities ask for both %s and %s: a volume has one "
+				"filesystem",
+				fs, want);
 		fs = strcmp(want, "ext4") == 0 ? "ext4" : "xfs";
 	}
 	*fstype = fs;
@@ -305,15 +300,15 @@ int csi_map_topology(const Csi__V1__TopologyRequirement *t, const char *node_id,
 		return 0; /* preferred alone is advice: any node, this one included, may serve */
 	for (size_t i = 0; i < t->n_requisite; i++) {
 		if (!t->requisite[i] || t->requisite[i]->n_segments == 0)
-			return fail(-EINVAL, err, err_len,
-				    "accessibility_requirements.requisite[%zu] is empty", i);
+			return err_fail(-EINVAL, err, err_len,
+					"accessibility_requirements.requisite[%zu] is empty", i);
 		if (csi_map_segment_is_node(t->requisite[i], node_id))
 			return 0;
 	}
-	return fail(-ENOENT, err, err_len,
-		    "accessibility_requirements: no requisite topology is this node (%s=%s); "
-		    "this driver provisions only on its own node",
-		    CSI_TOPOLOGY_KEY, shown(b, sizeof(b), node_id));
+	return err_fail(-ENOENT, err, err_len,
+			"accessibility_requirements: no requisite topology is this node (%s=%s); "
+			"this driver provisions only on its own node",
+			CSI_TOPOLOGY_KEY, shown(b, sizeof(b), node_id));
 }
 
 /* A label value pmemd accepts: 1..63 of [A-Za-z0-9._-], alphanumeric at both ends. */
@@ -484,14 +479,14 @@ int csi_map_page(const char *const *ids, size_t n, const char *token, int32_t ma
 	size_t s = 0, c;
 
 	if (max < 0)
-		return fail(-EINVAL, err, err_len, "max_entries must not be negative, got %d",
-			    (int)max);
+		return err_fail(-EINVAL, err, err_len, "max_entries must not be negative, got %d",
+				(int)max);
 	if (token && *token) {
 		/* The token is the id the page starts at: still right after deletes. */
 		if (!csi_map_id_valid(token))
-			return fail(-ESTALE, err, err_len,
-				    "starting_token \"%s\" is not one this driver gave",
-				    shown(b, sizeof(b), token));
+			return err_fail(-ESTALE, err, err_len,
+					"starting_token \"%s\" is not one this driver gave",
+					shown(b, sizeof(b), token));
 		while (s < n && strcmp(ids[s], token) < 0)
 			s++;
 	}
@@ -735,9 +730,9 @@ static int check_strings(const ProtobufCMessageDescriptor *d, const uint8_t *b, 
 							     d, (unsigned)(key >> 3))
 						   : NULL;
 			if (f && f->type == PROTOBUF_C_TYPE_STRING && memchr(b + off, 0, n))
-				return fail(-EINVAL, err, err_len,
-					    "string field %s.%s has a NUL byte", d->short_name,
-					    f->name);
+				return err_fail(-EINVAL, err, err_len,
+						"string field %s.%s has a NUL byte", d->short_name,
+						f->name);
 			if (f && f->type == PROTOBUF_C_TYPE_MESSAGE && f->descriptor) {
 				ret = check_strings(f->descriptor, b + off, n, depth + 1, err,
 						    err_len);

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "csi/csi-pmemd.h"
+#include "util/errmsg.h"
 
 /* pmemd's own bodies are capped at 1 MiB in; a list of many volumes out can be larger. */
 #define MAX_RESPONSE (16u << 20)
@@ -33,20 +34,6 @@ static void curl_init(void)
 	curl_init_result = curl_global_init(CURL_GLOBAL_DEFAULT);
 }
 
-static int fail(int ret, char *err, size_t err_len, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-static int fail(int ret, char *err, size_t err_len, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err && err_len) {
-		va_start(ap, fmt);
-		vsnprintf(err, err_len, fmt, ap);
-		va_end(ap);
-	}
-	return ret;
-}
-
 int csi_pmemd_new(const char *socket_path, const char *url, long timeout_ms, struct csi_pmemd **out,
 		  char *err, size_t err_len)
 {
@@ -54,24 +41,24 @@ int csi_pmemd_new(const char *socket_path, const char *url, long timeout_ms, str
 	size_t n;
 
 	if (!socket_path && !url)
-		return fail(-EINVAL, err, err_len, "a pmemd socket or URL is required");
+		return err_fail(-EINVAL, err, err_len, "a pmemd socket or URL is required");
 	if (!socket_path && strncmp(url, "http://", 7) != 0 && strncmp(url, "https://", 8) != 0)
-		return fail(-EINVAL, err, err_len, "pmemd URL %.200s: must start with http://",
-			    url);
+		return err_fail(-EINVAL, err, err_len, "pmemd URL %.200s: must start with http://",
+				url);
 	if (timeout_ms <= 0)
-		return fail(-EINVAL, err, err_len, "timeout: must be positive");
+		return err_fail(-EINVAL, err, err_len, "timeout: must be positive");
 	pthread_once(&curl_once, curl_init);
 	if (curl_init_result != CURLE_OK)
-		return fail(-ENOMEM, err, err_len, "curl_global_init: %s",
-			    curl_easy_strerror(curl_init_result));
+		return err_fail(-ENOMEM, err, err_len, "curl_global_init: %s",
+				curl_easy_strerror(curl_init_result));
 	c = calloc(1, sizeof(*c));
 	if (!c)
-		return fail(-ENOMEM, err, err_len, "out of memory");
+		return err_fail(-ENOMEM, err, err_len, "out of memory");
 	c->socket_path = socket_path ? strdup(socket_path) : NULL;
 	c->base_url = strdup(socket_path ? "http://localhost" : url);
 	if ((socket_path && !c->socket_path) || !c->base_url) {
 		csi_pmemd_free(c);
-		return fail(-ENOMEM, err, err_len, "out of memory");
+		return err_fail(-ENOMEM, err, err_len, "out of memory");
 	}
 	n = strlen(c->base_url);
 	while (n > 0 && c->base_url[n - 1] == '/')
@@ -124,16 +111,16 @@ int csi_pmemd_call(struct csi_pmemd *c, const char *method, const char *path, co
 	*status = 0;
 	*resp = NULL;
 	if (!path || path[0] != '/')
-		return fail(-EINVAL, err, err_len, "bad request path");
+		return err_fail(-EINVAL, err, err_len, "bad request path");
 	if (asprintf(&url, "%s%s", c->base_url, path) < 0)
-		return fail(-ENOMEM, err, err_len, "out of memory");
+		return err_fail(-ENOMEM, err, err_len, "out of memory");
 	if (body && !(req = json_dumps(body, JSON_COMPACT))) {
-		ret = fail(-ENOMEM, err, err_len, "out of memory");
+		ret = err_fail(-ENOMEM, err, err_len, "out of memory");
 		goto out;
 	}
 	h = curl_easy_init();
 	if (!h) {
-		ret = fail(-ENOMEM, err, err_len, "out of memory");
+		ret = err_fail(-ENOMEM, err, err_len, "out of memory");
 		goto out;
 	}
 	/* "Expect:" with no value: no 100-continue round trip before a body. */
@@ -146,7 +133,7 @@ int csi_pmemd_call(struct csi_pmemd *c, const char *method, const char *path, co
 			hdrs = l;
 	}
 	if (!l) {
-		ret = fail(-ENOMEM, err, err_len, "out of memory");
+		ret = err_fail(-ENOMEM, err, err_len, "out of memory");
 		goto out;
 	}
 	curl_easy_setopt(h, CURLOPT_URL, url);
@@ -172,16 +159,18 @@ int csi_pmemd_call(struct csi_pmemd *c, const char *method, const char *path, co
 	if (rc != CURLE_OK) {
 		/* curl's own text names "localhost port 80" for a unix socket: name the socket. */
 		if (b.too_large)
-			ret = fail(-EFBIG, err, err_len, "pmemd answered more than 16 MiB");
+			ret = err_fail(-EFBIG, err, err_len, "pmemd answered more than 16 MiB");
 		else if (rc == CURLE_OPERATION_TIMEDOUT)
-			ret = fail(-ETIMEDOUT, err, err_len, "pmemd did not answer %s %s in time",
-				   method, path);
+			ret = err_fail(-ETIMEDOUT, err, err_len,
+				       "pmemd did not answer %s %s in time", method, path);
 		else if (c->socket_path)
-			ret = fail(-ECONNREFUSED, err, err_len, "pmemd is unreachable on %s: %s",
-				   c->socket_path, curl_easy_strerror(rc));
+			ret = err_fail(-ECONNREFUSED, err, err_len,
+				       "pmemd is unreachable on %s: %s", c->socket_path,
+				       curl_easy_strerror(rc));
 		else
-			ret = fail(-ECONNREFUSED, err, err_len, "pmemd is unreachable at %s: %s",
-				   c->base_url, errbuf[0] ? errbuf : curl_easy_strerror(rc));
+			ret = err_fail(-ECONNREFUSED, err, err_len,
+				       "pmemd is unreachable at %s: %s", c->base_url,
+				       errbuf[0] ? errbuf : curl_easy_strerror(rc));
 		goto out;
 	}
 	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, status);

@@ -19,6 +19,7 @@
 
 #include "csi/csi-server.h"
 #include "util/log.h"
+#include "util/errmsg.h"
 
 #define MAX_WORKERS 64
 
@@ -50,20 +51,6 @@ struct csi_server {
 	struct worker workers[MAX_WORKERS + MAX_RESERVED];
 };
 
-static int fail(int ret, char *err, size_t err_len, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-static int fail(int ret, char *err, size_t err_len, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err && err_len) {
-		va_start(ap, fmt);
-		vsnprintf(err, err_len, fmt, ap);
-		va_end(ap);
-	}
-	return ret;
-}
-
 /*
  * gRPC binds a unix socket with bind(2), which fails on a file left by a
  * previous run; every CSI driver removes it first. Only a socket is removed:
@@ -79,23 +66,23 @@ static int prepare_unix_path(const char *endpoint, char *err, size_t err_len)
 	else if (strncmp(endpoint, "unix:", 5) == 0)
 		path = endpoint + 5;
 	else
-		return fail(-EINVAL, err, err_len,
-			    "endpoint %.200s: must be unix:///path or unix:path", endpoint);
+		return err_fail(-EINVAL, err, err_len,
+				"endpoint %.200s: must be unix:///path or unix:path", endpoint);
 	if (!*path)
-		return fail(-EINVAL, err, err_len, "endpoint %.200s: the socket path is empty",
-			    endpoint);
+		return err_fail(-EINVAL, err, err_len, "endpoint %.200s: the socket path is empty",
+				endpoint);
 	if (strlen(path) >= sizeof(((struct sockaddr_un *)0)->sun_path))
-		return fail(-ENAMETOOLONG, err, err_len,
-			    "endpoint: the socket path is longer than %zu bytes",
-			    sizeof(((struct sockaddr_un *)0)->sun_path) - 1);
+		return err_fail(-ENAMETOOLONG, err, err_len,
+				"endpoint: the socket path is longer than %zu bytes",
+				sizeof(((struct sockaddr_un *)0)->sun_path) - 1);
 	if (lstat(path, &st) == 0) {
 		if (!S_ISSOCK(st.st_mode))
-			return fail(-EEXIST, err, err_len,
-				    "endpoint %.200s: exists and is no socket", path);
+			return err_fail(-EEXIST, err, err_len,
+					"endpoint %.200s: exists and is no socket", path);
 		if (unlink(path) < 0)
-			return fail(-errno, err, err_len,
-				    "endpoint %.200s: removing the old socket: %s", path,
-				    strerror(errno));
+			return err_fail(-errno, err, err_len,
+					"endpoint %.200s: removing the old socket: %s", path,
+					strerror(errno));
 	}
 	return 0;
 }
@@ -298,14 +285,14 @@ int csi_server_start(const char *endpoint, const struct csi_method *methods, siz
 	int ret, port;
 
 	if (workers < 1 || workers > MAX_WORKERS)
-		return fail(-EINVAL, err, err_len, "workers: must be 1..%d, got %u", MAX_WORKERS,
-			    workers);
+		return err_fail(-EINVAL, err, err_len, "workers: must be 1..%d, got %u",
+				MAX_WORKERS, workers);
 	ret = prepare_unix_path(endpoint, err, err_len);
 	if (ret < 0)
 		return ret;
 	s = calloc(1, sizeof(*s));
 	if (!s)
-		return fail(-ENOMEM, err, err_len, "out of memory");
+		return err_fail(-ENOMEM, err, err_len, "out of memory");
 	s->methods = methods;
 	s->n_methods = n_methods;
 	s->ctx = ctx;
@@ -326,8 +313,8 @@ int csi_server_start(const char *endpoint, const struct csi_method *methods, siz
 		if (!w->registered) {
 			grpc_server_destroy(s->server);
 			free(s);
-			return fail(-EINVAL, err, err_len, "gRPC refuses to register %s",
-				    methods[i].path);
+			return err_fail(-EINVAL, err, err_len, "gRPC refuses to register %s",
+					methods[i].path);
 		}
 		s->n_workers++;
 	}
@@ -340,8 +327,8 @@ int csi_server_start(const char *endpoint, const struct csi_method *methods, siz
 	port = grpc_server_add_http2_port(s->server, endpoint, creds);
 	grpc_server_credentials_release(creds);
 	if (port == 0) {
-		fail(-EADDRNOTAVAIL, err, err_len, "endpoint %.200s: gRPC cannot listen there",
-		     endpoint);
+		err_fail(-EADDRNOTAVAIL, err, err_len, "endpoint %.200s: gRPC cannot listen there",
+			 endpoint);
 		grpc_server_destroy(s->server);
 		for (unsigned i = 0; i < s->n_workers; i++)
 			drain_queue(s->workers[i].cq);
@@ -352,7 +339,7 @@ int csi_server_start(const char *endpoint, const struct csi_method *methods, siz
 	for (unsigned i = 0; i < s->n_workers; i++) {
 		ret = pthread_create(&s->workers[i].thread, NULL, worker_main, &s->workers[i]);
 		if (ret != 0) {
-			fail(-ret, err, err_len, "starting worker %u: %s", i, strerror(ret));
+			err_fail(-ret, err, err_len, "starting worker %u: %s", i, strerror(ret));
 			csi_server_stop(s);
 			return -ret;
 		}

@@ -16,6 +16,7 @@
 #include "util/log.h"
 #include "util/statefile.h"
 #include "util/names.h"
+#include "util/errmsg.h"
 
 #define RESV_FILE	  "reservations.json"
 #define RESV_FILE_MAX	  (16u << 20) /* a file bigger than any we write is not ours */
@@ -24,21 +25,6 @@
 #define REASON_LEN	  512
 
 /* ---- small helpers ---- */
-
-static int fail(int ret, char *err, size_t err_len, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-
-static int fail(int ret, char *err, size_t err_len, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err && err_len) {
-		va_start(ap, fmt);
-		vsnprintf(err, err_len, fmt, ap);
-		va_end(ap);
-	}
-	return ret;
-}
 
 int64_t qr_now_ms(const struct quota_volumes *v)
 {
@@ -227,7 +213,7 @@ static int save(struct quota_volumes *v, const struct qr_resv *skip, char *err, 
 	text = doc ? json_dumps(doc, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
 	json_decref(doc);
 	if (!text)
-		return fail(-ENOMEM, err, err_len, "out of memory");
+		return err_fail(-ENOMEM, err, err_len, "out of memory");
 	r = statefile_write(v->o.state_dir, RESV_FILE, text, strlen(text), err, err_len);
 	free(text);
 	return r;
@@ -613,8 +599,8 @@ static int only_fields(const json_t *o, const char *where, const char *const *al
 		if (!allowed[i]) {
 			char q[80];
 
-			return fail(-EINVAL, err, err_len, "%s%s: unknown field", where,
-				    log_quote(q, sizeof(q), key));
+			return err_fail(-EINVAL, err, err_len, "%s%s: unknown field", where,
+					log_quote(q, sizeof(q), key));
 		}
 	}
 	return 0;
@@ -626,10 +612,10 @@ static int int_field(const json_t *o, const char *key, const char *where, json_i
 	const json_t *x = json_object_get(o, key);
 
 	if (!json_is_integer(x) || json_integer_value(x) < lo || json_integer_value(x) > hi)
-		return fail(-EINVAL, err, err_len,
-			    "%s%s: must be an integer from %" JSON_INTEGER_FORMAT
-			    " to %" JSON_INTEGER_FORMAT ", got %s",
-			    where, key, lo, hi, x ? type_name(x) : "nothing");
+		return err_fail(-EINVAL, err, err_len,
+				"%s%s: must be an integer from %" JSON_INTEGER_FORMAT
+				" to %" JSON_INTEGER_FORMAT ", got %s",
+				where, key, lo, hi, x ? type_name(x) : "nothing");
 	*out = json_integer_value(x);
 	return 0;
 }
@@ -642,10 +628,10 @@ static int str_field(const json_t *o, const char *key, const char *where,
 	char why[200];
 
 	if (!json_is_string(x))
-		return fail(-EINVAL, err, err_len, "%s%s: must be a string, got %s", where, key,
-			    type_name(x));
+		return err_fail(-EINVAL, err, err_len, "%s%s: must be a string, got %s", where, key,
+				type_name(x));
 	if (valid(json_string_value(x), json_string_length(x), why, sizeof(why)) < 0)
-		return fail(-EINVAL, err, err_len, "%s%s: %s", where, key, why);
+		return err_fail(-EINVAL, err, err_len, "%s%s: %s", where, key, why);
 	*out = json_string_value(x);
 	return 0;
 }
@@ -653,8 +639,8 @@ static int str_field(const json_t *o, const char *key, const char *where,
 static int pod_name_valid(const char *s, size_t n, char *why, size_t len)
 {
 	if (!names_is_dns_subdomain(s, n))
-		return fail(-EINVAL, why, len,
-			    "must be a DNS subdomain: 1 to 253 of a-z, 0-9, '-' and '.'");
+		return err_fail(-EINVAL, why, len,
+				"must be a DNS subdomain: 1 to 253 of a-z, 0-9, '-' and '.'");
 	return 0;
 }
 
@@ -662,17 +648,17 @@ static int fstype_valid(const char *s, size_t n, char *why, size_t len)
 {
 	if ((n == 4 && memcmp(s, "ext4", 4) == 0) || (n == 3 && memcmp(s, "xfs", 3) == 0))
 		return 0;
-	return fail(-EINVAL, why, len, "must be ext4 or xfs");
+	return err_fail(-EINVAL, why, len, "must be ext4 or xfs");
 }
 
 static int pool_text_valid(const char *s, size_t n, char *why, size_t len)
 {
 	if (n == 0 || n > QUOTA_PATH_MAX)
-		return fail(-EINVAL, why, len, "must be 1 to %d bytes", QUOTA_PATH_MAX);
+		return err_fail(-EINVAL, why, len, "must be 1 to %d bytes", QUOTA_PATH_MAX);
 	for (size_t i = 0; i < n; i++)
 		if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
-			return fail(-EINVAL, why, len,
-				    "has a NUL or control character at position %zu", i + 1);
+			return err_fail(-EINVAL, why, len,
+					"has a NUL or control character at position %zu", i + 1);
 	return 0;
 }
 
@@ -692,7 +678,7 @@ static int parse(const json_t *body, const struct quota_volumes *v, struct rq *r
 	memset(rq, 0, sizeof(*rq));
 	rq->cpu_numa_node = -1;
 	if (!json_is_object(body))
-		return fail(-EINVAL, err, err_len, "body: must be a JSON object");
+		return err_fail(-EINVAL, err, err_len, "body: must be a JSON object");
 	if ((r = only_fields(body, "", top, err, err_len)) < 0)
 		return r;
 	if ((r = str_field(body, "pod_uid", "", quota_pod_uid_valid, &rq->uid, err, err_len)) < 0)
@@ -723,13 +709,14 @@ static int parse(const json_t *body, const struct quota_volumes *v, struct rq *r
 	}
 	vols = json_object_get(body, "volumes");
 	if (!json_is_array(vols))
-		return fail(-EINVAL, err, err_len, "volumes: must be an array, got %s",
-			    vols ? type_name(vols) : "nothing");
+		return err_fail(-EINVAL, err, err_len, "volumes: must be an array, got %s",
+				vols ? type_name(vols) : "nothing");
 	if (json_array_size(vols) > QUOTA_RESV_VOLUMES_MAX)
-		return fail(-EINVAL, err, err_len, "volumes: at most %d, got %zu",
-			    QUOTA_RESV_VOLUMES_MAX, json_array_size(vols));
+		return err_fail(-EINVAL, err, err_len, "volumes: at most %d, got %zu",
+				QUOTA_RESV_VOLUMES_MAX, json_array_size(vols));
 	if (json_array_size(vols) == 0 && rq->cpus == 0)
-		return fail(-EINVAL, err, err_len, "volumes: must not be empty (or ask for cpus)");
+		return err_fail(-EINVAL, err, err_len,
+				"volumes: must not be empty (or ask for cpus)");
 	json_array_foreach (vols, i, e) {
 		struct rq_volume *q = &rq->vol[i];
 		char where[32];
@@ -737,8 +724,8 @@ static int parse(const json_t *body, const struct quota_volumes *v, struct rq *r
 		snprintf(where, sizeof(where), "volumes[%zu].", i);
 		q->numa_node = -1;
 		if (!json_is_object(e))
-			return fail(-EINVAL, err, err_len,
-				    "volumes[%zu]: must be an object, got %s", i, type_name(e));
+			return err_fail(-EINVAL, err, err_len,
+					"volumes[%zu]: must be an object, got %s", i, type_name(e));
 		if ((r = only_fields(e, where, vf, err, err_len)) < 0)
 			return r;
 		if ((r = int_field(e, "size_bytes", where, 1,
@@ -749,10 +736,10 @@ static int parse(const json_t *body, const struct quota_volumes *v, struct rq *r
 			return r;
 		q->size = (uint64_t)x;
 		if (json_object_get(e, "pool") && json_object_get(e, "numa_node"))
-			return fail(-EINVAL, err, err_len,
-				    "%spool, %snuma_node: give at most one (a pool sits on one "
-				    "NUMA node)",
-				    where, where);
+			return err_fail(-EINVAL, err, err_len,
+					"%spool, %snuma_node: give at most one (a pool sits on one "
+					"NUMA node)",
+					where, where);
 		if (json_object_get(e, "pool") &&
 		    (r = str_field(e, "pool", where, pool_text_valid, &q->pool, err, err_len)) < 0)
 			return r;
@@ -887,30 +874,31 @@ static int place_group(struct quota_volumes *v, const json_t *rec, const struct 
 	r = model ? sched_node_from_record(model, &node, why, sizeof(why)) : -ENOMEM;
 	json_decref(model);
 	if (r < 0) {
-		r = fail(r == -ENOMEM ? r : -EIO, err, err_len, "this node's model: %s",
-			 r == -ENOMEM ? "out of memory" : why);
+		r = err_fail(r == -ENOMEM ? r : -EIO, err, err_len, "this node's model: %s",
+			     r == -ENOMEM ? "out of memory" : why);
 		goto out;
 	}
 	if (only_numa >= 0 && node->node.n_pools == 0) {
-		r = fail(-EINVAL, err, err_len,
-			 "volumes[%zu].numa_node: no ready pool on NUMA node %d", idx[0],
-			 only_numa);
+		r = err_fail(-EINVAL, err, err_len,
+			     "volumes[%zu].numa_node: no ready pool on NUMA node %d", idx[0],
+			     only_numa);
 		goto out;
 	}
 	res = calloc(1, sizeof(*res));
 	if (!res) {
-		r = fail(-ENOMEM, err, err_len, "out of memory");
+		r = err_fail(-ENOMEM, err, err_len, "out of memory");
 		goto out;
 	}
 	r = sched_evaluate(&node->node, &sreq, res);
 	if (r < 0) {
-		r = fail(-EINVAL, err, err_len, "placement: %s", res->reason);
+		r = err_fail(-EINVAL, err, err_len, "placement: %s", res->reason);
 		goto out;
 	}
 	if (!res->feasible) {
-		r = fail(-ENOSPC, err, err_len,
-			 "does not fit on this node: %s (most free in one pool: %" PRIu64 " bytes)",
-			 res->reason, most_free(v));
+		r = err_fail(-ENOSPC, err, err_len,
+			     "does not fit on this node: %s (most free in one pool: %" PRIu64
+			     " bytes)",
+			     res->reason, most_free(v));
 		goto out;
 	}
 	*cpu_numa = res->cpu_numa_id;
@@ -924,24 +912,24 @@ static int place_group(struct quota_volumes *v, const json_t *rec, const struct 
 			    ? qv_find_pool(v, node->node.pools[c->pool].name)
 			    : NULL;
 		if (!p) {
-			r = fail(-EIO, err, err_len, "placement chose no pool for volumes[%zu]",
-				 idx[k]);
+			r = err_fail(-EIO, err, err_len, "placement chose no pool for volumes[%zu]",
+				     idx[k]);
 			goto out;
 		}
 		x->bytes = qv_limit_for(v, p, rq->vol[idx[k]].size);
 		x->numa_node = p->numa_node;
 		x->pool = strdup(p->name);
 		if (!x->pool) {
-			r = fail(-ENOMEM, err, err_len, "out of memory");
+			r = err_fail(-ENOMEM, err, err_len, "out of memory");
 			goto out;
 		}
 		r = quota_ledger_reserve(v->ledger, p->name, x->bytes, &x->token, &free_b, why,
 					 sizeof(why));
 		if (r < 0) {
-			r = fail(r == -ENOSPC ? -ENOSPC : r, err, err_len,
-				 "volumes[%zu]: need %" PRIu64 " bytes (a quota of %" PRIu64
-				 "), pool %s has %" PRIu64 " bytes free",
-				 idx[k], rq->vol[idx[k]].size, x->bytes, p->name, free_b);
+			r = err_fail(r == -ENOSPC ? -ENOSPC : r, err, err_len,
+				     "volumes[%zu]: need %" PRIu64 " bytes (a quota of %" PRIu64
+				     "), pool %s has %" PRIu64 " bytes free",
+				     idx[k], rq->vol[idx[k]].size, x->bytes, p->name, free_b);
 			goto out;
 		}
 	}
@@ -962,27 +950,27 @@ static int place_fixed(struct quota_volumes *v, const struct rq *rq, size_t i, s
 	int r;
 
 	if (!p)
-		return fail(-EINVAL, err, err_len, "volumes[%zu].pool: no pool %.200s on this node",
-			    i, q->pool);
+		return err_fail(-EINVAL, err, err_len,
+				"volumes[%zu].pool: no pool %.200s on this node", i, q->pool);
 	if (!p->ready || !p->scanned)
-		return fail(-EAGAIN, err, err_len, "volumes[%zu].pool: pool %s is not ready", i,
-			    p->name);
+		return err_fail(-EAGAIN, err, err_len, "volumes[%zu].pool: pool %s is not ready", i,
+				p->name);
 	if (q->fstype && strcmp(q->fstype, config_fstype_name(p->fstype)) != 0)
-		return fail(-EINVAL, err, err_len, "volumes[%zu].fstype: pool %s is %s, not %s", i,
-			    p->name, config_fstype_name(p->fstype), q->fstype);
+		return err_fail(-EINVAL, err, err_len, "volumes[%zu].fstype: pool %s is %s, not %s",
+				i, p->name, config_fstype_name(p->fstype), q->fstype);
 	x->bytes = qv_limit_for(v, p, q->size);
 	x->numa_node = p->numa_node;
 	if (!(x->pool = strdup(p->name)))
-		return fail(-ENOMEM, err, err_len, "out of memory");
+		return err_fail(-ENOMEM, err, err_len, "out of memory");
 	r = quota_ledger_reserve(v->ledger, p->name, x->bytes, &x->token, &free_b, why,
 				 sizeof(why));
 	if (r == -ENOSPC)
-		return fail(r, err, err_len,
-			    "volumes[%zu]: need %" PRIu64 " bytes (a quota of %" PRIu64
-			    "), pool %s has %" PRIu64 " bytes free",
-			    i, q->size, x->bytes, p->name, free_b);
+		return err_fail(r, err, err_len,
+				"volumes[%zu]: need %" PRIu64 " bytes (a quota of %" PRIu64
+				"), pool %s has %" PRIu64 " bytes free",
+				i, q->size, x->bytes, p->name, free_b);
 	if (r < 0)
-		return fail(r, err, err_len, "volumes[%zu]: %s", i, why);
+		return err_fail(r, err, err_len, "volumes[%zu]: %s", i, why);
 	return 0;
 }
 
@@ -998,7 +986,7 @@ static int place_all(struct quota_volumes *v, const json_t *rec, const struct rq
 
 	for (size_t i = 0; i < rq->n; i++) {
 		if (rq->vol[i].claim && !(r->e[i].claim = strdup(rq->vol[i].claim)))
-			return fail(-ENOMEM, err, err_len, "out of memory");
+			return err_fail(-ENOMEM, err, err_len, "out of memory");
 		r->e[i].size_bytes = rq->vol[i].size;
 		r->e[i].numa_node = -1;
 	}
@@ -1058,7 +1046,7 @@ int quota_reservation_create(struct quota_volumes *v, const json_t *body, json_t
 	int ret;
 
 	if (!rq)
-		return fail(-ENOMEM, err, err_len, "out of memory");
+		return err_fail(-ENOMEM, err, err_len, "out of memory");
 	ret = parse(body, v, rq, err, err_len);
 	if (ret < 0)
 		goto out;
@@ -1074,22 +1062,24 @@ int quota_reservation_create(struct quota_volumes *v, const json_t *body, json_t
 		if (json_equal(old->request, (json_t *)body)) {
 			j = resv_json(old);
 			*created = false;
-			ret = j ? 0 : fail(-ENOMEM, err, err_len, "out of memory");
+			ret = j ? 0 : err_fail(-ENOMEM, err, err_len, "out of memory");
 		} else {
-			ret = fail(-EEXIST, err, err_len,
-				   "pod_uid: pod %s already has a reservation with another body; "
-				   "delete it first",
-				   rq->uid);
+			ret = err_fail(
+				-EEXIST, err, err_len,
+				"pod_uid: pod %s already has a reservation with another body; "
+				"delete it first",
+				rq->uid);
 		}
 		pthread_mutex_unlock(&v->lock);
 		goto out;
 	}
 	if (v->n_resv >= QUOTA_RESV_MAX || v->n_resv_entries + rq->n > QUOTA_RESV_ENTRIES_MAX) {
 		pthread_mutex_unlock(&v->lock);
-		ret = fail(-EBUSY, err, err_len,
-			   "this node holds %zu reservations of %zu volumes already (at most %d "
-			   "and %d)",
-			   v->n_resv, v->n_resv_entries, QUOTA_RESV_MAX, QUOTA_RESV_ENTRIES_MAX);
+		ret = err_fail(
+			-EBUSY, err, err_len,
+			"this node holds %zu reservations of %zu volumes already (at most %d "
+			"and %d)",
+			v->n_resv, v->n_resv_entries, QUOTA_RESV_MAX, QUOTA_RESV_ENTRIES_MAX);
 		goto out;
 	}
 	r = calloc(1, sizeof(*r));
@@ -1101,7 +1091,7 @@ int quota_reservation_create(struct quota_volumes *v, const json_t *body, json_t
 	}
 	if (!r || !r->e || !r->pod_uid || !r->request) {
 		pthread_mutex_unlock(&v->lock);
-		ret = fail(-ENOMEM, err, err_len, "out of memory");
+		ret = err_fail(-ENOMEM, err, err_len, "out of memory");
 		goto out;
 	}
 	ret = place_all(v, rec, rq, r, err, err_len);
@@ -1116,9 +1106,9 @@ int quota_reservation_create(struct quota_volumes *v, const json_t *body, json_t
 				json_integer_value(json_object_get(x, "id")) == r->cpu_numa_node;
 		if (!known) {
 			release_tokens(v, r);
-			ret = fail(-EINVAL, err, err_len,
-				   "cpu_numa_node: this node has no NUMA node %d",
-				   r->cpu_numa_node);
+			ret = err_fail(-EINVAL, err, err_len,
+				       "cpu_numa_node: this node has no NUMA node %d",
+				       r->cpu_numa_node);
 		}
 	}
 	if (ret < 0) {
@@ -1130,7 +1120,7 @@ int quota_reservation_create(struct quota_volumes *v, const json_t *body, json_t
 	if (link_resv(v, r) < 0) {
 		release_tokens(v, r);
 		pthread_mutex_unlock(&v->lock);
-		ret = fail(-ENOMEM, err, err_len, "out of memory");
+		ret = err_fail(-ENOMEM, err, err_len, "out of memory");
 		goto out;
 	}
 	/*
@@ -1157,7 +1147,7 @@ int quota_reservation_create(struct quota_volumes *v, const json_t *body, json_t
 	r = NULL; /* linked */
 	pthread_mutex_unlock(&v->lock);
 	if (!j)
-		ret = fail(-ENOMEM, err, err_len, "out of memory");
+		ret = err_fail(-ENOMEM, err, err_len, "out of memory");
 out:
 	qv_report(v);
 	resv_free(r);
@@ -1175,7 +1165,7 @@ static int uid_arg(const char *uid, char *err, size_t err_len)
 	char why[160];
 
 	if (!uid || quota_pod_uid_valid(uid, strlen(uid), why, sizeof(why)) < 0)
-		return fail(-EINVAL, err, err_len, "pod_uid: %s", uid ? why : "is required");
+		return err_fail(-EINVAL, err, err_len, "pod_uid: %s", uid ? why : "is required");
 	return 0;
 }
 
@@ -1196,9 +1186,9 @@ int quota_reservation_get(struct quota_volumes *v, const char *pod_uid, json_t *
 	pthread_mutex_unlock(&v->lock);
 	qv_report(v);
 	if (!r)
-		return fail(-ENOENT, err, err_len, "no reservation for pod %s", pod_uid);
+		return err_fail(-ENOENT, err, err_len, "no reservation for pod %s", pod_uid);
 	if (!j)
-		return fail(-ENOMEM, err, err_len, "out of memory");
+		return err_fail(-ENOMEM, err, err_len, "out of memory");
 	*out = j;
 	return 0;
 }
@@ -1223,14 +1213,14 @@ int quota_reservation_list(struct quota_volumes *v, json_t **out, char *err, siz
 	pthread_mutex_unlock(&v->lock);
 	qv_report(v);
 	if (!items)
-		return fail(-ENOMEM, err, err_len, "out of memory");
+		return err_fail(-ENOMEM, err, err_len, "out of memory");
 	qsort(items, n, sizeof(*items), uid_cmp);
 	arr = json_array();
 	for (size_t i = 0; i < n; i++)
 		json_array_append_new(arr, items[i]);
 	free(items);
 	*out = arr ? json_pack("{s:o}", "reservations", arr) : NULL;
-	return *out ? 0 : fail(-ENOMEM, err, err_len, "out of memory");
+	return *out ? 0 : err_fail(-ENOMEM, err, err_len, "out of memory");
 }
 
 int quota_reservation_delete(struct quota_volumes *v, const char *pod_uid, char *err,
@@ -1248,7 +1238,7 @@ int quota_reservation_delete(struct quota_volumes *v, const char *pod_uid, char 
 		pthread_cond_wait(&v->cond, &v->lock);
 	if (!r) {
 		pthread_mutex_unlock(&v->lock);
-		return fail(-ENOENT, err, err_len, "no reservation for pod %s", pod_uid);
+		return err_fail(-ENOENT, err, err_len, "no reservation for pod %s", pod_uid);
 	}
 	/* The file first: if it cannot be written, the reservation stays whole. */
 	ret = save(v, r, err, err_len);

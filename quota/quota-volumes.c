@@ -15,6 +15,7 @@
 #include "quota/quota-volumes-private.h"
 #include "sched/sched.h"
 #include "util/log.h"
+#include "util/errmsg.h"
 
 #define META_PUBLISHED	   "published"
 #define PUBLISHED_TEXT_MAX 2048 /* leaves room in ext4's one xattr block for the record */
@@ -54,21 +55,6 @@ static const double dur_buckets[] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 
 _Static_assert(N_DUR_BUCKETS == QV_DUR_BUCKETS, "struct op_hist has QV_DUR_BUCKETS buckets");
 
 /* ---- small helpers ---- */
-
-static int fail(int ret, char *err, size_t err_len, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-
-static int fail(int ret, char *err, size_t err_len, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err && err_len) {
-		va_start(ap, fmt);
-		vsnprintf(err, err_len, fmt, ap);
-		va_end(ap);
-	}
-	return ret;
-}
 
 static int64_t now(const struct quota_volumes *v)
 {
@@ -312,7 +298,7 @@ static void add_usage(struct quota_volumes *v, json_t *j)
 static int reply_volume(struct quota_volumes *v, json_t *j, json_t **out, char *err, size_t err_len)
 {
 	if (!j)
-		return fail(-ENOMEM, err, err_len, "out of memory");
+		return err_fail(-ENOMEM, err, err_len, "out of memory");
 	add_usage(v, j);
 	*out = j;
 	return 0;
@@ -443,15 +429,16 @@ static int targets_save(struct quota_volumes *v, const char *pool, const char *n
 	text = a ? json_dumps(a, JSON_COMPACT) : NULL;
 	json_decref(a);
 	if (!text)
-		return fail(-ENOMEM, err, err_len, "out of memory");
+		return err_fail(-ENOMEM, err, err_len, "out of memory");
 	if (strlen(text) > PUBLISHED_TEXT_MAX) {
 		size_t len = strlen(text);
 
 		free(text);
-		return fail(-EBUSY, err, err_len,
-			    "volume %s is published on too many targets (%zu bytes of paths, at "
-			    "most %d)",
-			    name, len, PUBLISHED_TEXT_MAX);
+		return err_fail(
+			-EBUSY, err, err_len,
+			"volume %s is published on too many targets (%zu bytes of paths, at "
+			"most %d)",
+			name, len, PUBLISHED_TEXT_MAX);
 	}
 	r = v->o.ops->meta_set(pool, name, META_PUBLISHED, text, err, err_len);
 	free(text);
@@ -745,7 +732,7 @@ static int scan_pool(struct quota_volumes *v, const struct vpool *p, enum config
 	lims = calloc(n_root + n_staging + n_trash + 1, sizeof(*lims));
 	ids = calloc(n_root + n_staging + n_trash + 1, sizeof(*ids));
 	if (!meta || !bufs || !lims || !ids) {
-		r = fail(-ENOMEM, err, err_len, "out of memory scanning %s", p->name);
+		r = err_fail(-ENOMEM, err, err_len, "out of memory scanning %s", p->name);
 		goto out;
 	}
 	read_metas(v, p->name, root, n_root, meta, bufs);
@@ -753,7 +740,7 @@ static int scan_pool(struct quota_volumes *v, const struct vpool *p, enum config
 	pub->names = calloc(n_root + 1, sizeof(*pub->names));
 	pub->texts = calloc(n_root + 1, sizeof(*pub->texts));
 	if (!pub->names || !pub->texts) {
-		r = fail(-ENOMEM, err, err_len, "out of memory scanning %s", p->name);
+		r = err_fail(-ENOMEM, err, err_len, "out of memory scanning %s", p->name);
 		goto out;
 	}
 	for (size_t i = 0; i < n_root; i++) {
@@ -774,7 +761,7 @@ static int scan_pool(struct quota_volumes *v, const struct vpool *p, enum config
 		if (i == 0 || ids[i] != ids[i - 1])
 			r = add_limit(v, p->name, ids[i], lims, &n_lims);
 	if (r < 0) {
-		fail(r, err, err_len, "cannot read the quotas of pool %s", p->name);
+		err_fail(r, err, err_len, "cannot read the quotas of pool %s", p->name);
 		goto out;
 	}
 	{
@@ -1061,14 +1048,14 @@ int quota_volumes_new(const struct quota_volumes_opts *opts, struct quota_volume
 	int r;
 
 	if (!opts->ops)
-		return fail(-EINVAL, err, err_len, "volumes: no kernel operations");
+		return err_fail(-EINVAL, err, err_len, "volumes: no kernel operations");
 	r = quota_ratio_from_double(opts->overcommit_ratio > 0 ? opts->overcommit_ratio : 1.0,
 				    &ratio, err, err_len);
 	if (r < 0)
 		return r;
 	v = calloc(1, sizeof(*v));
 	if (!v)
-		return fail(-ENOMEM, err, err_len, "out of memory");
+		return err_fail(-ENOMEM, err, err_len, "out of memory");
 	pthread_mutex_init(&v->report_lock, NULL);
 	pthread_mutex_init(&v->lock, NULL);
 	pthread_mutex_init(&v->sync_lock, NULL);
@@ -1084,17 +1071,17 @@ int quota_volumes_new(const struct quota_volumes_opts *opts, struct quota_volume
 	for (size_t i = 0; v->roots && i < n; i++)
 		if (!(v->roots[i] = strdup(roots[i]))) {
 			quota_volumes_free(v);
-			return fail(-ENOMEM, err, err_len, "out of memory");
+			return err_fail(-ENOMEM, err, err_len, "out of memory");
 		}
 	v->lim.publish_roots = (const char *const *)v->roots;
 	v->lim.max_size_bytes = opts->max_size_bytes;
 	if (!v->roots || quota_ledger_new(ratio, &v->ledger) < 0) {
 		quota_volumes_free(v);
-		return fail(-ENOMEM, err, err_len, "out of memory");
+		return err_fail(-ENOMEM, err, err_len, "out of memory");
 	}
 	if (opts->state_dir && !(v->o.state_dir = strdup(opts->state_dir))) {
 		quota_volumes_free(v);
-		return fail(-ENOMEM, err, err_len, "out of memory");
+		return err_fail(-ENOMEM, err, err_len, "out of memory");
 	}
 	/* Never refuses to start: a bad file is moved aside and logged (qr_load). */
 	qr_load(v);
@@ -1150,11 +1137,12 @@ static struct vpool *place(struct quota_volumes *v, const struct quota_create_re
 		struct vpool *p = find_pool(v, req->pool);
 
 		if (!p) {
-			*rc = fail(-ENOENT, err, err_len, "no pool %.200s on this node", req->pool);
+			*rc = err_fail(-ENOENT, err, err_len, "no pool %.200s on this node",
+				       req->pool);
 			return NULL;
 		}
 		if (!p->ready || !p->scanned) {
-			*rc = fail(-EAGAIN, err, err_len, "pool %s is not ready", p->name);
+			*rc = err_fail(-EAGAIN, err, err_len, "pool %s is not ready", p->name);
 			return NULL;
 		}
 	}
@@ -1188,16 +1176,16 @@ static struct vpool *place(struct quota_volumes *v, const struct quota_create_re
 		return best;
 	if (!candidates) {
 		if (req->numa_node >= 0)
-			*rc = fail(-EINVAL, err, err_len,
-				   "numa_node: no ready pool on NUMA node %d", req->numa_node);
+			*rc = err_fail(-EINVAL, err, err_len,
+				       "numa_node: no ready pool on NUMA node %d", req->numa_node);
 		else
-			*rc = fail(-EAGAIN, err, err_len, "no pool is ready on this node");
+			*rc = err_fail(-EAGAIN, err, err_len, "no pool is ready on this node");
 		return NULL;
 	}
-	*rc = fail(-ENOSPC, err, err_len,
-		   "no room for %" PRIu64 " bytes (a quota of %" PRIu64
-		   " bytes): the most free is %" PRIu64 " bytes in pool %s",
-		   req->size_bytes, most_limit, most_free, roomiest->name);
+	*rc = err_fail(-ENOSPC, err, err_len,
+		       "no room for %" PRIu64 " bytes (a quota of %" PRIu64
+		       " bytes): the most free is %" PRIu64 " bytes in pool %s",
+		       req->size_bytes, most_limit, most_free, roomiest->name);
 	return NULL;
 }
 
@@ -1245,9 +1233,9 @@ static int create_steps(struct quota_volumes *v, struct vol *vol, const char *st
 	fault("volume_create", 6);
 	r = ops->rename(pool, staging, vol->name, err, err_len);
 	if (r == -EEXIST)
-		fail(r, err, err_len,
-		     "%s/%s already exists and is not a pmemd volume (or is being made)", pool,
-		     vol->name);
+		err_fail(r, err, err_len,
+			 "%s/%s already exists and is not a pmemd volume (or is being made)", pool,
+			 vol->name);
 	if (r < 0)
 		goto undo;
 	fault("volume_create", 7);
@@ -1281,7 +1269,7 @@ static int create(struct quota_volumes *v, const struct quota_create_req *req, j
 	quota_volumes_sync(v);
 	mt = calloc(1, sizeof(*mt));
 	if (!mt)
-		return fail(-ENOMEM, err, err_len, "out of memory");
+		return err_fail(-ENOMEM, err, err_len, "out of memory");
 	r = quota_meta_encode(req->size_bytes, req->inodes, now(v), &req->labels, mt, err, err_len);
 	if (r < 0) {
 		free(mt);
@@ -1327,9 +1315,9 @@ static int create(struct quota_volumes *v, const struct quota_create_req *req, j
 	r = quota_ledger_reserve(v->ledger, p->name, limit, &token, &free_bytes, err, err_len);
 	if (r < 0) {
 		if (r == -ENOSPC)
-			fail(r, err, err_len,
-			     "no room for %" PRIu64 " bytes in pool %s: %" PRIu64 " bytes free",
-			     req->size_bytes, p->name, free_bytes);
+			err_fail(r, err, err_len,
+				 "no room for %" PRIu64 " bytes in pool %s: %" PRIu64 " bytes free",
+				 req->size_bytes, p->name, free_bytes);
 		pthread_mutex_unlock(&v->lock);
 		goto done;
 	}
@@ -1341,7 +1329,7 @@ reserved:
 		vol_free(vol);
 		unreserve(v, claimed, token);
 		pthread_mutex_unlock(&v->lock);
-		r = fail(-ENOMEM, err, err_len, "out of memory");
+		r = err_fail(-ENOMEM, err, err_len, "out of memory");
 		goto done;
 	}
 	vol->pool = p;
@@ -1353,7 +1341,7 @@ reserved:
 	fault("volume_create", 1);
 	r = quota_ids_alloc(p->ids, &vol->projid);
 	if (r < 0) {
-		fail(r, err, err_len, "pool %s has no free project id", p->name);
+		err_fail(r, err, err_len, "pool %s has no free project id", p->name);
 		unreserve(v, claimed, token);
 		remove_vol(v, vol);
 		pthread_mutex_unlock(&v->lock);
@@ -1394,7 +1382,7 @@ reserved:
 done:
 	free(mt);
 	if (r == 0 && !j)
-		r = fail(-ENOMEM, err, err_len, "out of memory");
+		r = err_fail(-ENOMEM, err, err_len, "out of memory");
 	if (r == 0) {
 		add_usage(v, j);
 		*out = j;
@@ -1426,9 +1414,9 @@ int quota_volume_get(struct quota_volumes *v, const char *name, json_t **out, ch
 		j = vol_json_locked(vol);
 	pthread_mutex_unlock(&v->lock);
 	if (!vol || vol->pending)
-		return fail(-ENOENT, err, err_len, "no volume %.253s", name);
+		return err_fail(-ENOENT, err, err_len, "no volume %.253s", name);
 	if (!j)
-		return fail(-ENOMEM, err, err_len, "out of memory");
+		return err_fail(-ENOMEM, err, err_len, "out of memory");
 	add_usage(v, j);
 	*out = j;
 	return 0;
@@ -1450,7 +1438,7 @@ int quota_volume_list(struct quota_volumes *v, const struct quota_volume_filter 
 	items = calloc(v->n_vols + 1, sizeof(*items));
 	if (!items) {
 		pthread_mutex_unlock(&v->lock);
-		return fail(-ENOMEM, err, err_len, "out of memory");
+		return err_fail(-ENOMEM, err, err_len, "out of memory");
 	}
 	for (size_t i = 0; i < v->n_vols; i++) {
 		struct vol *vol = v->vols[i];
@@ -1480,7 +1468,7 @@ int quota_volume_list(struct quota_volumes *v, const struct quota_volume_filter 
 	}
 	free(items);
 	*out = json_pack("{s:o}", "volumes", arr);
-	return *out ? 0 : fail(-ENOMEM, err, err_len, "out of memory");
+	return *out ? 0 : err_fail(-ENOMEM, err, err_len, "out of memory");
 }
 
 /* ---- resize ---- */
@@ -1502,20 +1490,21 @@ static int resize(struct quota_volumes *v, const char *name, const struct quota_
 	vol = settled_vol(v, name);
 	if (!vol) {
 		pthread_mutex_unlock(&v->lock);
-		return fail(-ENOENT, err, err_len, "no volume %.253s", name);
+		return err_fail(-ENOENT, err, err_len, "no volume %.253s", name);
 	}
 	if (if_size && vol->size_bytes != if_size) {
-		r = fail(-EAGAIN, err, err_len,
-			 "volume %s is %" PRIu64 " bytes now, not %" PRIu64 ": resized meanwhile",
-			 name, vol->size_bytes, if_size);
+		r = err_fail(-EAGAIN, err, err_len,
+			     "volume %s is %" PRIu64 " bytes now, not %" PRIu64
+			     ": resized meanwhile",
+			     name, vol->size_bytes, if_size);
 		pthread_mutex_unlock(&v->lock);
 		return r;
 	}
 	if (req->if_inodes_set && vol->inodes != req->if_inodes) {
-		r = fail(-EAGAIN, err, err_len,
-			 "volume %s has an inode limit of %" PRIu64 " now, not %" PRIu64
-			 ": changed meanwhile",
-			 name, vol->inodes, req->if_inodes);
+		r = err_fail(-EAGAIN, err, err_len,
+			     "volume %s has an inode limit of %" PRIu64 " now, not %" PRIu64
+			     ": changed meanwhile",
+			     name, vol->inodes, req->if_inodes);
 		pthread_mutex_unlock(&v->lock);
 		return r;
 	}
@@ -1538,10 +1527,10 @@ static int resize(struct quota_volumes *v, const char *name, const struct quota_
 					 &free_bytes, err, err_len);
 		if (r < 0) {
 			if (r == -ENOSPC)
-				fail(r, err, err_len,
-				     "no room to grow volume %s by %" PRIu64
-				     " bytes in pool %s: %" PRIu64 " bytes free",
-				     name, new_size - old_size, vol->pool->name, free_bytes);
+				err_fail(r, err, err_len,
+					 "no room to grow volume %s by %" PRIu64
+					 " bytes in pool %s: %" PRIu64 " bytes free",
+					 name, new_size - old_size, vol->pool->name, free_bytes);
 			pthread_mutex_unlock(&v->lock);
 			return r;
 		}
@@ -1556,15 +1545,16 @@ static int resize(struct quota_volumes *v, const char *name, const struct quota_
 
 		r = ops->usage_get(vol->pool->name, vol->projid, &u, err, err_len);
 		if (r == 0 && new_limit < old_limit && u.bytes_used > new_limit)
-			r = fail(-EBUSY, err, err_len,
-				 "volume %s uses %" PRIu64 " bytes; cannot shrink it to %" PRIu64
-				 " bytes (a quota of %" PRIu64 ")",
-				 name, u.bytes_used, new_size, new_limit);
+			r = err_fail(-EBUSY, err, err_len,
+				     "volume %s uses %" PRIu64
+				     " bytes; cannot shrink it to %" PRIu64
+				     " bytes (a quota of %" PRIu64 ")",
+				     name, u.bytes_used, new_size, new_limit);
 		else if (r == 0 && new_inodes && u.inodes_used > new_inodes)
-			r = fail(-EBUSY, err, err_len,
-				 "volume %s uses %" PRIu64 " inodes; cannot limit it to %" PRIu64
-				 " inodes",
-				 name, u.inodes_used, new_inodes);
+			r = err_fail(-EBUSY, err, err_len,
+				     "volume %s uses %" PRIu64
+				     " inodes; cannot limit it to %" PRIu64 " inodes",
+				     name, u.inodes_used, new_inodes);
 		if (r < 0)
 			goto finish;
 	}
@@ -1751,8 +1741,8 @@ static int unmount_all(struct quota_volumes *v, struct vol *vol, char *err, size
 		r = v->o.ops->unmount(path, e, sizeof(e));
 		/* Not a mount point any more (a reboot): nothing to undo. */
 		if (r < 0 && r != -EINVAL && r != -ENOENT) {
-			fail(r, err, err_len, "cannot unpublish volume %s from %s: %s", vol->name,
-			     path, e);
+			err_fail(r, err, err_len, "cannot unpublish volume %s from %s: %s",
+				 vol->name, path, e);
 			free(path);
 			return r;
 		}
@@ -1777,13 +1767,13 @@ static int delete (struct quota_volumes *v, const char *name, bool force, char *
 	vol = settled_vol(v, name);
 	if (!vol) {
 		pthread_mutex_unlock(&v->lock);
-		return fail(-ENOENT, err, err_len, "no volume %.253s", name);
+		return err_fail(-ENOENT, err, err_len, "no volume %.253s", name);
 	}
 	if (vol->n_targets && !force) {
-		r = fail(-EBUSY, err, err_len,
-			 "volume %s is published on %s%s; unpublish it first or delete with "
-			 "?force=true",
-			 name, vol->targets[0].path, vol->n_targets > 1 ? " and more" : "");
+		r = err_fail(-EBUSY, err, err_len,
+			     "volume %s is published on %s%s; unpublish it first or delete with "
+			     "?force=true",
+			     name, vol->targets[0].path, vol->n_targets > 1 ? " and more" : "");
 		pthread_mutex_unlock(&v->lock);
 		return r;
 	}
@@ -1865,7 +1855,7 @@ static int publish(struct quota_volumes *v, const char *name, const struct quota
 	vol = settled_vol(v, name);
 	if (!vol) {
 		pthread_mutex_unlock(&v->lock);
-		return fail(-ENOENT, err, err_len, "no volume %.253s", name);
+		return err_fail(-ENOENT, err, err_len, "no volume %.253s", name);
 	}
 	for (size_t i = 0; i < v->n_vols; i++) {
 		struct vol *o = v->vols[i];
@@ -1874,14 +1864,14 @@ static int publish(struct quota_volumes *v, const char *name, const struct quota
 			if (strcmp(o->targets[k].path, req->target_path) != 0)
 				continue;
 			if (o != vol)
-				r = fail(-EEXIST, err, err_len,
-					 "%s is already published by volume %s", req->target_path,
-					 o->name);
+				r = err_fail(-EEXIST, err, err_len,
+					     "%s is already published by volume %s",
+					     req->target_path, o->name);
 			else if (o->targets[k].readonly != req->readonly)
-				r = fail(-EEXIST, err, err_len,
-					 "volume %s is already published on %s %s", name,
-					 req->target_path,
-					 o->targets[k].readonly ? "read-only" : "read-write");
+				r = err_fail(-EEXIST, err, err_len,
+					     "volume %s is already published on %s %s", name,
+					     req->target_path,
+					     o->targets[k].readonly ? "read-only" : "read-write");
 			else
 				r = 0;
 			j = r == 0 ? vol_json_locked(vol) : NULL;
@@ -1896,7 +1886,7 @@ static int publish(struct quota_volumes *v, const char *name, const struct quota
 		vol->targets = nt;
 	if (!nt || !(nt[vol->n_targets].path = strdup(req->target_path))) {
 		pthread_mutex_unlock(&v->lock);
-		return fail(-ENOMEM, err, err_len, "out of memory");
+		return err_fail(-ENOMEM, err, err_len, "out of memory");
 	}
 	nt[vol->n_targets].readonly = req->readonly;
 	vol->busy = true;
@@ -1955,7 +1945,7 @@ static int unpublish(struct quota_volumes *v, const char *name, const struct quo
 	vol = settled_vol(v, name);
 	if (!vol) {
 		pthread_mutex_unlock(&v->lock);
-		return fail(-ENOENT, err, err_len, "no volume %.253s", name);
+		return err_fail(-ENOENT, err, err_len, "no volume %.253s", name);
 	}
 	for (k = 0; k < vol->n_targets; k++)
 		if (strcmp(vol->targets[k].path, req->target_path) == 0)

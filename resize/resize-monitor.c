@@ -14,6 +14,7 @@
 #include "resize/resize.h"
 #include "util/log.h"
 #include "util/strmap.h"
+#include "util/errmsg.h"
 
 #define DEFAULT_INTERVAL_MS 2000
 
@@ -96,21 +97,6 @@ struct resize_monitor {
 	pthread_cond_t cond;
 };
 
-static int fail(int ret, char *err, size_t err_len, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-
-static int fail(int ret, char *err, size_t err_len, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err && err_len) {
-		va_start(ap, fmt);
-		vsnprintf(err, err_len, fmt, ap);
-		va_end(ap);
-	}
-	return ret;
-}
-
 const char *resize_source_name(enum resize_source s)
 {
 	return (unsigned)s < sizeof(source_names) / sizeof(source_names[0]) ? source_names[s]
@@ -142,17 +128,18 @@ int resize_monitor_new(const struct resize_monitor_opts *o, struct resize_monito
 	int r;
 
 	if (!o->volumes || !o->policies)
-		return fail(-EINVAL, err, err_len, "the auto resizer needs volumes and policies");
+		return err_fail(-EINVAL, err, err_len,
+				"the auto resizer needs volumes and policies");
 	if (o->source == RESIZE_SOURCE_KUBELET && !o->kubelet)
-		return fail(-EINVAL, err, err_len,
-			    "resize.kubelet: is required with source kubelet");
+		return err_fail(-EINVAL, err, err_len,
+				"resize.kubelet: is required with source kubelet");
 	if (o->source == RESIZE_SOURCE_PROMETHEUS && !o->prom)
-		return fail(-EINVAL, err, err_len,
-			    "resize.prometheus: is required with source "
-			    "prometheus");
+		return err_fail(-EINVAL, err, err_len,
+				"resize.prometheus: is required with source "
+				"prometheus");
 	m = calloc(1, sizeof(*m));
 	if (!m)
-		return fail(-ENOMEM, err, err_len, "out of memory");
+		return err_fail(-ENOMEM, err, err_len, "out of memory");
 	m->o = *o;
 	if (!m->o.interval_ms)
 		m->o.interval_ms = DEFAULT_INTERVAL_MS;
@@ -241,7 +228,8 @@ int resize_monitor_start(struct resize_monitor *m, char *err, size_t err_len)
 	m->running = r == 0;
 	pthread_mutex_unlock(&m->lock);
 	if (r)
-		return fail(-r, err, err_len, "cannot start the resize monitor: %s", strerror(r));
+		return err_fail(-r, err, err_len, "cannot start the resize monitor: %s",
+				strerror(r));
 	log_info("resize_monitor_started", "source=%s interval_ms=%" PRIu64,
 		 resize_source_name(m->o.source), m->o.interval_ms);
 	return 0;
@@ -826,7 +814,7 @@ int resize_monitor_events(struct resize_monitor *m, const char *volume, json_t *
 	pthread_mutex_unlock(&m->lock);
 	if (!ok) {
 		json_decref(arr);
-		return fail(-ENOMEM, err, err_len, "out of memory");
+		return err_fail(-ENOMEM, err, err_len, "out of memory");
 	}
 	/* No history: the volume must still exist for an empty answer to mean "nothing yet". */
 	if (!s) {
@@ -838,7 +826,7 @@ int resize_monitor_events(struct resize_monitor *m, const char *volume, json_t *
 		}
 	}
 	*out = json_pack("{s:s, s:o}", "volume", volume, "events", arr);
-	return *out ? 0 : fail(-ENOMEM, err, err_len, "out of memory");
+	return *out ? 0 : err_fail(-ENOMEM, err, err_len, "out of memory");
 }
 
 /* Label values are volume names ([a-z0-9.-]): nothing to escape. */

@@ -16,6 +16,7 @@
 #include "resize/resize.h"
 #include "util/log.h"
 #include "util/statefile.h"
+#include "util/errmsg.h"
 
 #define POLICIES_FILE	      "resize-policies.json"
 #define POLICIES_FILE_MAX     (16u << 20) /* bigger than any we write: not ours */
@@ -34,21 +35,6 @@ struct resize_policies {
 	size_t n;
 	uint64_t gen;
 };
-
-static int fail(int ret, char *err, size_t err_len, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-
-static int fail(int ret, char *err, size_t err_len, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err && err_len) {
-		va_start(ap, fmt);
-		vsnprintf(err, err_len, fmt, ap);
-		va_end(ap);
-	}
-	return ret;
-}
 
 /* ---- one policy ---- */
 
@@ -76,14 +62,14 @@ static int get_str(const json_t *v, const char *field, size_t max, const char **
 		   size_t err_len)
 {
 	if (!json_is_string(v))
-		return fail(-EINVAL, err, err_len, "%s: must be a string", field);
+		return err_fail(-EINVAL, err, err_len, "%s: must be a string", field);
 	if (strlen(json_string_value(v)) != json_string_length(v))
-		return fail(-EINVAL, err, err_len, "%s: contains a NUL byte", field);
+		return err_fail(-EINVAL, err, err_len, "%s: contains a NUL byte", field);
 	if (json_string_length(v) == 0)
-		return fail(-EINVAL, err, err_len, "%s: must not be empty", field);
+		return err_fail(-EINVAL, err, err_len, "%s: must not be empty", field);
 	if (json_string_length(v) > max)
-		return fail(-EINVAL, err, err_len, "%s: longer than %zu bytes (%zu)", field, max,
-			    json_string_length(v));
+		return err_fail(-EINVAL, err, err_len, "%s: longer than %zu bytes (%zu)", field,
+				max, json_string_length(v));
 	*out = json_string_value(v);
 	return 0;
 }
@@ -98,12 +84,12 @@ static int get_uint(const json_t *obj, const char *key, const char *field, uint6
 	if (!v)
 		return 0;
 	if (!json_is_integer(v))
-		return fail(-EINVAL, err, err_len, "%s: must be an integer", field);
+		return err_fail(-EINVAL, err, err_len, "%s: must be an integer", field);
 	x = json_integer_value(v);
 	if (x < 0 || (uint64_t)x < min || (uint64_t)x > max)
-		return fail(-EINVAL, err, err_len,
-			    "%s: must be %" PRIu64 "..%" PRIu64 ", got %" JSON_INTEGER_FORMAT,
-			    field, min, max, x);
+		return err_fail(-EINVAL, err, err_len,
+				"%s: must be %" PRIu64 "..%" PRIu64 ", got %" JSON_INTEGER_FORMAT,
+				field, min, max, x);
 	*out = (uint64_t)x;
 	return 0;
 }
@@ -128,8 +114,8 @@ static int only_keys(const json_t *obj, const char *const *known, const char *wh
 		for (const char *c = k; *c && n + 1 < sizeof(q) - 8; c++)
 			q[n++] = *c >= 0x20 && *c < 0x7f && *c != '"' ? *c : '?';
 		q[n] = '\0';
-		return fail(-EINVAL, err, err_len, "%s%s\"%s%s\": unknown field", where,
-			    *where ? "." : "", q, strlen(k) > n ? "..." : "");
+		return err_fail(-EINVAL, err, err_len, "%s%s\"%s%s\": unknown field", where,
+				*where ? "." : "", q, strlen(k) > n ? "..." : "");
 	}
 	return 0;
 }
@@ -145,7 +131,7 @@ static int parse_selector(const json_t *sel, struct resize_policy *p, char *err,
 	int r;
 
 	if (!json_is_object(sel))
-		return fail(-EINVAL, err, err_len, "selector: must be an object");
+		return err_fail(-EINVAL, err, err_len, "selector: must be an object");
 	if ((r = only_keys(sel, keys, "selector", err, err_len)) < 0)
 		return r;
 	vols = json_object_get(sel, "volumes");
@@ -153,57 +139,58 @@ static int parse_selector(const json_t *sel, struct resize_policy *p, char *err,
 	pool = json_object_get(sel, "pool");
 	pvc = json_object_get(sel, "pvc");
 	if (!vols && !labels && !pool && !pvc)
-		return fail(-EINVAL, err, err_len,
-			    "selector: needs at least one of volumes, labels, pool, pvc");
+		return err_fail(-EINVAL, err, err_len,
+				"selector: needs at least one of volumes, labels, pool, pvc");
 	if (vols) {
 		if (!json_is_array(vols) || json_array_size(vols) == 0 ||
 		    json_array_size(vols) > RESIZE_SELECT_VOLUMES_MAX)
-			return fail(-EINVAL, err, err_len,
-				    "selector.volumes: must be an array of 1..%d volume names",
-				    RESIZE_SELECT_VOLUMES_MAX);
+			return err_fail(-EINVAL, err, err_len,
+					"selector.volumes: must be an array of 1..%d volume names",
+					RESIZE_SELECT_VOLUMES_MAX);
 		p->volumes = calloc(json_array_size(vols) + 1, sizeof(*p->volumes));
 		if (!p->volumes)
-			return fail(-ENOMEM, err, err_len, "out of memory");
+			return err_fail(-ENOMEM, err, err_len, "out of memory");
 		json_array_foreach (vols, i, x) {
 			snprintf(field, sizeof(field), "selector.volumes[%zu]", i);
 			if ((r = get_str(x, field, QUOTA_NAME_MAX, &s, err, err_len)) < 0)
 				return r;
 			if (quota_name_valid(s, why, sizeof(why)) < 0)
-				return fail(-EINVAL, err, err_len, "%s: %s", field, why);
+				return err_fail(-EINVAL, err, err_len, "%s: %s", field, why);
 			if (!(p->volumes[p->n_volumes++] = strdup(s)))
-				return fail(-ENOMEM, err, err_len, "out of memory");
+				return err_fail(-ENOMEM, err, err_len, "out of memory");
 		}
 	}
 	if (labels) {
 		if (!json_is_object(labels) || json_object_size(labels) == 0 ||
 		    json_object_size(labels) > RESIZE_SELECT_LABELS_MAX)
-			return fail(-EINVAL, err, err_len,
-				    "selector.labels: must be an object of 1..%d key: value",
-				    RESIZE_SELECT_LABELS_MAX);
+			return err_fail(-EINVAL, err, err_len,
+					"selector.labels: must be an object of 1..%d key: value",
+					RESIZE_SELECT_LABELS_MAX);
 		p->labels = calloc(json_object_size(labels), sizeof(*p->labels));
 		if (!p->labels)
-			return fail(-ENOMEM, err, err_len, "out of memory");
+			return err_fail(-ENOMEM, err, err_len, "out of memory");
 		json_object_foreach ((json_t *)labels, k, x) {
 			char q[96];
 
 			if (strlen(k) > QUOTA_LABEL_KEY_MAX ||
 			    quota_label_valid(k, "", why, sizeof(why)) < 0)
-				return fail(-EINVAL, err, err_len, "selector.labels.%s: %s",
-					    log_quote(q, sizeof(q), k),
-					    strlen(k) > QUOTA_LABEL_KEY_MAX ? "key too long" : why);
+				return err_fail(-EINVAL, err, err_len, "selector.labels.%s: %s",
+						log_quote(q, sizeof(q), k),
+						strlen(k) > QUOTA_LABEL_KEY_MAX ? "key too long"
+										: why);
 			if (!json_is_string(x) ||
 			    strlen(json_string_value(x)) != json_string_length(x) ||
 			    json_string_length(x) > QUOTA_LABEL_VALUE_MAX ||
 			    quota_label_valid(k, json_string_value(x), why, sizeof(why)) < 0)
-				return fail(-EINVAL, err, err_len, "selector.labels.%s: %s",
-					    log_quote(q, sizeof(q), k),
-					    json_is_string(x) ? "not a label value"
-							      : "must be a string");
+				return err_fail(-EINVAL, err, err_len, "selector.labels.%s: %s",
+						log_quote(q, sizeof(q), k),
+						json_is_string(x) ? "not a label value"
+								  : "must be a string");
 			p->labels[p->n_labels].key = strdup(k);
 			p->labels[p->n_labels].value = strdup(json_string_value(x));
 			if (!p->labels[p->n_labels].key || !p->labels[p->n_labels].value) {
 				p->n_labels++;
-				return fail(-ENOMEM, err, err_len, "out of memory");
+				return err_fail(-ENOMEM, err, err_len, "out of memory");
 			}
 			p->n_labels++;
 		}
@@ -213,35 +200,36 @@ static int parse_selector(const json_t *sel, struct resize_policy *p, char *err,
 			return r;
 		if (s[0] != '/' || strstr(s, "//") || strstr(s, "/./") || strstr(s, "/../") ||
 		    (strlen(s) > 1 && s[strlen(s) - 1] == '/'))
-			return fail(-EINVAL, err, err_len,
-				    "selector.pool: must be a pool's absolute, normalised mount "
-				    "path");
+			return err_fail(
+				-EINVAL, err, err_len,
+				"selector.pool: must be a pool's absolute, normalised mount "
+				"path");
 		for (const char *c = s; *c; c++)
 			if ((unsigned char)*c < 0x20 || *c == 0x7f)
-				return fail(-EINVAL, err, err_len,
-					    "selector.pool: contains a control character");
+				return err_fail(-EINVAL, err, err_len,
+						"selector.pool: contains a control character");
 		if (!(p->pool = strdup(s)))
-			return fail(-ENOMEM, err, err_len, "out of memory");
+			return err_fail(-ENOMEM, err, err_len, "out of memory");
 	}
 	if (pvc) {
 		const json_t *ns = json_object_get(pvc, "namespace"),
 			     *nm = json_object_get(pvc, "name");
 
 		if (!json_is_object(pvc))
-			return fail(-EINVAL, err, err_len, "selector.pvc: must be an object");
+			return err_fail(-EINVAL, err, err_len, "selector.pvc: must be an object");
 		if ((r = only_keys(pvc, pvc_keys, "selector.pvc", err, err_len)) < 0)
 			return r;
 		if (!ns && !nm)
-			return fail(-EINVAL, err, err_len,
-				    "selector.pvc: needs namespace, name or both");
+			return err_fail(-EINVAL, err, err_len,
+					"selector.pvc: needs namespace, name or both");
 		if (ns) {
 			if ((r = get_str(ns, "selector.pvc.namespace", 63, &s, err, err_len)) < 0)
 				return r;
 			if (quota_namespace_valid(s, strlen(s), why, sizeof(why)) < 0)
-				return fail(-EINVAL, err, err_len, "selector.pvc.namespace: %s",
-					    why);
+				return err_fail(-EINVAL, err, err_len, "selector.pvc.namespace: %s",
+						why);
 			if (!(p->pvc_namespace = strdup(s)))
-				return fail(-ENOMEM, err, err_len, "out of memory");
+				return err_fail(-ENOMEM, err, err_len, "out of memory");
 		}
 		if (nm) {
 			/* The label holds the name, so it is a label value (at most 63). */
@@ -249,9 +237,10 @@ static int parse_selector(const json_t *sel, struct resize_policy *p, char *err,
 					 err_len)) < 0)
 				return r;
 			if (quota_name_valid(s, why, sizeof(why)) < 0)
-				return fail(-EINVAL, err, err_len, "selector.pvc.name: %s", why);
+				return err_fail(-EINVAL, err, err_len, "selector.pvc.name: %s",
+						why);
 			if (!(p->pvc_name = strdup(s)))
-				return fail(-ENOMEM, err, err_len, "out of memory");
+				return err_fail(-ENOMEM, err, err_len, "out of memory");
 		}
 	}
 	return 0;
@@ -289,7 +278,7 @@ static int parse_inodes(const json_t *body, const json_t *step, struct resize_po
 
 		for (size_t i = 0; i < 4; i++)
 			if (v[i])
-				return fail(
+				return err_fail(
 					-EINVAL, err, err_len,
 					"%s: needs an inode trigger (trigger.inodes_used_percent "
 					"or trigger.inodes_free)",
@@ -297,10 +286,11 @@ static int parse_inodes(const json_t *body, const json_t *step, struct resize_po
 		return 0;
 	}
 	if (!p->inodes_step_percent && !p->inodes_step)
-		return fail(-EINVAL, err, err_len,
-			    "step: an inode trigger needs inodes_percent, inodes or both");
+		return err_fail(-EINVAL, err, err_len,
+				"step: an inode trigger needs inodes_percent, inodes or both");
 	if (!p->max_inodes)
-		return fail(-EINVAL, err, err_len, "max_inodes: is required with an inode trigger");
+		return err_fail(-EINVAL, err, err_len,
+				"max_inodes: is required with an inode trigger");
 	return 0;
 }
 
@@ -328,10 +318,10 @@ int resize_policy_parse(const json_t *body, const char *name, struct resize_poli
 	int r;
 
 	if (!json_is_object(body))
-		return fail(-EINVAL, err, err_len, "body: must be a JSON object");
+		return err_fail(-EINVAL, err, err_len, "body: must be a JSON object");
 	p = calloc(1, sizeof(*p));
 	if (!p)
-		return fail(-ENOMEM, err, err_len, "out of memory");
+		return err_fail(-ENOMEM, err, err_len, "out of memory");
 	p->step_kind = RESIZE_STEP_PERCENT;
 	p->granularity_bytes = GRANULARITY_DEFAULT;
 	if ((r = only_keys(body, keys, "", err, err_len)) < 0)
@@ -341,24 +331,24 @@ int resize_policy_parse(const json_t *body, const char *name, struct resize_poli
 		if ((r = get_str(jname, "name", RESIZE_POLICY_NAME_MAX, &s, err, err_len)) < 0)
 			goto bad;
 		if (name && strcmp(s, name) != 0) {
-			r = fail(-EINVAL, err, err_len, "name: %s differs from the path's %s", s,
-				 name);
+			r = err_fail(-EINVAL, err, err_len, "name: %s differs from the path's %s",
+				     s, name);
 			goto bad;
 		}
 	} else if (!name) {
-		r = fail(-EINVAL, err, err_len, "name: is required");
+		r = err_fail(-EINVAL, err, err_len, "name: is required");
 		goto bad;
 	} else {
 		s = name;
 	}
 	if (quota_name_valid(s, why, sizeof(why)) < 0) {
-		r = fail(-EINVAL, err, err_len, "name: %s", why);
+		r = err_fail(-EINVAL, err, err_len, "name: %s", why);
 		goto bad;
 	}
 	snprintf(p->name, sizeof(p->name), "%s", s);
 
 	if (!json_object_get(body, "selector")) {
-		r = fail(-EINVAL, err, err_len, "selector: is required");
+		r = err_fail(-EINVAL, err, err_len, "selector: is required");
 		goto bad;
 	}
 	if ((r = parse_selector(json_object_get(body, "selector"), p, err, err_len)) < 0)
@@ -366,8 +356,8 @@ int resize_policy_parse(const json_t *body, const char *name, struct resize_poli
 
 	trig = json_object_get(body, "trigger");
 	if (!json_is_object(trig)) {
-		r = fail(-EINVAL, err, err_len, "trigger: %s",
-			 trig ? "must be an object" : "is required");
+		r = err_fail(-EINVAL, err, err_len, "trigger: %s",
+			     trig ? "must be an object" : "is required");
 		goto bad;
 	}
 	if ((r = only_keys(trig, trigger_keys, "trigger", err, err_len)) < 0)
@@ -389,22 +379,22 @@ int resize_policy_parse(const json_t *body, const char *name, struct resize_poli
 			  &p->inodes_free, err, err_len)) < 0)
 		goto bad;
 	if (!p->used_percent && !p->free_bytes && !p->inodes_used_percent && !p->inodes_free) {
-		r = fail(-EINVAL, err, err_len,
-			 "trigger: needs used_percent, free_bytes, inodes_used_percent or "
-			 "inodes_free (any of them)");
+		r = err_fail(-EINVAL, err, err_len,
+			     "trigger: needs used_percent, free_bytes, inodes_used_percent or "
+			     "inodes_free (any of them)");
 		goto bad;
 	}
 
 	step = json_object_get(body, "step");
 	if (!json_is_object(step)) {
-		r = fail(-EINVAL, err, err_len, "step: %s",
-			 step ? "must be an object" : "is required");
+		r = err_fail(-EINVAL, err, err_len, "step: %s",
+			     step ? "must be an object" : "is required");
 		goto bad;
 	}
 	if ((r = only_keys(step, step_keys, "step", err, err_len)) < 0)
 		goto bad;
 	if (!json_object_get(step, "percent") == !json_object_get(step, "bytes")) {
-		r = fail(-EINVAL, err, err_len, "step: needs exactly one of percent and bytes");
+		r = err_fail(-EINVAL, err, err_len, "step: needs exactly one of percent and bytes");
 		goto bad;
 	}
 	x = 0;
@@ -422,7 +412,7 @@ int resize_policy_parse(const json_t *body, const char *name, struct resize_poli
 		goto bad;
 
 	if (!json_object_get(body, "max_size_bytes")) {
-		r = fail(-EINVAL, err, err_len, "max_size_bytes: is required");
+		r = err_fail(-EINVAL, err, err_len, "max_size_bytes: is required");
 		goto bad;
 	}
 	if ((r = get_uint(body, "max_size_bytes", "max_size_bytes", 1, BYTES_MAX,
@@ -439,9 +429,10 @@ int resize_policy_parse(const json_t *body, const char *name, struct resize_poli
 	/* Only a granularity asked for: the default is rounded past and capped at max. */
 	if (json_object_get(body, "granularity_bytes") &&
 	    p->granularity_bytes > p->max_size_bytes) {
-		r = fail(-EINVAL, err, err_len,
-			 "granularity_bytes: %" PRIu64 " is larger than max_size_bytes %" PRIu64,
-			 p->granularity_bytes, p->max_size_bytes);
+		r = err_fail(-EINVAL, err, err_len,
+			     "granularity_bytes: %" PRIu64
+			     " is larger than max_size_bytes %" PRIu64,
+			     p->granularity_bytes, p->max_size_bytes);
 		goto bad;
 	}
 	*out = p;
@@ -686,7 +677,7 @@ static int save(struct resize_policies *ps, char *err, size_t err_len)
 	text = doc ? json_dumps(doc, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
 	json_decref(doc);
 	if (!text)
-		return fail(-ENOMEM, err, err_len, "out of memory");
+		return err_fail(-ENOMEM, err, err_len, "out of memory");
 	r = statefile_write(ps->state_dir, POLICIES_FILE, text, strlen(text), err, err_len);
 	free(text);
 	return r;
@@ -765,22 +756,22 @@ int resize_policies_new(const char *state_dir, const json_t *defaults, struct re
 	int r;
 
 	if (!ps)
-		return fail(-ENOMEM, err, err_len, "out of memory");
+		return err_fail(-ENOMEM, err, err_len, "out of memory");
 	pthread_mutex_init(&ps->lock, NULL);
 	if (state_dir && !(ps->state_dir = strdup(state_dir))) {
 		resize_policies_free(ps);
-		return fail(-ENOMEM, err, err_len, "out of memory");
+		return err_fail(-ENOMEM, err, err_len, "out of memory");
 	}
 	if (defaults && !json_is_array(defaults)) {
 		resize_policies_free(ps);
-		return fail(-EINVAL, err, err_len, "resize.policies: must be a list");
+		return err_fail(-EINVAL, err, err_len, "resize.policies: must be a list");
 	}
 	json_array_foreach (defaults, i, j) {
 		struct resize_policy *p = NULL;
 
 		r = resize_policy_parse(j, NULL, &p, e, sizeof(e));
 		if (r == 0 && find(ps, p->name) >= 0)
-			r = fail(-EINVAL, e, sizeof(e), "name: %s is declared twice", p->name);
+			r = err_fail(-EINVAL, e, sizeof(e), "name: %s is declared twice", p->name);
 		if (r == 0) {
 			p->from_config = true;
 			r = insert(ps, p);
@@ -791,7 +782,7 @@ int resize_policies_new(const char *state_dir, const json_t *defaults, struct re
 		if (r < 0) {
 			resize_policy_free(p);
 			resize_policies_free(ps);
-			return fail(r, err, err_len, "resize.policies[%zu]: %s", i, e);
+			return err_fail(r, err, err_len, "resize.policies[%zu]: %s", i, e);
 		}
 	}
 	if (ps->state_dir)
@@ -835,10 +826,11 @@ static int put_locked(struct resize_policies *ps, struct resize_policy *p, ssize
 		if (prev)
 			insert(ps, prev);
 		resize_policy_free(p);
-		return r == -ENOSPC ? fail(-ENOSPC, err, err_len,
-					   "this node has %d resize policies already (the most)",
-					   RESIZE_POLICIES_MAX)
-				    : fail(r, err, err_len, "out of memory");
+		return r == -ENOSPC
+			       ? err_fail(-ENOSPC, err, err_len,
+					  "this node has %d resize policies already (the most)",
+					  RESIZE_POLICIES_MAX)
+			       : err_fail(r, err, err_len, "out of memory");
 	}
 	r = save(ps, err, err_len);
 	if (r < 0) {
@@ -871,15 +863,16 @@ int resize_policies_create(struct resize_policies *ps, const json_t *body, json_
 		if (!ps->v[at]->from_config && same(ps->v[at], p)) {
 			j = api_json(ps->v[at]);
 			*created = false;
-			r = j ? 0 : fail(-ENOMEM, err, err_len, "out of memory");
+			r = j ? 0 : err_fail(-ENOMEM, err, err_len, "out of memory");
 		} else {
-			r = fail(-EEXIST, err, err_len,
-				 ps->v[at]->from_config
-					 ? "name: policy %s is declared in the config file; "
-					   "change it there"
-					 : "name: policy %s exists with another body; PUT replaces "
-					   "it",
-				 p->name);
+			r = err_fail(
+				-EEXIST, err, err_len,
+				ps->v[at]->from_config
+					? "name: policy %s is declared in the config file; "
+					  "change it there"
+					: "name: policy %s exists with another body; PUT replaces "
+					  "it",
+				p->name);
 		}
 		pthread_mutex_unlock(&ps->lock);
 		resize_policy_free(p);
@@ -893,7 +886,7 @@ int resize_policies_create(struct resize_policies *ps, const json_t *body, json_
 	}
 	pthread_mutex_unlock(&ps->lock);
 	if (r == 0 && !j)
-		r = fail(-ENOMEM, err, err_len, "out of memory");
+		r = err_fail(-ENOMEM, err, err_len, "out of memory");
 out:
 	if (r == 0)
 		*out = j;
@@ -908,8 +901,8 @@ static int name_arg(const char *name, char *err, size_t err_len)
 	char why[200];
 
 	if (!name || quota_name_valid(name, why, sizeof(why)) < 0)
-		return fail(-ENOENT, err, err_len, "no resize policy of that name: %s",
-			    name ? why : "no name");
+		return err_fail(-ENOENT, err, err_len, "no resize policy of that name: %s",
+				name ? why : "no name");
 	return 0;
 }
 
@@ -931,8 +924,8 @@ int resize_policies_replace(struct resize_policies *ps, const char *name, const 
 	if (at >= 0 && ps->v[at]->from_config) {
 		pthread_mutex_unlock(&ps->lock);
 		resize_policy_free(p);
-		return fail(-EPERM, err, err_len,
-			    "policy %s is declared in the config file; change it there", name);
+		return err_fail(-EPERM, err, err_len,
+				"policy %s is declared in the config file; change it there", name);
 	}
 	*created = at < 0;
 	r = put_locked(ps, p, at, err, err_len);
@@ -943,7 +936,7 @@ int resize_policies_replace(struct resize_policies *ps, const char *name, const 
 	}
 	pthread_mutex_unlock(&ps->lock);
 	if (r == 0 && !j)
-		r = fail(-ENOMEM, err, err_len, "out of memory");
+		r = err_fail(-ENOMEM, err, err_len, "out of memory");
 	if (r == 0)
 		*out = j;
 	return r;
@@ -964,9 +957,9 @@ int resize_policies_get(struct resize_policies *ps, const char *name, json_t **o
 		j = api_json(ps->v[at]);
 	pthread_mutex_unlock(&ps->lock);
 	if (at < 0)
-		return fail(-ENOENT, err, err_len, "no resize policy %s", name);
+		return err_fail(-ENOENT, err, err_len, "no resize policy %s", name);
 	if (!j)
-		return fail(-ENOMEM, err, err_len, "out of memory");
+		return err_fail(-ENOMEM, err, err_len, "out of memory");
 	*out = j;
 	return 0;
 }
@@ -983,7 +976,7 @@ int resize_policies_list(struct resize_policies *ps, json_t **out, char *err, si
 	*out = ok ? json_pack("{s:o}", "policies", arr) : NULL;
 	if (!ok)
 		json_decref(arr);
-	return *out ? 0 : fail(-ENOMEM, err, err_len, "out of memory");
+	return *out ? 0 : err_fail(-ENOMEM, err, err_len, "out of memory");
 }
 
 int resize_policies_delete(struct resize_policies *ps, const char *name, char *err, size_t err_len)
@@ -999,10 +992,11 @@ int resize_policies_delete(struct resize_policies *ps, const char *name, char *e
 	at = find(ps, name);
 	if (at < 0 || ps->v[at]->from_config) {
 		pthread_mutex_unlock(&ps->lock);
-		return at < 0 ? fail(-ENOENT, err, err_len, "no resize policy %s", name)
-			      : fail(-EPERM, err, err_len,
-				     "policy %s is declared in the config file; remove it there",
-				     name);
+		return at < 0 ? err_fail(-ENOENT, err, err_len, "no resize policy %s", name)
+			      : err_fail(
+					-EPERM, err, err_len,
+					"policy %s is declared in the config file; remove it there",
+					name);
 	}
 	p = take(ps, (size_t)at);
 	/* The file first: if it cannot be written, the policy stays. */
