@@ -32,29 +32,61 @@ static const char *volume_name(const struct api_request *req, struct api_respons
 }
 
 /*
- * A create that names only its PVC (a CSI create knows the claim, not the pod) follows the
- * NUMA node the scheduler recorded on the PVC, when the node reads the Kubernetes API. A
- * reservation for the claim, if any, still wins in the service (it names the same decision).
- * The API server being away never fails a create: the node's own policy places it then.
+ * A create that names only its PVC (a CSI create knows the claim, not the pod), when the node
+ * reads the Kubernetes API (kube/kube-claims.c says what it reads): follows the NUMA node the
+ * scheduler role recorded on the PVC, or else reserves the whole request of the pod that
+ * kube-scheduler is placing here with the claim, so that this create and the creates of the
+ * pod's other claims consume that one placement. A reservation for the claim, if any, still
+ * wins in the service. The API server being away, or the pod not fitting as a whole, never
+ * fails a create: the node's own policy places this volume then.
  */
-static void claim_hint(const struct api_request *req, struct quota_create_req *cr)
+static void claim_hint(const struct api_request *req, struct quota_volumes *v,
+		       struct quota_create_req *cr)
 {
+	const struct sched_pod_opts defaults = {
+		.driver = req->cfg ? req->cfg->placement.driver : NULL,
+		.pmem_policy =
+			req->cfg ? (enum sched_pmem_policy)req->cfg->placement.pmem_policy : 0,
+		.cpu_policy = req->cfg ? (enum sched_cpu_policy)req->cfg->placement.cpu_policy : 0,
+	};
+	struct kube_claim_plan plan;
 	struct kube_status st = {0};
-	int numa = -1, r;
+	char q[600];
+	int r;
 
 	if (!cr->claim || cr->pod_uid || cr->pool || cr->numa_node >= 0 || !req->cfg)
 		return;
-	r = kube_claim_numa(&req->cfg->kube, NULL, req->cfg->node_name, cr->claim, &numa, &st);
-	if (r == 0 && numa >= 0) {
-		cr->numa_node = numa;
-		log_info("volume_claim_placed", "claim=%s numa_node=%d source=pvc_annotation",
-			 cr->claim, numa);
-	} else if (r < 0 && r != -ENODEV) {
-		char q[600];
-
-		log_warn("volume_claim_unread", "claim=%s errno=%d error=%s", cr->claim, -r,
-			 log_quote(q, sizeof(q), st.message));
+	r = kube_claim_plan(&req->cfg->kube, NULL, req->cfg->node_name, &defaults, cr->claim, &plan,
+			    &st);
+	if (r < 0) {
+		if (r != -ENODEV)
+			log_warn("volume_claim_unread", "claim=%s errno=%d error=%s", cr->claim, -r,
+				 log_quote(q, sizeof(q), st.message));
+		return;
 	}
+	if (plan.numa_node >= 0) {
+		cr->numa_node = plan.numa_node;
+		log_info("volume_claim_placed", "claim=%s numa_node=%d source=pvc_annotation",
+			 cr->claim, plan.numa_node);
+	} else if (plan.reservation) {
+		json_t *out = NULL;
+		bool created = false;
+		char err[1024];
+
+		/* The pod's other claims may be created at this moment too: the same pod gives the
+		 * same body, and the same body is the same reservation (200), made once. */
+		r = quota_reservation_create(v, plan.reservation, &out, &created, err, sizeof(err));
+		if (r == 0)
+			log_info("volume_claim_pod_reserved",
+				 "claim=%s pod=%s pod_uid=%s created=%s", cr->claim, plan.pod,
+				 json_string_value(json_object_get(plan.reservation, "pod_uid")),
+				 created ? "true" : "false");
+		else
+			log_warn("volume_claim_pod_unreserved", "claim=%s pod=%s errno=%d error=%s",
+				 cr->claim, plan.pod, -r, log_quote(q, sizeof(q), err));
+		json_decref(out);
+	}
+	kube_claim_plan_clear(&plan);
 }
 
 static void post_volumes(const struct api_request *req, struct api_response *resp)
@@ -70,7 +102,7 @@ static void post_volumes(const struct api_request *req, struct api_response *res
 		return;
 	r = quota_create_req_parse(req->body, quota_volumes_limits(v), &cr, err, sizeof(err));
 	if (r == 0)
-		claim_hint(req, cr);
+		claim_hint(req, v, cr);
 	if (r == 0)
 		r = quota_volume_create(v, cr, &out, &created, err, sizeof(err));
 	quota_create_req_free(cr);

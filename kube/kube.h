@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "config/config.h"
+#include "sched/sched-pod.h"
 
 /* The custom resource, fixed: deploy/kubernetes/crd-pmemnode.yaml defines exactly this. */
 #define KUBE_GROUP	 "pmem.io"
@@ -135,14 +136,32 @@ int kube_pmemnode_path(char *buf, size_t len, const char *name, const char *sub)
 /* ---- what the scheduler decided for a PVC (kube-claims.c) ---------------- */
 
 /*
- * GETs the PVC `claim` ("namespace/name") through the API server of `cfg` (resolved like the
- * publisher; `root` as kube_conn_resolve) and reads the scheduler's annotations: *numa_node is
- * pmem.io/numa-node when pmem.io/node is `node_name`, else -1. 0 (with *numa_node, maybe -1),
- * -ENODEV when there is no Kubernetes API, -EINVAL for a bad claim, or the -errno of kube_get
- * (-ENOENT: no such PVC) with st->message.
+ * What the node does for the PVC `claim` ("namespace/name") whose volume is being created,
+ * read through the API server of `cfg` (resolved like the publisher; `root` as
+ * kube_conn_resolve); kube-claims.c says why:
+ *   - plan->numa_node >= 0: the scheduler role recorded that NUMA node on the PVC for
+ *     `node_name` (pmem.io/node, pmem.io/numa-node);
+ *   - plan->reservation: kube-scheduler chose this node for the PVC
+ *     (volume.kubernetes.io/selected-node) and the pending pod that uses it asks for these
+ *     claims: a POST /v1/reservations body {pod_uid, pod_name, namespace, volumes: [{size_bytes,
+ *     claim, fstype?}], cpus?, pmem_policy, cpu_policy} (`defaults`: the driver name and the
+ *     policies when neither the pod nor the StorageClass names one; NULL: step skipped);
+ *     plan->pod names the pod;
+ *   - neither: nothing to follow.
+ * 0 (maybe with an empty plan), -ENODEV when there is no Kubernetes API, -EINVAL for a bad
+ * claim, or another -errno (-ENOENT: no such PVC) with st->message. Free with
+ * kube_claim_plan_clear().
  */
-int kube_claim_numa(const struct config_kube *cfg, const char *root, const char *node_name,
-		    const char *claim, int *numa_node, struct kube_status *st);
+struct kube_claim_plan {
+	int numa_node;
+	json_t *reservation;
+	char pod[320]; /* namespace/name of the pod the reservation is for */
+};
+
+int kube_claim_plan(const struct config_kube *cfg, const char *root, const char *node_name,
+		    const struct sched_pod_opts *defaults, const char *claim,
+		    struct kube_claim_plan *plan, struct kube_status *st);
+void kube_claim_plan_clear(struct kube_claim_plan *plan);
 
 /* ---- the publisher ------------------------------------------------------ */
 

@@ -560,6 +560,8 @@ struct rq {
 	unsigned cpus;
 	int cpu_numa_node;
 	int64_t ttl_ms;
+	enum sched_pmem_policy pmem_policy; /* the body's, else the configured default */
+	enum sched_cpu_policy cpu_policy;
 };
 
 static const char *type_name(const json_t *v)
@@ -662,11 +664,35 @@ static int pool_text_valid(const char *s, size_t n, char *why, size_t len)
 	return 0;
 }
 
+/* pmem_policy and cpu_policy: the engine's names (what a pod or its StorageClass asked for). */
+static int policy_fields(const json_t *body, struct rq *rq, char *err, size_t err_len)
+{
+	const json_t *p = json_object_get(body, "pmem_policy");
+	const json_t *c = json_object_get(body, "cpu_policy");
+	char q[80];
+
+	if (p && (!json_is_string(p) ||
+		  sched_pmem_policy_parse(json_string_value(p), &rq->pmem_policy) < 0))
+		return err_fail(-EINVAL, err, err_len,
+				"pmem_policy: must be binpack, spread, single-numa or first-fit, "
+				"got %s",
+				json_is_string(p) ? log_quote(q, sizeof(q), json_string_value(p))
+						  : type_name(p));
+	if (c && (!json_is_string(c) ||
+		  sched_cpu_policy_parse(json_string_value(c), &rq->cpu_policy) < 0))
+		return err_fail(-EINVAL, err, err_len,
+				"cpu_policy: must be shortest-distance or single-numa-cpu, got %s",
+				json_is_string(c) ? log_quote(q, sizeof(q), json_string_value(c))
+						  : type_name(c));
+	return 0;
+}
+
 static int parse(const json_t *body, const struct quota_volumes *v, struct rq *rq, char *err,
 		 size_t err_len)
 {
-	static const char *const top[] = {"pod_uid", "pod_name",      "namespace",   "volumes",
-					  "cpus",    "cpu_numa_node", "ttl_seconds", NULL};
+	static const char *const top[] = {
+		"pod_uid",	 "pod_name",	"namespace",   "volumes",    "cpus",
+		"cpu_numa_node", "ttl_seconds", "pmem_policy", "cpu_policy", NULL};
 	static const char *const vf[] = {"size_bytes", "pool",	"numa_node",
 					 "fstype",     "claim", NULL};
 	const json_t *vols, *e;
@@ -700,6 +726,10 @@ static int parse(const json_t *body, const struct quota_volumes *v, struct rq *r
 			return r;
 		rq->cpu_numa_node = (int)x;
 	}
+	rq->pmem_policy = (enum sched_pmem_policy)v->o.pmem_policy;
+	rq->cpu_policy = (enum sched_cpu_policy)v->o.cpu_policy;
+	if ((r = policy_fields(body, rq, err, err_len)) < 0)
+		return r;
 	rq->ttl_ms = v->o.reservation_ttl_ms ? (int64_t)v->o.reservation_ttl_ms : DEFAULT_TTL_MS;
 	if (json_object_get(body, "ttl_seconds")) {
 		if ((r = int_field(body, "ttl_seconds", "", 1, QUOTA_TTL_SECONDS_MAX, &x, err,
@@ -856,8 +886,8 @@ static int place_group(struct quota_volumes *v, const json_t *rec, const struct 
 	struct sched_request sreq = {.n_volumes = n,
 				     .volumes = sv,
 				     .cpus = cpus,
-				     .pmem_policy = (enum sched_pmem_policy)v->o.pmem_policy,
-				     .cpu_policy = (enum sched_cpu_policy)v->o.cpu_policy};
+				     .pmem_policy = rq->pmem_policy,
+				     .cpu_policy = rq->cpu_policy};
 	struct sched_owned_node *node = NULL;
 	struct sched_result *res = NULL;
 	json_t *model = model_record(v, rec, only_numa);

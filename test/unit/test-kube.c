@@ -1278,11 +1278,12 @@ static void test_claim_numa(void **state)
 		"{\"kind\":\"PersistentVolumeClaim\",\"metadata\":{\"name\":\"data\","
 		"\"namespace\":\"prod\",\"annotations\":{\"pmem.io/node\":\"%s\","
 		"\"pmem.io/numa-node\":\"%s\",\"pmem.io/pod-uid\":\"u1\"}}}";
+	const struct sched_pod_opts defaults = {0};
 	struct dbl *d = dbl_new();
 	char url[64], ours[512], other[512], badnuma[512];
 	struct config_kube cfg;
+	struct kube_claim_plan plan;
 	struct kube_status st;
-	int numa = 7;
 
 	(void)state;
 	write_file(token_path, "t1\n");
@@ -1295,26 +1296,133 @@ static void test_claim_numa(void **state)
 
 	dbl_script(d, "GET", 200, ours, false);
 	memset(&st, 0, sizeof(st));
-	assert_int_equal(kube_claim_numa(&cfg, NULL, NODE, "prod/data", &numa, &st), 0);
-	assert_int_equal(numa, 1);
+	assert_int_equal(kube_claim_plan(&cfg, NULL, NODE, &defaults, "prod/data", &plan, &st), 0);
+	assert_int_equal(plan.numa_node, 1);
+	assert_null(plan.reservation);
 	expect_req(d, 0, "GET", "/api/v1/namespaces/prod/persistentvolumeclaims/data", 200);
 	assert_string_equal(dbl_req(d, 0)->auth, "Bearer t1");
-	/* Placed on another node, or not a number: no hint. */
+	/* Placed on another node, or not a number, and no selected-node: nothing to follow. */
 	dbl_script(d, "GET", 200, other, false);
-	assert_int_equal(kube_claim_numa(&cfg, NULL, NODE, "prod/data", &numa, &st), 0);
-	assert_int_equal(numa, -1);
+	assert_int_equal(kube_claim_plan(&cfg, NULL, NODE, &defaults, "prod/data", &plan, &st), 0);
+	assert_int_equal(plan.numa_node, -1);
+	assert_null(plan.reservation);
 	dbl_script(d, "GET", 200, badnuma, false);
-	assert_int_equal(kube_claim_numa(&cfg, NULL, NODE, "prod/data", &numa, &st), 0);
-	assert_int_equal(numa, -1);
+	assert_int_equal(kube_claim_plan(&cfg, NULL, NODE, &defaults, "prod/data", &plan, &st), 0);
+	assert_int_equal(plan.numa_node, -1);
 	/* No such PVC. */
-	assert_int_equal(kube_claim_numa(&cfg, NULL, NODE, "prod/nope", &numa, &st), -ENOENT);
+	assert_int_equal(kube_claim_plan(&cfg, NULL, NODE, &defaults, "prod/nope", &plan, &st),
+			 -ENOENT);
 	/* A hostile claim never becomes a path. */
-	assert_int_equal(kube_claim_numa(&cfg, NULL, NODE, "../x", &numa, &st), -EINVAL);
-	assert_int_equal(kube_claim_numa(&cfg, NULL, NODE, "prod/a/b", &numa, &st), -EINVAL);
+	assert_int_equal(kube_claim_plan(&cfg, NULL, NODE, &defaults, "../x", &plan, &st), -EINVAL);
+	assert_int_equal(kube_claim_plan(&cfg, NULL, NODE, &defaults, "prod/a/b", &plan, &st),
+			 -EINVAL);
 	assert_int_equal(dbl_count(d, NULL), 4);
 	/* Without a Kubernetes API: -ENODEV, and the create goes on by the node's policy. */
 	cfg = (struct config_kube){.enabled = CONFIG_KUBE_OFF};
-	assert_int_equal(kube_claim_numa(&cfg, NULL, NODE, "prod/data", &numa, &st), -ENODEV);
+	assert_int_equal(kube_claim_plan(&cfg, NULL, NODE, &defaults, "prod/data", &plan, &st),
+			 -ENODEV);
+	dbl_free(d);
+}
+
+/*
+ * WaitForFirstConsumer: kube-scheduler chose this node (selected-node) and provisions before
+ * any extender bind. The node finds the pending pod that waits for the claim and returns a
+ * reservation for all of its claims, with the pod's policy.
+ */
+static void test_claim_plan_pod(void **state)
+{
+	static const char pvc_fmt[] =
+		"{\"kind\":\"PersistentVolumeClaim\",\"metadata\":{\"name\":\"%s\",\"namespace\":"
+		"\"prod\",\"annotations\":{\"volume.kubernetes.io/selected-node\":\"%s\"}},"
+		"\"spec\":{\"storageClassName\":\"pmem\",\"resources\":{\"requests\":{\"storage\":"
+		"\"%s\"}}},\"status\":{\"phase\":\"Pending\"}}";
+	static const char sc[] = "{\"kind\":\"StorageClass\",\"metadata\":{\"name\":\"pmem\"},"
+				 "\"provisioner\":\"pmem.csi.pmemd.io\",\"parameters\":{"
+				 "\"csi.storage.k8s.io/fstype\":\"xfs\"}}";
+	/* Three pods use the claim: one bound elsewhere, one younger, and the one to place. */
+	static const char pods[] =
+		"{\"kind\":\"PodList\",\"items\":["
+		"{\"metadata\":{\"name\":\"old\",\"uid\":\"u-old\",\"creationTimestamp\":"
+		"\"2026-11-26T10:00:00Z\"},\"spec\":{\"nodeName\":\"elsewhere\",\"volumes\":["
+		"{\"name\":\"d\",\"persistentVolumeClaim\":{\"claimName\":\"data\"}}]},"
+		"\"status\":{\"phase\":\"Running\"}},"
+		"{\"metadata\":{\"name\":\"young\",\"uid\":\"u-young\",\"creationTimestamp\":"
+		"\"2026-11-26T12:00:00Z\"},\"spec\":{\"volumes\":["
+		"{\"name\":\"d\",\"persistentVolumeClaim\":{\"claimName\":\"data\"}}]},"
+		"\"status\":{\"phase\":\"Pending\"}},"
+		"{\"metadata\":{\"name\":\"app\",\"namespace\":\"prod\",\"uid\":\"u-app\","
+		"\"creationTimestamp\":\"2026-11-26T11:00:00Z\",\"annotations\":{"
+		"\"pmem.io/policy\":\"single-numa\"}},\"spec\":{\"volumes\":["
+		"{\"name\":\"d\",\"persistentVolumeClaim\":{\"claimName\":\"data\"}},"
+		"{\"name\":\"cfg\",\"configMap\":{\"name\":\"x\"}},"
+		"{\"name\":\"l\",\"persistentVolumeClaim\":{\"claimName\":\"logs\"}}]},"
+		"\"status\":{\"phase\":\"Pending\"}}]}";
+	const struct sched_pod_opts defaults = {.pmem_policy = SCHED_PMEM_BINPACK};
+	struct dbl *d = dbl_new();
+	char url[64], data[600], logs[600], elsewhere[600];
+	struct config_kube cfg;
+	struct kube_claim_plan plan;
+	struct kube_status st = {0};
+
+	(void)state;
+	write_file(token_path, "t1\n");
+	snprintf(url, sizeof(url), "http://127.0.0.1:%u", d->port);
+	cfg = (struct config_kube){
+		.enabled = CONFIG_KUBE_ON, .api_url = url, .token_file = token_path};
+	snprintf(data, sizeof(data), pvc_fmt, "data", NODE, "1Gi");
+	snprintf(logs, sizeof(logs), pvc_fmt, "logs", NODE, "512Mi");
+	snprintf(elsewhere, sizeof(elsewhere), pvc_fmt, "data", "elsewhere", "1Gi");
+
+	/* In the order the node asks: the PVC, the pods, then each claim of the pod in its
+	 * spec order (the claim itself is not fetched again). */
+	dbl_script(d, "GET", 200, data, false);
+	dbl_script(d, "GET", 200, pods, false);
+	dbl_script(d, "GET", 200, sc, false);
+	dbl_script(d, "GET", 200, logs, false);
+	dbl_script(d, "GET", 200, sc, false);
+	assert_int_equal(kube_claim_plan(&cfg, NULL, NODE, &defaults, "prod/data", &plan, &st), 0);
+	assert_int_equal(plan.numa_node, -1);
+	assert_non_null(plan.reservation);
+	assert_string_equal(plan.pod, "prod/app");
+	expect_req(d, 1, "GET", "/api/v1/namespaces/prod/pods", 200);
+	assert_string_equal(dbl_req(d, 1)->query, "fieldSelector=spec.nodeName=");
+	expect_req(d, 2, "GET", "/apis/storage.k8s.io/v1/storageclasses/pmem", 200);
+	expect_req(d, 3, "GET", "/api/v1/namespaces/prod/persistentvolumeclaims/logs", 200);
+	assert_int_equal(dbl_count(d, NULL), 5);
+	assert_json_obj(plan.reservation,
+			"{\"pod_uid\":\"u-app\",\"pod_name\":\"app\",\"namespace\":\"prod\","
+			"\"pmem_policy\":\"single-numa\",\"cpu_policy\":\"shortest-distance\","
+			"\"volumes\":[{\"size_bytes\":1073741824,\"claim\":\"prod/data\","
+			"\"fstype\":\"xfs\"},{\"size_bytes\":536870912,\"claim\":\"prod/logs\","
+			"\"fstype\":\"xfs\"}]}");
+	kube_claim_plan_clear(&plan);
+
+	/* kube-scheduler chose another node: not ours to plan, the pods are not even read. */
+	dbl_script(d, "GET", 200, elsewhere, false);
+	assert_int_equal(kube_claim_plan(&cfg, NULL, NODE, &defaults, "prod/data", &plan, &st), 0);
+	assert_int_equal(plan.numa_node, -1);
+	assert_null(plan.reservation);
+	assert_int_equal(dbl_count(d, NULL), 6);
+
+	/* No pending pod uses the claim: nothing to reserve. */
+	dbl_script(d, "GET", 200, data, false);
+	dbl_script(d, "GET", 200, "{\"kind\":\"PodList\",\"items\":[]}", false);
+	assert_int_equal(kube_claim_plan(&cfg, NULL, NODE, &defaults, "prod/data", &plan, &st), 0);
+	assert_null(plan.reservation);
+
+	/* The pod names a claim that does not exist: an error naming it, no plan. */
+	dbl_script(d, "GET", 200, data, false);
+	dbl_script(d, "GET", 200, pods, false);
+	dbl_script(d, "GET", 200, sc, false);
+	dbl_script(d, "GET", 404,
+		   "{\"kind\":\"Status\",\"status\":\"Failure\",\"reason\":\"NotFound\","
+		   "\"code\":404,\"message\":\"persistentvolumeclaims \\\"logs\\\" not found\"}",
+		   false);
+	assert_int_equal(kube_claim_plan(&cfg, NULL, NODE, &defaults, "prod/data", &plan, &st),
+			 -ENOENT);
+	assert_null(plan.reservation);
+	assert_non_null(strstr(st.message, "prod/app"));
+	assert_non_null(strstr(st.message, "prod/logs not found"));
 	dbl_free(d);
 }
 
@@ -1508,6 +1616,7 @@ int main(void)
 		cmocka_unit_test(test_publish_labels_and_removed_keys),
 		cmocka_unit_test(test_publish_heartbeat),
 		cmocka_unit_test(test_claim_numa),
+		cmocka_unit_test(test_claim_plan_pod),
 		cmocka_unit_test(test_publish_conflict),
 		cmocka_unit_test(test_publish_outage),
 		cmocka_unit_test(test_publish_coalesces),

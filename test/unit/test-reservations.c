@@ -24,6 +24,7 @@
 #include "topology/topology.h"
 #include "util/log.h"
 
+#include "fake-http.h"
 #include "fake-quota.h"
 #include "support.h"
 
@@ -695,6 +696,12 @@ static void test_hostile_input(void **state)
 		 "namespace"},
 		{"{\"pod_uid\":\"a\",\"volumes\":[{\"size_bytes\":1,\"claim\":\"../x\"}]}",
 		 "volumes[0].claim"},
+		{"{\"pod_uid\":\"a\",\"volumes\":[{\"size_bytes\":1}],\"pmem_policy\":\"best\"}",
+		 "pmem_policy: must be binpack"},
+		{"{\"pod_uid\":\"a\",\"volumes\":[{\"size_bytes\":1}],\"pmem_policy\":7}",
+		 "pmem_policy: must be"},
+		{"{\"pod_uid\":\"a\",\"volumes\":[{\"size_bytes\":1}],\"cpu_policy\":\"\"}",
+		 "cpu_policy: must be"},
 		{"{\"pod_uid\":\"a\",\"volumes\":[{\"size_bytes\":1,\"claim\":\"ns/a/b\"}]}",
 		 "volumes[0].claim"},
 		{"{\"pod_uid\":\"a\",\"volumes\":[{\"size_bytes\":1,\"pool\":\"a\\u0000b\"}]}",
@@ -1005,6 +1012,89 @@ static void test_http_routes(void **state)
 	reset();
 }
 
+/*
+ * WaitForFirstConsumer, end to end over HTTP: two CSI creates name only their claims, before
+ * any scheduler decision is on the PVCs. The first reserves the whole pod (single-numa, from its
+ * annotation), the second consumes the rest: both volumes on one NUMA node. Each created alone
+ * by the node's binpack would be split: 700 MiB fits the 1 GiB pool, the second no longer does.
+ */
+static void test_claim_reserves_whole_pod(void **state)
+{
+	static const char pvc_fmt[] =
+		"{\"kind\":\"PersistentVolumeClaim\",\"metadata\":{\"name\":\"%s\",\"namespace\":"
+		"\"prod\",\"annotations\":{\"volume.kubernetes.io/selected-node\":\"n1\"}},"
+		"\"spec\":{\"storageClassName\":\"pmem\",\"resources\":{\"requests\":{\"storage\":"
+		"\"700Mi\"}}},\"status\":{\"phase\":\"Pending\"}}";
+	static const char sc[] = "{\"kind\":\"StorageClass\",\"metadata\":{\"name\":\"pmem\"},"
+				 "\"provisioner\":\"pmem.csi.pmemd.io\"}";
+	static const char pods[] =
+		"{\"kind\":\"PodList\",\"items\":[{\"metadata\":{\"name\":\"app\",\"namespace\":"
+		"\"prod\",\"uid\":\"u-app\",\"annotations\":{\"pmem.io/policy\":\"single-numa\"}},"
+		"\"spec\":{\"volumes\":["
+		"{\"name\":\"d\",\"persistentVolumeClaim\":{\"claimName\":\"data\"}},"
+		"{\"name\":\"l\",\"persistentVolumeClaim\":{\"claimName\":\"logs\"}}]},"
+		"\"status\":{\"phase\":\"Pending\"}}]}";
+	struct fake_http api = {0};
+	struct quota_volumes *v;
+	struct api_server *srv;
+	struct config *cfg;
+	char yaml[512], err[256], data[600], logs[600], token[] = "/tmp/pmemd-wffc-token-XXXXXX";
+	struct reply *r;
+	uint16_t port = free_port();
+	int fd;
+	(void)state;
+
+	reset();
+	fd = mkstemp(token);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, "t\n", 2), 2);
+	close(fd);
+	assert_int_equal(fake_http_start(&api), 0);
+	snprintf(data, sizeof(data), pvc_fmt, "data");
+	snprintf(logs, sizeof(logs), pvc_fmt, "logs");
+	fake_http_can(&api, 0, "persistentvolumeclaims/data", 200, data);
+	fake_http_can(&api, 1, "persistentvolumeclaims/logs", 200, logs);
+	fake_http_can(&api, 2, "storageclasses/pmem", 200, sc);
+	fake_http_can(&api, 3, "/pods", 200, pods);
+	v = rservice(NULL);
+	snprintf(yaml, sizeof(yaml),
+		 "log_level: error\nnode_name: n1\nlisten:\n  - tcp: 127.0.0.1:%u\n"
+		 "kube:\n  enabled: true\n  api_url: http://127.0.0.1:%u\n  token_file: %s\n",
+		 port, api.port, token);
+	cfg = cfg_of(yaml);
+	struct api_hooks hooks = {.services = {.volumes = v}};
+	assert_int_equal(api_server_start(&srv, cfg, &hooks, err, sizeof(err)), 0);
+
+	r = http(port, "POST", "/v1/volumes",
+		 "{\"name\":\"pvc-data\",\"size_bytes\":734003200,\"claim\":\"prod/data\"}");
+	assert_int_equal(r->status, 201);
+	assert_non_null(strstr(r->body, "\"pool\":\"/mnt/pmem1\""));
+	/* The rest of the pod is held: the logs claim, on the same pool, not consumed. */
+	r = http(port, "GET", "/v1/reservations/u-app", NULL);
+	assert_int_equal(r->status, 200);
+	assert_non_null(strstr(r->body, "\"claim\":\"prod/logs\""));
+	assert_null(strstr(r->body, "/mnt/pmem0"));
+	r = http(port, "POST", "/v1/volumes",
+		 "{\"name\":\"pvc-logs\",\"size_bytes\":734003200,\"claim\":\"prod/logs\"}");
+	assert_int_equal(r->status, 201);
+	assert_non_null(strstr(r->body, "\"pool\":\"/mnt/pmem1\""));
+	/* Every entry consumed: the reservation is gone. */
+	r = http(port, "GET", "/v1/reservations/u-app", NULL);
+	assert_int_equal(r->status, 404);
+
+	/* The API server down: the create still succeeds, placed by the node alone. */
+	fake_http_stop(&api);
+	r = http(port, "POST", "/v1/volumes",
+		 "{\"name\":\"pvc-other\",\"size_bytes\":1048576,\"claim\":\"prod/other\"}");
+	assert_int_equal(r->status, 201);
+
+	api_server_stop(srv, 1000);
+	quota_volumes_free(v);
+	config_free(cfg);
+	unlink(token);
+	reset();
+}
+
 /* Every route of api-placement.c is in the OpenAPI document. */
 static void test_openapi(void **state)
 {
@@ -1048,6 +1138,7 @@ int main(void)
 		cmocka_unit_test(test_cpuset_syntax),
 		cmocka_unit_test(test_cpu_manager_state),
 		cmocka_unit_test(test_http_routes),
+		cmocka_unit_test(test_claim_reserves_whole_pod),
 		cmocka_unit_test(test_openapi),
 	};
 
