@@ -50,9 +50,9 @@ struct api_request {
 	json_t *body;	      /* parsed JSON body, or NULL when the request had none */
 	const char *raw_body; /* API_ROUTE_RAW: the body as received (NUL-terminated), or NULL */
 	size_t raw_len;
-	void *conn;		  /* the MHD connection, for query arguments (api_request_query) */
+	void *conn; /* the MHD connection, for query arguments (api_request_query) */
 	const struct api_query *query; /* api_server_dispatch: its query arguments (conn NULL) */
-	const struct config *cfg; /* the config in force for this request */
+	const struct config *cfg;      /* the config in force for this request */
 	const struct api_services *services;
 };
 
@@ -156,7 +156,8 @@ int api_server_start(struct api_server **out, const struct config *cfg,
  * api_server_dispatch() (fuzzers, tests). `cfg` as for api_server_start(); its listen: list
  * is ignored. Freed by api_server_stop(). 0 or -ENOMEM.
  */
-int api_server_new(struct api_server **out, const struct config *cfg, const struct api_hooks *hooks);
+int api_server_new(struct api_server **out, const struct config *cfg,
+		   const struct api_hooks *hooks);
 
 /*
  * Serves one request in process: the routing, body rules (the size limit, a JSON object, a
