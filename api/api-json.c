@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "api/api.h"
+#include "util/utf8.h"
 
 json_t *api_json_parse_body(const char *buf, size_t len, char *msg, size_t msg_len)
 {
@@ -46,60 +47,11 @@ void api_reply_json(struct api_response *resp, unsigned status, json_t *body)
 	resp->content_type = "application/json";
 }
 
-/* The length of the valid UTF-8 sequence at s (RFC 3629: no overlong forms, no surrogates,
- * nothing past U+10FFFF), or 0. */
-static size_t utf8_seq_len(const unsigned char *s)
-{
-	unsigned char c = s[0];
-	unsigned char lo = 0x80, hi = 0xbf;
-	size_t n;
-
-	if (c < 0x80)
-		return 1;
-	if (c >= 0xc2 && c <= 0xdf)
-		n = 2;
-	else if (c >= 0xe0 && c <= 0xef)
-		n = 3;
-	else if (c >= 0xf0 && c <= 0xf4)
-		n = 4;
-	else
-		return 0;
-	if (c == 0xe0)
-		lo = 0xa0;
-	else if (c == 0xed)
-		hi = 0x9f;
-	else if (c == 0xf0)
-		lo = 0x90;
-	else if (c == 0xf4)
-		hi = 0x8f;
-	if (s[1] < lo || s[1] > hi)
-		return 0;
-	for (size_t i = 2; i < n; i++)
-		if (s[i] < 0x80 || s[i] > 0xbf)
-			return 0;
-	return n;
-}
-
 /*
  * Messages quote what the client sent (a path segment, a method, a name), which need not be
  * UTF-8, and the cut at the buffer's end can split a character; jansson refuses a string that
- * is not valid UTF-8, which would leave the error without a body. Each byte that starts no
- * valid sequence becomes '?'.
+ * is not valid UTF-8, which would leave the error without a body. utf8_scrub makes it valid.
  */
-static void utf8_scrub(char *msg)
-{
-	unsigned char *s = (unsigned char *)msg;
-
-	while (*s) {
-		size_t n = utf8_seq_len(s);
-		if (n == 0) {
-			*s++ = '?';
-			continue;
-		}
-		s += n;
-	}
-}
-
 static void reply_error_v(struct api_response *resp, unsigned status, const char *code,
 			  const char *fmt, va_list ap)
 {
