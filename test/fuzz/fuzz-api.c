@@ -22,6 +22,7 @@
  * with a non-empty message.
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -72,6 +73,9 @@ struct node {
 	struct resize_monitor *mon;
 	struct api_server *srv;
 };
+
+/* PMEMD_FUZZ_VERBOSE=1: each request's status and answer on stderr, to read a crash input. */
+static bool verbose;
 
 static void broken(const char *what, const char *detail)
 {
@@ -143,6 +147,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	(void)argv;
 
 	log_set_level(LOG_LVL_ERROR);
+	verbose = getenv("PMEMD_FUZZ_VERBOSE") != NULL;
 	if (config_simulate_parse("sim.yaml", sim_yaml, strlen(sim_yaml), &records, &errs) != 0)
 		broken("setup", "the simulated node does not parse");
 	config_errors_free(errs);
@@ -265,6 +270,8 @@ static void serve(struct node *nd, const char *req, size_t len)
 	status = api_server_dispatch(nd->srv, head, sp + 1, body, body_len, &out, &out_len);
 	if (status == 0)
 		broken("api_server_dispatch: out of memory", sp + 1);
+	if (verbose)
+		fprintf(stderr, "%s %s -> %u %.*s\n", head, sp + 1, status, 300, out);
 	if (strlen(out) != out_len && status >= 400)
 		broken("an error answer with a NUL byte", sp + 1);
 	check_answer(status, sp + 1, out);

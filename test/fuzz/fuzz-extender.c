@@ -21,6 +21,7 @@
  * "Error" string): the protocol has no other way to report a failure.
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -62,6 +63,9 @@ static char sim_path[128];
 static struct config *cfg;
 static struct api_extender_routes *routes;
 
+/* PMEMD_FUZZ_VERBOSE=1: each request's status and answer on stderr, to read a crash input. */
+static bool verbose;
+
 static void broken(const char *what, const char *detail)
 {
 	fprintf(stderr, "fuzz-extender: %s: %s\n", what, detail);
@@ -89,6 +93,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	(void)argv;
 
 	log_set_level(LOG_LVL_ERROR);
+	verbose = getenv("PMEMD_FUZZ_VERBOSE") != NULL;
 	snprintf(sim_dir, sizeof(sim_dir), "/tmp/pmemd-fuzz-XXXXXX");
 	if (!mkdtemp(sim_dir))
 		broken("setup", "mkdtemp");
@@ -166,6 +171,8 @@ static void serve(struct api_server *srv, const char *req, size_t len)
 				     &out, &out_len);
 	if (status == 0)
 		broken("api_server_dispatch: out of memory", sp + 1);
+	if (verbose)
+		fprintf(stderr, "%s %s -> %u %.*s\n", head, sp + 1, status, 300, out);
 	check_answer(sp + 1, status, out);
 	free(out);
 }
