@@ -119,6 +119,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 /* What kube-scheduler needs to read each verb's answer. */
 static void check_answer(const char *target, unsigned status, const char *body)
 {
+	json_error_t je;
 	json_t *j, *v;
 	size_t i;
 
@@ -131,7 +132,15 @@ static void check_answer(const char *target, unsigned status, const char *body)
 			return;
 		broken("a verb answered other than 200", target);
 	}
-	j = json_loads(body, 0, NULL);
+	/*
+	 * A Node item is echoed byte for byte, and "\u0000" in one of its strings is valid JSON
+	 * that Go reads; jansson takes it in values with JSON_ALLOW_NUL but never in object keys
+	 * (regressions/fuzz-extender/nodes-item-escaped-nul), so that one refusal is not the
+	 * answer's fault.
+	 */
+	j = json_loadb(body, strlen(body), JSON_ALLOW_NUL, &je);
+	if (!j && strstr(je.text, "NUL byte in object key"))
+		return;
 	if (!j) {
 		fprintf(stderr, "answer: %s\n", body);
 		broken("a verb's answer is not JSON", target);
