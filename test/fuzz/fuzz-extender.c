@@ -14,6 +14,9 @@
  *   POST /scheduler/bind
  *   {"PodName": "p", "PodNamespace": "default", "PodUID": "u", "Node": "acc-node-1"}
  *
+ * The pseudo-method RECORD puts its body into the view as a node's record (an agent's or a
+ * PmemNode's), so the records' reader and the engine run on machine-made records too.
+ *
  * Every input starts from the same view (the cluster below, no holds), so binds of one input
  * do not leak into the next. What is checked beyond "no crash, no sanitizer report, no leak":
  * the verbs always answer 200 with a body kube-scheduler can read (JSON: filter an object
@@ -160,7 +163,21 @@ static void check_answer(const char *target, unsigned status, const char *body)
 	json_decref(j);
 }
 
-static void serve(struct api_server *srv, const char *req, size_t len)
+/*
+ * RECORD: a node's record as the view receives it (an agent's GET /v1/node, a PmemNode's
+ * status from the API server, dated by its heartbeat), put into the view as it would be.
+ */
+static void put_record(struct cluster *c, const char *body, size_t len)
+{
+	json_t *rec = json_loadb(body, len, 0, NULL);
+	char err[256];
+
+	if (json_is_object(rec))
+		cluster_record_put(c, rec, CLUSTER_SOURCE_KUBE, NULL, err, sizeof(err));
+	json_decref(rec);
+}
+
+static void serve(struct api_server *srv, struct cluster *c, const char *req, size_t len)
 {
 	const char *nl = memchr(req, '\n', len);
 	size_t line = nl ? (size_t)(nl - req) : len;
@@ -172,6 +189,11 @@ static void serve(struct api_server *srv, const char *req, size_t len)
 		return;
 	memcpy(head, req, line);
 	head[line] = '\0';
+	if (strcmp(head, "RECORD") == 0) {
+		if (nl)
+			put_record(c, nl + 1, len - line - 1);
+		return;
+	}
 	sp = strchr(head, ' ');
 	if (!sp || sp == head)
 		return;
@@ -208,7 +230,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		const char *sep = memmem(p, (size_t)(end - p), SEPARATOR, strlen(SEPARATOR));
 		size_t n = sep ? (size_t)(sep - p) : (size_t)(end - p);
 
-		serve(srv, p, n);
+		serve(srv, c, p, n);
 		p = sep ? sep + strlen(SEPARATOR) : end;
 	}
 	api_server_stop(srv, 0);
