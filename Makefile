@@ -211,6 +211,78 @@ build/node-bin/%: test/node/bin/%.c build/libpmemd.a
 	@mkdir -p $(dir $@)
 	$(CC) $(BASE_CFLAGS) $(OPT_CFLAGS) $(CFLAGS) -o $@ $< build/libpmemd.a $(PKG_LIBS)
 
+# ---- fuzz: libFuzzer targets (test/fuzz/; docs/testing.md, "Fuzzing") -------------------------
+# Every library file is compiled again with clang into build/fuzz/ (coverage for libFuzzer plus
+# ASan and UBSan), so the release, sanitizer and fault objects never see fuzzer flags.
+#   make fuzz                 each target for FUZZ_SECONDS (default 300), corpus kept in build/
+#   make check-fuzz           each target 15 s, then its regressions (test/check fuzz)
+FUZZ_CC      ?= clang-14
+FUZZ_CXX     ?= clang++-14
+FUZZ_SECONDS ?= 300
+FUZZ_DIR     := build/fuzz
+FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+# The house warnings, less two where clang differs from gcc: it reads positional initializers
+# of partly filled table rows ({"key", T_INT, off}, the config tables' style) as missing
+# fields, and does not know gcc's __attribute__((optimize)) (sched-engine.c).
+FUZZ_WARNINGS := $(WARNINGS) -Wno-missing-field-initializers -Wno-unknown-attributes
+FUZZ_CFLAGS  := -std=gnu11 -g -O1 $(FUZZ_WARNINGS) -fno-common -D_GNU_SOURCE -I. -Ibuild -MMD -MP \
+		$(PKG_CFLAGS) $(FUZZ_SAN) -fsanitize=fuzzer-no-link -DPMEMD_FUZZING
+FUZZ_CXXFLAGS := -std=c++17 -g -O1 $(CXX_WARNINGS) -Wno-missing-field-initializers -fno-common -D_GNU_SOURCE -I. -Ibuild -MMD \
+		 -MP $(PKG_CFLAGS) $(FUZZ_SAN) -fsanitize=fuzzer-no-link -DPMEMD_FUZZING
+FUZZ_SRCS    := $(sort $(wildcard test/fuzz/fuzz-*.c))
+FUZZ_BINS    := $(FUZZ_SRCS:test/fuzz/%.c=$(FUZZ_DIR)/%)
+FUZZ_LIB_OBJS := $(LIB_SRCS:%.c=$(FUZZ_DIR)/obj/%.o) $(LIB_ASM:%.S=$(FUZZ_DIR)/obj/%.o) \
+		 $(LIB_CXX_SRCS:%.cc=$(FUZZ_DIR)/obj/%.o)
+# The CSI mapping and its generated bindings, and the unit tests' in-memory kernel fake.
+FUZZ_CSI_OBJS := $(FUZZ_DIR)/obj/csi/csi-map.o $(CSI_GEN_SRCS:%.c=$(FUZZ_DIR)/obj/%.o)
+FUZZ_FAKE_OBJS := $(FUZZ_DIR)/obj/test/unit/fake-quota.o
+
+.PHONY: fuzz check-fuzz
+
+$(FUZZ_DIR)/obj/%.o: %.c | build/version.h
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -c $< -o $@
+
+$(FUZZ_DIR)/obj/%.o: %.S docs/openapi.json
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) -I. -c $< -o $@
+
+$(FUZZ_DIR)/obj/%.o: %.cc | build/version.h
+	@mkdir -p $(dir $@)
+	$(FUZZ_CXX) $(FUZZ_CXXFLAGS) -c $< -o $@
+
+$(FUZZ_DIR)/obj/csi/csi-map.o: csi/csi-map.c $(CSI_GEN_STAMP) | build/version.h
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) $(CSI_CFLAGS) -c $< -o $@
+
+$(CSI_GEN_SRCS:%.c=$(FUZZ_DIR)/obj/%.o): $(FUZZ_DIR)/obj/%.o: %.c $(CSI_GEN_STAMP)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(filter-out -Werror,$(CSI_GEN_CFLAGS)) -O1 $(FUZZ_SAN) -fsanitize=fuzzer-no-link \
+		-c $< -o $@
+
+$(FUZZ_DIR)/obj/test/fuzz/%.o: test/fuzz/%.c $(CSI_GEN_STAMP) | build/version.h
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) $(CSI_CFLAGS) -Itest/unit -c $< -o $@
+
+$(FUZZ_DIR)/libpmemd-fuzz.a: $(FUZZ_LIB_OBJS)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(FUZZ_BINS): $(FUZZ_DIR)/%: $(FUZZ_DIR)/obj/test/fuzz/%.o $(FUZZ_CSI_OBJS) $(FUZZ_FAKE_OBJS) \
+			     $(FUZZ_DIR)/libpmemd-fuzz.a
+	$(FUZZ_CXX) $(FUZZ_SAN) -fsanitize=fuzzer -o $@ $< $(FUZZ_CSI_OBJS) $(FUZZ_FAKE_OBJS) \
+		$(FUZZ_DIR)/libpmemd-fuzz.a $(CSI_LIBS) $(PKG_LIBS) $(TEST_LIBS)
+
+fuzz: $(FUZZ_BINS)
+	bash test/fuzz/run --seconds $(FUZZ_SECONDS) --keep
+
+check-fuzz: $(FUZZ_BINS)
+	bash test/check fuzz
+
+# make check builds the fuzzers too: test/check all runs them briefly.
+check: $(FUZZ_BINS)
+# ---- end of fuzz ------------------------------------------------------------------------------
+
 # Installs every Debian package the build, the tests, the demo and the benchmarks need,
 # only when missing.
 deps:

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "api/api.h"
+#include "util/utf8.h"
 
 json_t *api_json_parse_body(const char *buf, size_t len, char *msg, size_t msg_len)
 {
@@ -46,12 +47,18 @@ void api_reply_json(struct api_response *resp, unsigned status, json_t *body)
 	resp->content_type = "application/json";
 }
 
+/*
+ * Messages quote what the client sent (a path segment, a method, a name), which need not be
+ * UTF-8, and the cut at the buffer's end can split a character; jansson refuses a string that
+ * is not valid UTF-8, which would leave the error without a body. utf8_scrub makes it valid.
+ */
 static void reply_error_v(struct api_response *resp, unsigned status, const char *code,
 			  const char *fmt, va_list ap)
 {
 	char msg[1024];
 
 	vsnprintf(msg, sizeof(msg), fmt, ap);
+	utf8_scrub(msg);
 	api_reply_json(resp, status,
 		       json_pack("{s:{s:s, s:s}}", "error", "code", code, "message", msg));
 }

@@ -195,28 +195,83 @@ static bool is_json_type(const char *ct)
 	       (ct[n] == '\0' || ct[n] == ';' || ct[n] == ' ');
 }
 
+/*
+ * Routes a request, for a listener and for api_server_dispatch alike: true with *idx set, or
+ * false with the 404 or 405 answer in resp (and the allowed methods in `allow`).
+ */
+static bool route_find(struct api_server *srv, const char *method, const char *url, size_t *idx,
+		       struct api_params *params, struct api_response *resp, char *allow,
+		       size_t allow_len)
+{
+	allow[0] = '\0';
+	switch (api_router_match(srv->routes, srv->n_routes, method, url, idx, params, allow,
+				 allow_len)) {
+	case API_MATCH_NOT_FOUND:
+		api_reply_error(resp, 404, "not_found", "no such route");
+		return false;
+	case API_MATCH_BAD_METHOD:
+		api_reply_error(resp, 405, "method_not_allowed",
+				"method %.16s not allowed here; allowed: %s", method, allow);
+		return false;
+	case API_MATCH_OK:
+		break;
+	}
+	return true;
+}
+
+/*
+ * Calls a routed request's handler: the body read raw or parsed as a JSON object (a 400
+ * otherwise), under the config's read lock. The tail of every request, over a listener or
+ * in process; `conn` is NULL and `query` set in process.
+ */
+static void route_serve(struct api_server *srv, const struct api_route *route,
+			const struct api_params *params, const char *method, const char *url,
+			struct MHD_Connection *conn, const struct api_query *query,
+			const char *body, size_t len, struct api_response *resp)
+{
+	struct api_request req = {
+		.server = srv,
+		.method = method,
+		.path = url,
+		.params = params,
+		.conn = conn,
+		.query = query,
+		.services = &srv->services,
+	};
+
+	if (route->flags & API_ROUTE_RAW) {
+		req.raw_body = body;
+		req.raw_len = len;
+	} else if (len > 0) {
+		char msg[300];
+		req.body = api_json_parse_body(body, len, msg, sizeof(msg));
+		if (!req.body) {
+			api_reply_error(resp, 400, "invalid_json", "%s", msg);
+			return;
+		}
+	} else if (route->flags & API_ROUTE_BODY) {
+		api_reply_error(resp, 400, "bad_request", "this route needs a JSON object body");
+		return;
+	}
+	pthread_rwlock_rdlock(&srv->lock);
+	req.cfg = srv->cfg;
+	route->handler(&req, resp);
+	pthread_rwlock_unlock(&srv->lock);
+	json_decref(req.body);
+}
+
 /* First call of a request: route, authenticate, check the declared body. */
 static enum MHD_Result on_first_call(struct listener *l, struct MHD_Connection *conn,
 				     struct request *rq, const char *url, const char *method)
 {
 	struct api_server *srv = l->srv;
+	struct api_response resp = {0};
 	char allow[128];
 	size_t idx = 0;
 	const char *clen, *te;
 
-	switch (api_router_match(srv->routes, srv->n_routes, method, url, &idx, &rq->params, allow,
-				 sizeof(allow))) {
-	case API_MATCH_NOT_FOUND:
-		return send_error(l, conn, rq, method, 404, "not_found", "no such route", NULL);
-	case API_MATCH_BAD_METHOD: {
-		char msg[200];
-		snprintf(msg, sizeof(msg), "method %.16s not allowed here; allowed: %s", method,
-			 allow);
-		return send_error(l, conn, rq, method, 405, "method_not_allowed", msg, allow);
-	}
-	case API_MATCH_OK:
-		break;
-	}
+	if (!route_find(srv, method, url, &idx, &rq->params, &resp, allow, sizeof(allow)))
+		return send_response(l, conn, rq, method, &resp, allow);
 	rq->route = idx;
 	if (!(srv->routes[idx].flags & API_ROUTE_OPEN) && !authorized(l, conn))
 		return send_error(l, conn, rq, method, 401, "unauthorized", "unauthorized", NULL);
@@ -310,33 +365,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		return send_error(l, conn, rq, method, 413, "payload_too_large", msg, NULL);
 	}
 
-	const struct api_route *route = &srv->routes[rq->route];
 	struct api_response resp = {.status = 200};
-	struct api_request req = {
-		.server = srv,
-		.method = method,
-		.path = url,
-		.params = &rq->params,
-		.conn = conn,
-		.services = &srv->services,
-	};
-	if (route->flags & API_ROUTE_RAW) {
-		req.raw_body = rq->body;
-		req.raw_len = rq->len;
-	} else if (rq->len > 0) {
-		char msg[300];
-		req.body = api_json_parse_body(rq->body, rq->len, msg, sizeof(msg));
-		if (!req.body)
-			return send_error(l, conn, rq, method, 400, "invalid_json", msg, NULL);
-	} else if (route->flags & API_ROUTE_BODY) {
-		return send_error(l, conn, rq, method, 400, "bad_request",
-				  "this route needs a JSON object body", NULL);
-	}
-	pthread_rwlock_rdlock(&srv->lock);
-	req.cfg = srv->cfg;
-	route->handler(&req, &resp);
-	pthread_rwlock_unlock(&srv->lock);
-	json_decref(req.body);
+
+	route_serve(srv, &srv->routes[rq->route], &rq->params, method, url, conn, NULL, rq->body,
+		    rq->len, &resp);
 	return send_response(l, conn, rq, method, &resp, NULL);
 }
 
@@ -506,12 +538,10 @@ static int listener_open(struct api_server *srv, struct listener *l, const struc
 	return 0;
 }
 
-int api_server_start(struct api_server **out, const struct config *cfg,
-		     const struct api_hooks *hooks, char *err, size_t err_len)
+int api_server_new(struct api_server **out, const struct config *cfg, const struct api_hooks *hooks)
 {
 	struct api_server *srv = calloc(1, sizeof(*srv));
 	size_t extra = hooks ? hooks->n_routes : 0;
-	int r;
 
 	if (!srv)
 		return -ENOMEM;
@@ -544,6 +574,20 @@ int api_server_start(struct api_server **out, const struct config *cfg,
 	if (!srv->metrics) {
 		api_server_stop(srv, 0);
 		return -ENOMEM;
+	}
+	*out = srv;
+	return 0;
+}
+
+int api_server_start(struct api_server **out, const struct config *cfg,
+		     const struct api_hooks *hooks, char *err, size_t err_len)
+{
+	struct api_server *srv = NULL;
+	int r = api_server_new(&srv, cfg, hooks);
+
+	if (r < 0) {
+		snprintf(err, err_len, "out of memory");
+		return r;
 	}
 	for (size_t i = 0; i < cfg->n_listen; i++) {
 		srv->listeners[i].index = i;
@@ -595,14 +639,187 @@ uint16_t api_server_port(const struct api_server *srv, size_t n)
 	return n < srv->n_listeners ? srv->listeners[n].port : 0;
 }
 
+/* The query arguments of an in-process request, decoded in place in buf. */
+struct api_query {
+	size_t count;
+	const char *keys[API_MAX_QUERY];
+	const char *values[API_MAX_QUERY]; /* NULL for an argument without '=' */
+	char buf[API_MAX_PATH + 1];
+};
+
+static int query_hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* Decodes in place as libmicrohttpd does an argument: '+' is a space, %XX a byte, a '%' that
+ * starts no escape stays. A %00 ends the string, as it does for MHD's C strings. */
+static void query_unescape(char *s)
+{
+	char *o = s;
+
+	for (char *p = s; *p; p++) {
+		int hi, lo;
+		if (*p == '+') {
+			*o++ = ' ';
+		} else if (*p == '%' && (hi = query_hexval(p[1])) >= 0 &&
+			   (lo = query_hexval(p[2])) >= 0) {
+			*o++ = (char)(hi * 16 + lo);
+			p += 2;
+		} else {
+			*o++ = *p;
+		}
+	}
+	*o = '\0';
+}
+
+/* Splits "a=1&b&c=%2F" into q; arguments past API_MAX_QUERY, or past the buffer, are dropped. */
+static void query_parse(struct api_query *q, const char *s)
+{
+	char *p, *amp;
+
+	q->count = 0;
+	snprintf(q->buf, sizeof(q->buf), "%s", s ? s : "");
+	for (p = q->buf; *p && q->count < API_MAX_QUERY; p = amp ? amp + 1 : p + strlen(p)) {
+		char *eq;
+		amp = strchr(p, '&');
+		if (amp)
+			*amp = '\0';
+		if (!*p)
+			continue;
+		eq = strchr(p, '=');
+		if (eq)
+			*eq = '\0';
+		query_unescape(p);
+		if (eq)
+			query_unescape(eq + 1);
+		q->keys[q->count] = p;
+		q->values[q->count] = eq ? eq + 1 : NULL;
+		q->count++;
+	}
+}
+
 const char *api_request_query(const struct api_request *req, const char *key)
 {
+	if (!req->conn) {
+		for (size_t i = 0; req->query && i < req->query->count; i++)
+			if (strcmp(req->query->keys[i], key) == 0)
+				return req->query->values[i];
+		return NULL;
+	}
 	return MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND, key);
 }
 
 const char *api_request_header(const struct api_request *req, const char *name)
 {
+	/* In process (api_server_dispatch) a request has no headers. */
+	if (!req->conn)
+		return NULL;
 	return MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, name);
+}
+
+/* The body of a handler's answer as one malloc'd NUL-terminated string, as send_response
+ * would send it (JSON compact with a newline); frees the response. NULL on ENOMEM. */
+static char *response_text(struct api_response *resp, size_t *len)
+{
+	char *out = NULL;
+
+	*len = 0;
+	if (resp->status == 304) {
+		out = strdup("");
+	} else if (resp->json) {
+		char *s = json_dumps(resp->json, JSON_COMPACT);
+		if (s) {
+			*len = strlen(s);
+			out = realloc(s, *len + 2);
+			if (!out) {
+				free(s);
+			} else {
+				out[(*len)++] = '\n';
+				out[*len] = '\0';
+			}
+		}
+	} else if (resp->text) {
+		out = malloc(resp->text_len + 1);
+		if (out) {
+			memcpy(out, resp->text, resp->text_len);
+			out[resp->text_len] = '\0';
+			*len = resp->text_len;
+		}
+	} else {
+		out = malloc(resp->static_len + 1);
+		if (out) {
+			if (resp->static_len)
+				memcpy(out, resp->static_body, resp->static_len);
+			out[resp->static_len] = '\0';
+			*len = resp->static_len;
+		}
+	}
+	response_clear(resp);
+	if (!out)
+		*len = 0;
+	return out;
+}
+
+unsigned api_server_dispatch(struct api_server *srv, const char *method, const char *target,
+			     const char *body, size_t len, char **out, size_t *out_len)
+{
+	struct api_response resp = {.status = 200};
+	struct api_params params;
+	struct api_query *query = NULL;
+	struct timespec started;
+	const char *qmark = strchr(target, '?');
+	char *path = NULL, *copy = NULL, allow[128];
+	size_t idx = srv->n_routes;
+	uint64_t max_body;
+	unsigned status;
+
+	*out = NULL;
+	*out_len = 0;
+	clock_gettime(CLOCK_MONOTONIC, &started);
+	atomic_fetch_add(&srv->inflight, 1);
+	path = qmark ? strndup(target, (size_t)(qmark - target)) : strdup(target);
+	query = calloc(1, sizeof(*query));
+	/* Handlers of raw bodies read a NUL-terminated string, as a listener hands them. */
+	copy = malloc(len + 1);
+	if (!path || !query || !copy) {
+		status = 0;
+		goto out;
+	}
+	if (len)
+		memcpy(copy, body, len);
+	copy[len] = '\0';
+	query_parse(query, qmark ? qmark + 1 : NULL);
+	pthread_rwlock_rdlock(&srv->lock);
+	max_body = srv->cfg->limits.max_body_bytes;
+	pthread_rwlock_unlock(&srv->lock);
+	if (route_find(srv, method, path, &idx, &params, &resp, allow, sizeof(allow))) {
+		if (len > max_body)
+			api_reply_error(&resp, 413, "payload_too_large",
+					"request body of %zu bytes exceeds the limit of %llu", len,
+					(unsigned long long)max_body);
+		else
+			route_serve(srv, &srv->routes[idx], &params, method, path, NULL, query,
+				    len ? copy : NULL, len, &resp);
+	}
+	status = resp.status;
+	api_metrics_observe(srv->metrics, idx, method, status, elapsed_since(&started));
+	*out = response_text(&resp, out_len);
+	if (!*out)
+		status = 0;
+out:
+	response_clear(&resp);
+	free(copy);
+	free(query);
+	free(path);
+	atomic_fetch_sub(&srv->inflight, 1);
+	return status;
 }
 
 /* Does an If-None-Match header list this entity tag (or "*")? */

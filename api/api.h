@@ -38,6 +38,9 @@ struct api_params {
 	char buf[API_MAX_PATH]; /* holds the values */
 };
 
+/* The query arguments of an in-process request (api_server_dispatch); private to api/. */
+struct api_query;
+
 /* The request as handlers see it: already routed, authenticated, body parsed. */
 struct api_request {
 	struct api_server *server;
@@ -47,8 +50,9 @@ struct api_request {
 	json_t *body;	      /* parsed JSON body, or NULL when the request had none */
 	const char *raw_body; /* API_ROUTE_RAW: the body as received (NUL-terminated), or NULL */
 	size_t raw_len;
-	void *conn;		  /* the MHD connection, for query arguments (api_request_query) */
-	const struct config *cfg; /* the config in force for this request */
+	void *conn; /* the MHD connection, for query arguments (api_request_query) */
+	const struct api_query *query; /* api_server_dispatch: its query arguments (conn NULL) */
+	const struct config *cfg;      /* the config in force for this request */
 	const struct api_services *services;
 };
 
@@ -146,6 +150,27 @@ struct api_hooks {
  */
 int api_server_start(struct api_server **out, const struct config *cfg,
 		     const struct api_hooks *hooks, char *err, size_t err_len);
+
+/*
+ * A server without listeners: the same routes and services, reached only through
+ * api_server_dispatch() (fuzzers, tests). `cfg` as for api_server_start(); its listen: list
+ * is ignored. Freed by api_server_stop(). 0 or -ENOMEM.
+ */
+int api_server_new(struct api_server **out, const struct config *cfg,
+		   const struct api_hooks *hooks);
+
+/*
+ * Serves one request in process: the routing, body rules (the size limit, a JSON object, a
+ * body where a route needs one), handlers and metrics of a request over a listener, without
+ * authentication or headers. `target` is the path with an optional query
+ * ("/v1/volumes?pool=%2Fmnt%2Fpmem0"), decoded as libmicrohttpd decodes it; at most
+ * API_MAX_QUERY arguments are kept. `body` (`len` bytes, NULL when 0) need not be
+ * NUL-terminated. Returns the HTTP status with *out the answer's body (malloc'd,
+ * NUL-terminated, *out_len bytes; the caller frees it), or 0 on ENOMEM with *out NULL.
+ */
+#define API_MAX_QUERY 16
+unsigned api_server_dispatch(struct api_server *srv, const char *method, const char *target,
+			     const char *body, size_t len, char **out, size_t *out_len);
 
 /*
  * Sets the services behind the routes once they exist (they may need the

@@ -9,6 +9,7 @@
 
 #include "csi/csi-map.h"
 #include "util/errmsg.h"
+#include "util/utf8.h"
 
 #define NUMA_MAX 1023
 /* pmemd's label values: 1..63 of [A-Za-z0-9._-], alphanumeric at both ends. */
@@ -733,6 +734,13 @@ static int check_strings(const ProtobufCMessageDescriptor *d, const uint8_t *b, 
 				return err_fail(-EINVAL, err, err_len,
 						"string field %s.%s has a NUL byte", d->short_name,
 						f->name);
+			/* proto3 strings are UTF-8, but protobuf-c does not check; jansson does,
+			 * and a parameter that is not UTF-8 would fail the POST body as ENOMEM. */
+			if (f && f->type == PROTOBUF_C_TYPE_STRING &&
+			    !utf8_valid((const char *)b + off, n))
+				return err_fail(-EINVAL, err, err_len,
+						"string field %s.%s is not valid UTF-8",
+						d->short_name, f->name);
 			if (f && f->type == PROTOBUF_C_TYPE_MESSAGE && f->descriptor) {
 				ret = check_strings(f->descriptor, b + off, n, depth + 1, err,
 						    err_len);

@@ -220,10 +220,12 @@ void csi_map_stats(const json_t *vol, const json_t *pool, const struct csi_fs_in
 
 /*
  * protobuf-c hands strings over as C strings, so "pvc-1\0x" would arrive as
- * "pvc-1" and name another volume. Walks the wire format of a serialized
- * message of descriptor `d` (nested messages and map entries included) and
- * returns -EINVAL naming the first string field that holds a NUL byte; 0
- * otherwise (malformed input is left for the unpacker to refuse).
+ * "pvc-1" and name another volume, and it does not check that they are UTF-8
+ * as proto3 requires (pmemd's JSON cannot carry them). Walks the wire format of
+ * a serialized message of descriptor `d` (nested messages and map entries
+ * included) and returns -EINVAL naming the first string field that holds a NUL
+ * byte or is not valid UTF-8; 0 otherwise (malformed input is left for the
+ * unpacker to refuse).
  */
 int csi_map_check_strings(const ProtobufCMessageDescriptor *d, const uint8_t *buf, size_t len,
 			  char *err, size_t err_len);

@@ -789,6 +789,83 @@ static void test_openapi_covers_routes(void **state)
 	assert_int_equal(missing, 0);
 }
 
+/* One in-process request; the answer's status, and its body in *body (freed by the caller). */
+static unsigned dispatch(struct api_server *srv, const char *method, const char *target,
+			 const char *body, char **out)
+{
+	size_t len = 0;
+	unsigned st =
+		api_server_dispatch(srv, method, target, body, body ? strlen(body) : 0, out, &len);
+
+	assert_non_null(*out);
+	assert_int_equal(strlen(*out), len);
+	return st;
+}
+
+/*
+ * api_server_dispatch (what the fuzzers drive): the routing, body rules, handlers and metrics
+ * of a request over a listener, without a socket; the query decoded as libmicrohttpd does.
+ */
+static void test_dispatch_in_process(void **state)
+{
+	struct config *cfg = parse_cfg("log_level: error\nlimits: {max_body: 64}\n");
+	struct api_server *srv = NULL;
+	char *out = NULL, big[200];
+	(void)state;
+
+	assert_int_equal(api_server_new(&srv, cfg, &hooks), 0);
+	assert_int_equal(dispatch(srv, "GET", "/healthz", NULL, &out), 200);
+	assert_string_equal(out, "{\"status\":\"ok\"}\n");
+	free(out);
+	assert_int_equal(dispatch(srv, "GET", "/readyz", NULL, &out), 503);
+	free(out);
+	api_server_set_ready(srv, true);
+	assert_int_equal(dispatch(srv, "GET", "/readyz", NULL, &out), 200);
+	free(out);
+	/* Path parameters and query arguments are percent-decoded; '+' is a space. */
+	assert_int_equal(
+		dispatch(srv, "GET", "/v1/things/a%20b?x=1&q=x+y%26z%3D&q=second", NULL, &out),
+		200);
+	assert_string_equal(out, "{\"name\":\"a b\",\"q\":\"x y&z=\"}\n");
+	free(out);
+	/* An argument without '=' has no value, as with libmicrohttpd. */
+	assert_int_equal(dispatch(srv, "GET", "/v1/things/t?q", NULL, &out), 200);
+	assert_string_equal(out, "{\"name\":\"t\",\"q\":null}\n");
+	free(out);
+	assert_int_equal(dispatch(srv, "POST", "/v1/echo", "{\"a\":[1,2]}", &out), 200);
+	assert_string_equal(out, "{\"got\":{\"a\":[1,2]}}\n");
+	free(out);
+	assert_int_equal(dispatch(srv, "POST", "/v1/echo", NULL, &out), 400);
+	assert_non_null(strstr(out, "needs a JSON object body"));
+	free(out);
+	assert_int_equal(dispatch(srv, "POST", "/v1/echo", "[1]", &out), 400);
+	assert_non_null(strstr(out, "\"code\":\"invalid_json\""));
+	free(out);
+	memset(big, ' ', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	big[0] = '{';
+	big[sizeof(big) - 2] = '}';
+	assert_int_equal(dispatch(srv, "POST", "/v1/echo", big, &out), 413);
+	assert_non_null(strstr(out, "exceeds the limit of 64"));
+	free(out);
+	assert_int_equal(dispatch(srv, "PATCH", "/v1/echo", NULL, &out), 405);
+	assert_non_null(strstr(out, "method PATCH not allowed here; allowed: POST"));
+	free(out);
+	assert_int_equal(dispatch(srv, "GET", "/v1/nope", NULL, &out), 404);
+	assert_non_null(strstr(out, "\"code\":\"not_found\""));
+	free(out);
+	/* A static body and a text body come back whole. */
+	assert_int_equal(dispatch(srv, "GET", "/openapi.json", NULL, &out), 200);
+	assert_true(strlen(out) > 1000 && out[0] == '{');
+	free(out);
+	assert_int_equal(dispatch(srv, "GET", "/metrics", NULL, &out), 200);
+	assert_non_null(strstr(out, "status=\"413\""));
+	free(out);
+	assert_int_equal(api_server_requests_total(srv), 13);
+	api_server_stop(srv, 0);
+	config_free(cfg);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -802,6 +879,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_reload_body_limit, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tls_and_mtls, setup, teardown),
 		cmocka_unit_test(test_openapi_covers_routes),
+		cmocka_unit_test(test_dispatch_in_process),
 	};
 	int r;
 

@@ -1054,6 +1054,58 @@ static void test_check_strings(void **state)
 			 0);
 }
 
+/*
+ * fuzz-csi-map found it (test/fuzz/regressions/fuzz-csi-map/pool-not-utf8): protobuf-c does
+ * not check that proto3 strings are UTF-8, so a StorageClass parameter "pool": "/mnt\xc0pmem0"
+ * reached csi_map_create_body, jansson refused the string and the create failed as "out of
+ * memory" (INTERNAL). The wire check now refuses it (INVALID_ARGUMENT), naming the field.
+ */
+static void test_check_strings_utf8(void **state)
+{
+	Csi__V1__CreateVolumeRequest req = CSI__V1__CREATE_VOLUME_REQUEST__INIT;
+	Csi__V1__CreateVolumeRequest__ParametersEntry
+		e = CSI__V1__CREATE_VOLUME_REQUEST__PARAMETERS_ENTRY__INIT,
+		*ep = &e;
+	static const char *const bad[] = {
+		"/mnt\xc0pmem0",    /* the fuzzer's: 0xc0 starts no valid sequence */
+		"\xc0\xaf",	    /* overlong '/' */
+		"\xed\xa0\x80",	    /* a UTF-16 surrogate */
+		"\xf4\x90\x80\x80", /* past U+10FFFF */
+		"ab\xe2\x82",	    /* cut at the end */
+		"\x80",		    /* a lone continuation byte */
+	};
+	uint8_t buf[512];
+	size_t n;
+	char err[200];
+
+	(void)state;
+	req.name = (char *)"pvc-1";
+	e.key = (char *)"pool";
+	req.n_parameters = 1;
+	req.parameters = &ep;
+	for (size_t i = 0; i < N_OF(bad); i++) {
+		e.value = (char *)bad[i];
+		n = csi__v1__create_volume_request__pack(&req, buf);
+		assert_int_equal(csi_map_check_strings(&csi__v1__create_volume_request__descriptor,
+						       buf, n, err, sizeof(err)),
+				 -EINVAL);
+		assert_string_equal(err, "string field ParametersEntry.value is not valid UTF-8");
+	}
+	/* Valid 2-, 3- and 4-byte characters pass, in the name too. */
+	req.name = (char *)"caf\xc3\xa9-\xe2\x82\xac-\xf0\x9f\x98\x80";
+	e.value = (char *)"/mnt/pmem0";
+	n = csi__v1__create_volume_request__pack(&req, buf);
+	assert_int_equal(csi_map_check_strings(&csi__v1__create_volume_request__descriptor, buf, n,
+					       err, sizeof(err)),
+			 0);
+	req.name = (char *)"pvc\xff";
+	n = csi__v1__create_volume_request__pack(&req, buf);
+	assert_int_equal(csi_map_check_strings(&csi__v1__create_volume_request__descriptor, buf, n,
+					       err, sizeof(err)),
+			 -EINVAL);
+	assert_string_equal(err, "string field CreateVolumeRequest.name is not valid UTF-8");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1075,6 +1127,7 @@ int main(void)
 		cmocka_unit_test(test_pool_choice),
 		cmocka_unit_test(test_published_and_stats),
 		cmocka_unit_test(test_check_strings),
+		cmocka_unit_test(test_check_strings_utf8),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
