@@ -722,13 +722,16 @@ int main(int argc, char **argv)
 	else
 		log_info("started", "version=%s node=%s config=%s", PMEMD_VERSION, cfg->node_name,
 			 o.config_path);
+	bool stop = false;
 	sig = wait_pools(&app);
-	if (sig == 0)
+	if (sig == 0) {
 		sd_notify(0, "READY=1\nSTATUS=serving");
-	else
+	} else {
 		log_info("stopping", "signal=%s", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+		stop = true;
+	}
 
-	for (; sig == 0;) {
+	while (!stop) {
 		sig = sigwaitinfo(&sigs, NULL);
 		if (sig < 0) {
 			if (errno == EINTR)

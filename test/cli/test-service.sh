@@ -190,6 +190,16 @@ check "STATUS=waiting came before READY=1" \
 	bash -c "grep -o 'STATUS=waiting\|READY=1' '$tmp/notify.log' | head -1 | grep -q STATUS=waiting"
 eq "the node is ready for Kubernetes too (/readyz)" \
 	"$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/readyz")" 200
+# After the wait, the main loop takes every SIGHUP and keeps serving.
+for n in 1 2; do
+	kill -HUP "$pid"
+	for _ in $(seq 100); do
+		[[ $(grep -c 'event=reloaded' "$tmp/log") -ge $n ]] && break
+		sleep 0.05
+	done
+done
+eq "two SIGHUPs, two reloads" "$(grep -c 'event=reloaded' "$tmp/log")" 2
+eq "still serving after them" "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/healthz")" 200
 kill -TERM "$pid"
 wait "$pid"
 eq "SIGTERM exits 0" "$?" 0
