@@ -692,12 +692,14 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	__atomic_store_n(&app.vols, vols, __ATOMIC_RELEASE);
-	quota_volumes_sync(vols);
 	/*
-	 * A first pass that ended before the service existed did not scan its pools; the sync
-	 * above did. A pass that ends from here on sees the service and sets the flag itself.
+	 * A first pass that ended before the service existed did not scan its pools: the sync
+	 * below does, so it settles the start. A pass that ends after this check (both take the
+	 * manager's lock) sees the service, scans and sets the flag itself.
 	 */
-	if (topology_manager_settled(app.topo))
+	bool settled = topology_manager_settled(app.topo);
+	quota_volumes_sync(vols);
+	if (settled)
 		__atomic_store_n(&app.pools_settled, true, __ATOMIC_RELEASE);
 	struct resize_policies *rpol = NULL;
 	struct resize_monitor *rmon = NULL;
