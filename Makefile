@@ -302,6 +302,13 @@ check-asan: $(SAN_TESTS)
 check-cli: pmemd
 	bash test/check cli
 
+# --- valgrind ---
+# The plain unit tests under valgrind memcheck: 0 errors, 0 leaks (test/check valgrind).
+.PHONY: check-valgrind
+check-valgrind: $(TESTS)
+	bash test/check valgrind
+# --- end valgrind ---
+
 check-system: pmemd pmem-csi $(NODE_BINS) $(FAULT_BIN)
 	bash test/check system
 

@@ -222,6 +222,8 @@ struct app {
 	struct kube_publisher *pub;
 	/* Set (atomically) once it exists; the manager's passes may come before. */
 	struct quota_volumes *vols;
+	/* Set (atomically) at the end of the pool manager's first pass with the volume service. */
+	bool pools_settled;
 };
 
 /* The pools volumes can live in: ready fsdax pools with a filesystem. */
@@ -296,6 +298,8 @@ static void on_topology_pass(void *ctx, struct topology_manager *m)
 	if (vols)
 		quota_volumes_sync(vols);
 	api_server_set_ready(app->srv, true);
+	if (vols)
+		__atomic_store_n(&app->pools_settled, true, __ATOMIC_RELEASE);
 	pthread_mutex_lock(&app->pub_lock);
 	if (app->pub) {
 		rec = topology_manager_node_json(m, NULL);
@@ -338,6 +342,44 @@ static void publisher_stop(struct app *app)
 	app->pub = NULL;
 	pthread_mutex_unlock(&app->pub_lock);
 	kube_publisher_stop(p);
+}
+
+/*
+ * Waits for the pool manager's first pass over the volume service (namespaces made, mkfs run,
+ * pools mounted and scanned, or marked failed), so that READY=1 tells systemd, and the units
+ * ordered after pmemd (the kubelet), that the pools are what they will be. A pool that
+ * fails does not hold the start: the others serve, the failed one is retried every pass and
+ * reported in /v1/pools and the log. Returns 0 when settled, or SIGTERM/SIGINT if one came
+ * first; SIGHUP stays pending for the main loop.
+ */
+static int wait_pools(struct app *app)
+{
+	const struct timespec tick = {.tv_nsec = 100 * 1000000L};
+	struct pool_status *st = NULL;
+	size_t n = 0, ready = 0, failed = 0;
+	sigset_t stop;
+	int sig;
+
+	sigemptyset(&stop);
+	sigaddset(&stop, SIGTERM);
+	sigaddset(&stop, SIGINT);
+	sd_notify(0, "STATUS=waiting for the first pass over the pools");
+	while (!__atomic_load_n(&app->pools_settled, __ATOMIC_ACQUIRE)) {
+		sig = sigtimedwait(&stop, NULL, &tick);
+		if (sig == SIGTERM || sig == SIGINT)
+			return sig;
+	}
+	if (topology_manager_pools(app->topo, &st, &n) == 0) {
+		for (size_t i = 0; i < n; i++) {
+			if (st[i].state == POOL_READY)
+				ready++;
+			else
+				failed++;
+		}
+	}
+	free(st);
+	log_info("pools_settled", "pools=%zu ready=%zu not_ready=%zu", n, ready, failed);
+	return 0;
 }
 
 /* SIGHUP: load the file again; apply what applies live, say what needs a restart. */
@@ -650,7 +692,15 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	__atomic_store_n(&app.vols, vols, __ATOMIC_RELEASE);
+	/*
+	 * A first pass that ended before the service existed did not scan its pools: the sync
+	 * below does, so it settles the start. A pass that ends after this check (both take the
+	 * manager's lock) sees the service, scans and sets the flag itself.
+	 */
+	bool settled = topology_manager_settled(app.topo);
 	quota_volumes_sync(vols);
+	if (settled)
+		__atomic_store_n(&app.pools_settled, true, __ATOMIC_RELEASE);
 	struct resize_policies *rpol = NULL;
 	struct resize_monitor *rmon = NULL;
 	r = resizer_start(cfg, vols, &rpol, &rmon, err, sizeof(err));
@@ -674,9 +724,16 @@ int main(int argc, char **argv)
 	else
 		log_info("started", "version=%s node=%s config=%s", PMEMD_VERSION, cfg->node_name,
 			 o.config_path);
-	sd_notify(0, "READY=1\nSTATUS=serving");
+	bool stop = false;
+	sig = wait_pools(&app);
+	if (sig == 0) {
+		sd_notify(0, "READY=1\nSTATUS=serving");
+	} else {
+		log_info("stopping", "signal=%s", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+		stop = true;
+	}
 
-	for (;;) {
+	while (!stop) {
 		sig = sigwaitinfo(&sigs, NULL);
 		if (sig < 0) {
 			if (errno == EINTR)

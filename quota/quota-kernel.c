@@ -206,6 +206,13 @@ static int walk_open(int dirfd, const char *rel, int flags, bool same_dev)
 			    (last ? flags : O_PATH | O_DIRECTORY) | O_NOFOLLOW | O_CLOEXEC);
 		if (fd < 0)
 			fd = -errno;
+		/*
+		 * O_NOFOLLOW | O_DIRECTORY on a symlink fails with ENOTDIR, not ELOOP: say
+		 * ELOOP, as openat2's RESOLVE_NO_SYMLINKS does, so callers and messages agree.
+		 */
+		if (fd == -ENOTDIR && fstatat(cur, comp, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+		    S_ISLNK(st.st_mode))
+			fd = -ELOOP;
 		if (cur != dirfd)
 			close(cur);
 		if (fd < 0)

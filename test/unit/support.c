@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
@@ -98,4 +99,16 @@ struct reply *http_inm(uint16_t port, const char *method, const char *path, cons
 struct reply *http(uint16_t port, const char *method, const char *path, const char *body)
 {
 	return http_inm(port, method, path, body, NULL);
+}
+
+bool test_quick(void)
+{
+	const char *q = getenv("PMEMD_TEST_QUICK");
+
+	return q && *q && strcmp(q, "0") != 0;
+}
+
+int test_iterations(int full, int quick)
+{
+	return test_quick() ? quick : full;
 }

@@ -5,6 +5,7 @@
 #ifndef PMEMD_TEST_SUPPORT_H
 #define PMEMD_TEST_SUPPORT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -33,5 +34,15 @@ struct reply *http_inm(uint16_t port, const char *method, const char *path, cons
 
 /* The same without If-None-Match. */
 struct reply *http(uint16_t port, const char *method, const char *path, const char *body);
+
+/*
+ * True when PMEMD_TEST_QUICK is set to anything but "" or "0": test/check valgrind sets it,
+ * because memcheck runs code 20-50 times slower. Seeded property loops then run a shorter,
+ * still seeded, prefix of their cases; every test still runs.
+ */
+bool test_quick(void);
+
+/* `full`, or `quick` under PMEMD_TEST_QUICK. */
+int test_iterations(int full, int quick);
 
 #endif
