@@ -32,6 +32,10 @@ struct listener {
 	dev_t unix_dev;
 	ino_t unix_ino;
 	char *token;			   /* bearer token, or NULL; guarded by srv->lock */
+	time_t log_second;		   /* libmicrohttpd's lines: the current second, */
+	unsigned log_lines;		   /* the lines logged in it, */
+	unsigned long log_dropped;	   /* and those dropped since the last report; */
+					   /* all three guarded by srv->log_lock */
 	char *tls_key, *tls_cert, *tls_ca; /* kept until the daemon stops */
 	char name[300];
 };
@@ -53,6 +57,7 @@ struct conn_track {
 struct api_server {
 	pthread_rwlock_t lock;	    /* guards cfg, tokens */
 	pthread_mutex_t conns_lock; /* guards conns, sweeper_stop */
+	pthread_mutex_t log_lock;
 	pthread_cond_t sweeper_wake;
 	struct conn_track *conns;
 	bool sweeper_stop;
@@ -508,12 +513,40 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	atomic_fetch_sub(&l->srv->inflight, 1);
 }
 
+/*
+ * libmicrohttpd's lines per second and listener. It logs one line per connection it closes
+ * or turns away, so 1,000 hostile connections would write 1,000 lines; past this burst the
+ * lines are counted, and the count is logged with the next second's first line.
+ */
+#define MHD_LOG_BURST 20
+
 /* libmicrohttpd's own messages go through pmemd's logger. */
 static void mhd_logger(void *cls, const char *fmt, va_list ap)
 {
 	struct listener *l = cls;
 	char msg[512], q[600];
 	size_t n;
+	struct timespec now;
+	unsigned long dropped = 0;
+	bool drop;
+
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &now);
+	pthread_mutex_lock(&l->srv->log_lock);
+	if (now.tv_sec != l->log_second) {
+		dropped = l->log_dropped;
+		l->log_dropped = 0;
+		l->log_second = now.tv_sec;
+		l->log_lines = 0;
+	}
+	drop = ++l->log_lines > MHD_LOG_BURST;
+	if (drop)
+		l->log_dropped++;
+	pthread_mutex_unlock(&l->srv->log_lock);
+	if (dropped)
+		log_warn("http_library_dropped", "listener=%s lines=%lu burst_per_second=%d",
+			 l->name, dropped, MHD_LOG_BURST);
+	if (drop)
+		return;
 
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	n = strlen(msg);
@@ -664,6 +697,7 @@ int api_server_start(struct api_server **out, const struct config *cfg,
 		return -ENOMEM;
 	pthread_rwlock_init(&srv->lock, NULL);
 	pthread_mutex_init(&srv->conns_lock, NULL);
+	pthread_mutex_init(&srv->log_lock, NULL);
 	{
 		pthread_condattr_t ca;
 		pthread_condattr_init(&ca);
@@ -878,6 +912,7 @@ void api_server_stop(struct api_server *srv, unsigned grace_ms)
 	api_metrics_free(srv->metrics);
 	pthread_cond_destroy(&srv->sweeper_wake);
 	pthread_mutex_destroy(&srv->conns_lock);
+	pthread_mutex_destroy(&srv->log_lock);
 	pthread_rwlock_destroy(&srv->lock);
 	free(srv->listeners);
 	free(srv->routes);
