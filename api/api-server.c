@@ -62,6 +62,7 @@ struct api_server {
 	struct conn_track *conns;
 	bool sweeper_stop;
 	bool sweeper_started;
+	uint64_t request_timeout_ms; /* as at start: a restart-only key, like MHD's idle timeout */
 	pthread_t sweeper;
 	const struct config *cfg;
 	struct api_route *routes;
@@ -181,10 +182,8 @@ static void *sweeper_main(void *arg)
 		long period_ms;
 		size_t cut = 0;
 
-		pthread_rwlock_rdlock(&srv->lock);
-		timeout_ms = srv->cfg->limits.request_timeout_ms;
-		pthread_rwlock_unlock(&srv->lock);
-		/* A quarter of the timeout: a connection is cut at most 25% late. */
+		timeout_ms = srv->request_timeout_ms;
+		/* A quarter of the timeout, at most 1 s: how late a connection may be cut. */
 		period_ms = (long)(timeout_ms / 4);
 		if (period_ms < 100)
 			period_ms = 100;
@@ -734,6 +733,7 @@ int api_server_start(struct api_server **out, const struct config *cfg,
 		api_server_stop(srv, 0);
 		return -ENOMEM;
 	}
+	srv->request_timeout_ms = cfg->limits.request_timeout_ms;
 	r = pthread_create(&srv->sweeper, NULL, sweeper_main, srv);
 	if (r != 0) {
 		snprintf(err, err_len, "cannot start the request deadline thread: %s", strerror(r));
