@@ -56,14 +56,16 @@ fi
 ulimit -n "$need"
 
 port=$(free_port) || { bad "no free port"; finish; }
-# A short request_timeout so the deadline can be seen within the test; the connection limits
-# are the defaults (max_connections 1024, per_client_connections 64).
+# A short request_timeout so the deadline can be seen within the test, yet long enough that
+# the first idle connections are still held when the driver opens the last of them on a slow
+# machine; the connection limits are the defaults (max_connections 1024,
+# per_client_connections 64).
 cat >"$tmp/c.yaml" <<YAML
 log_level: info
 listen:
   - tcp: 127.0.0.1:$port
 limits:
-  request_timeout: 4s
+  request_timeout: 8s
 YAML
 "$PMEMD" --config "$tmp/c.yaml" 2>"$tmp/log" &
 pid=$!
