@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -31,12 +32,38 @@ struct listener {
 	dev_t unix_dev;
 	ino_t unix_ino;
 	char *token;			   /* bearer token, or NULL; guarded by srv->lock */
+	time_t log_second;		   /* libmicrohttpd's lines: the current second, */
+	unsigned log_lines;		   /* the lines logged in it, */
+	unsigned long log_dropped;	   /* and those dropped since the last report; */
+					   /* all three guarded by srv->log_lock */
 	char *tls_key, *tls_cert, *tls_ca; /* kept until the daemon stops */
 	char name[300];
 };
 
+/*
+ * A connection from accept to close, for the request deadline. libmicrohttpd's own
+ * connection timeout only closes a connection that is silent that long: a client that
+ * dribbles a byte of headers or body every few seconds (slowloris) keeps its connection, and
+ * a slot of limits.max_connections, forever. The sweeper closes those.
+ */
+struct conn_track {
+	struct conn_track *prev, *next;
+	int fd;		       /* libmicrohttpd's; valid until after NOTIFY_CLOSED */
+	struct timespec since; /* when the request now arriving was due to start */
+	bool receiving;	       /* a request is arriving (or may): the deadline runs */
+	bool cut;	       /* shut down by the sweeper already */
+};
+
 struct api_server {
-	pthread_rwlock_t lock; /* guards cfg, tokens */
+	pthread_rwlock_t lock;	    /* guards cfg, tokens */
+	pthread_mutex_t conns_lock; /* guards conns, sweeper_stop */
+	pthread_mutex_t log_lock;
+	pthread_cond_t sweeper_wake;
+	struct conn_track *conns;
+	bool sweeper_stop;
+	bool sweeper_started;
+	uint64_t request_timeout_ms; /* as at start: a restart-only key, like MHD's idle timeout */
+	pthread_t sweeper;
 	const struct config *cfg;
 	struct api_route *routes;
 	size_t n_routes;
@@ -72,6 +99,125 @@ static double elapsed_since(const struct timespec *t0)
 
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	return (double)(now.tv_sec - t0->tv_sec) + (double)(now.tv_nsec - t0->tv_nsec) / 1e9;
+}
+
+static double ms_between(const struct timespec *a, const struct timespec *b)
+{
+	return (double)(b->tv_sec - a->tv_sec) * 1e3 + (double)(b->tv_nsec - a->tv_nsec) / 1e6;
+}
+
+/*
+ * The connection's request is all in (receiving false: the deadline stops, a slow handler is
+ * not cut), or its answer is done and the next request may start (true: the clock restarts).
+ */
+static void conn_set_receiving(struct api_server *srv, struct MHD_Connection *conn, bool receiving)
+{
+	const union MHD_ConnectionInfo *ci =
+		MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+	struct conn_track *t = ci ? ci->socket_context : NULL;
+
+	if (!t)
+		return;
+	pthread_mutex_lock(&srv->conns_lock);
+	t->receiving = receiving;
+	if (receiving)
+		clock_gettime(CLOCK_MONOTONIC, &t->since);
+	pthread_mutex_unlock(&srv->conns_lock);
+}
+
+/* NOTIFY_CONNECTION: tracks every connection so the sweeper can enforce the deadline. */
+static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+			  enum MHD_ConnectionNotificationCode toe)
+{
+	struct listener *l = cls;
+	struct api_server *srv = l->srv;
+	struct conn_track *t = *socket_context;
+
+	if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+		const union MHD_ConnectionInfo *ci =
+			MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+		/* Out of memory: the connection goes untracked, the idle timeout still holds. */
+		if (!ci || !(t = calloc(1, sizeof(*t))))
+			return;
+		t->fd = ci->connect_fd;
+		t->receiving = true;
+		clock_gettime(CLOCK_MONOTONIC, &t->since);
+		pthread_mutex_lock(&srv->conns_lock);
+		t->next = srv->conns;
+		if (srv->conns)
+			srv->conns->prev = t;
+		srv->conns = t;
+		pthread_mutex_unlock(&srv->conns_lock);
+		*socket_context = t;
+		return;
+	}
+	if (!t)
+		return;
+	/* libmicrohttpd closes the fd after this returns: unlinked first, never shut down late. */
+	pthread_mutex_lock(&srv->conns_lock);
+	if (t->prev)
+		t->prev->next = t->next;
+	else
+		srv->conns = t->next;
+	if (t->next)
+		t->next->prev = t->prev;
+	pthread_mutex_unlock(&srv->conns_lock);
+	free(t);
+	*socket_context = NULL;
+}
+
+/*
+ * The request deadline: a request must arrive whole (headers and body) within
+ * limits.request_timeout of the connection's start or of its previous answer. A connection
+ * past it is shut down (not closed: the fd stays libmicrohttpd's), which libmicrohttpd sees
+ * as the client leaving and cleans up in its own thread.
+ */
+static void *sweeper_main(void *arg)
+{
+	struct api_server *srv = arg;
+
+	for (;;) {
+		struct timespec now, wake;
+		uint64_t timeout_ms;
+		long period_ms;
+		size_t cut = 0;
+
+		timeout_ms = srv->request_timeout_ms;
+		/* A quarter of the timeout, at most 1 s: how late a connection may be cut. */
+		period_ms = (long)(timeout_ms / 4);
+		if (period_ms < 100)
+			period_ms = 100;
+		if (period_ms > 1000)
+			period_ms = 1000;
+		clock_gettime(CLOCK_MONOTONIC, &wake);
+		wake.tv_sec += period_ms / 1000;
+		wake.tv_nsec += (period_ms % 1000) * 1000000L;
+		if (wake.tv_nsec >= 1000000000L) {
+			wake.tv_sec++;
+			wake.tv_nsec -= 1000000000L;
+		}
+		pthread_mutex_lock(&srv->conns_lock);
+		while (!srv->sweeper_stop &&
+		       pthread_cond_timedwait(&srv->sweeper_wake, &srv->conns_lock, &wake) == 0)
+			;
+		if (srv->sweeper_stop) {
+			pthread_mutex_unlock(&srv->conns_lock);
+			return NULL;
+		}
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		for (struct conn_track *t = srv->conns; t; t = t->next) {
+			if (!t->receiving || t->cut ||
+			    ms_between(&t->since, &now) < (double)timeout_ms)
+				continue;
+			shutdown(t->fd, SHUT_RDWR);
+			t->cut = true;
+			cut++;
+		}
+		pthread_mutex_unlock(&srv->conns_lock);
+		if (cut)
+			log_warn("request_timeout", "connections=%zu timeout_ms=%llu", cut,
+				 (unsigned long long)timeout_ms);
+	}
 }
 
 static void response_clear(struct api_response *resp)
@@ -139,6 +285,7 @@ static enum MHD_Result send_response(struct listener *l, struct MHD_Connection *
 		MHD_add_response_header(r, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer");
 	if (atomic_load(&l->srv->stopping))
 		MHD_add_response_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
+	conn_set_receiving(l->srv, conn, false);
 	ret = MHD_queue_response(conn, resp->status, r);
 	MHD_destroy_response(r);
 	api_metrics_observe(l->srv->metrics, rq->route, method, resp->status,
@@ -358,6 +505,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 	}
 
 	/* The whole request is in: parse, call the handler, answer. */
+	conn_set_receiving(srv, conn, false);
 	if (rq->too_large) {
 		char msg[128];
 		snprintf(msg, sizeof(msg), "request body exceeds the limit of %llu bytes",
@@ -377,9 +525,10 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 {
 	struct listener *l = cls;
 	struct request *rq = *con_cls;
-	(void)conn;
 	(void)toe;
 
+	/* Keep-alive: the next request on this connection has a deadline of its own. */
+	conn_set_receiving(l->srv, conn, true);
 	if (!rq)
 		return;
 	/*
@@ -395,12 +544,40 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	atomic_fetch_sub(&l->srv->inflight, 1);
 }
 
+/*
+ * libmicrohttpd's lines per second and listener. It logs one line per connection it closes
+ * or turns away, so 1,000 hostile connections would write 1,000 lines; past this burst the
+ * lines are counted, and the count is logged with the next second's first line.
+ */
+#define MHD_LOG_BURST 20
+
 /* libmicrohttpd's own messages go through pmemd's logger. */
 static void mhd_logger(void *cls, const char *fmt, va_list ap)
 {
 	struct listener *l = cls;
 	char msg[512], q[600];
 	size_t n;
+	struct timespec now;
+	unsigned long dropped = 0;
+	bool drop;
+
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &now);
+	pthread_mutex_lock(&l->srv->log_lock);
+	if (now.tv_sec != l->log_second) {
+		dropped = l->log_dropped;
+		l->log_dropped = 0;
+		l->log_second = now.tv_sec;
+		l->log_lines = 0;
+	}
+	drop = ++l->log_lines > MHD_LOG_BURST;
+	if (drop)
+		l->log_dropped++;
+	pthread_mutex_unlock(&l->srv->log_lock);
+	if (dropped)
+		log_warn("http_library_dropped", "listener=%s lines=%lu burst_per_second=%d",
+			 l->name, dropped, MHD_LOG_BURST);
+	if (drop)
+		return;
 
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	n = strlen(msg);
@@ -522,6 +699,8 @@ static int listener_open(struct api_server *srv, struct listener *l, const struc
 					    timeout_s ? timeout_s : 1, NULL};
 	opts[n++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_MEMORY_LIMIT, 64 * 1024, NULL};
 	opts[n++] = (struct MHD_OptionItem){MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, l};
+	opts[n++] =
+		(struct MHD_OptionItem){MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)on_connection, l};
 	opts[n++] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
 
 	l->daemon = MHD_start_daemon(flags, 0, NULL, NULL, on_request, l, MHD_OPTION_ARRAY, opts,
@@ -546,6 +725,15 @@ int api_server_new(struct api_server **out, const struct config *cfg, const stru
 	if (!srv)
 		return -ENOMEM;
 	pthread_rwlock_init(&srv->lock, NULL);
+	pthread_mutex_init(&srv->conns_lock, NULL);
+	pthread_mutex_init(&srv->log_lock, NULL);
+	{
+		pthread_condattr_t ca;
+		pthread_condattr_init(&ca);
+		pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+		pthread_cond_init(&srv->sweeper_wake, &ca);
+		pthread_condattr_destroy(&ca);
+	}
 	clock_gettime(CLOCK_MONOTONIC, &srv->started);
 	srv->cfg = cfg;
 	srv->n_routes = api_core_routes_count + api_topology_routes_count +
@@ -589,6 +777,14 @@ int api_server_start(struct api_server **out, const struct config *cfg,
 		snprintf(err, err_len, "out of memory");
 		return r;
 	}
+	srv->request_timeout_ms = cfg->limits.request_timeout_ms;
+	r = pthread_create(&srv->sweeper, NULL, sweeper_main, srv);
+	if (r != 0) {
+		snprintf(err, err_len, "cannot start the request deadline thread: %s", strerror(r));
+		api_server_stop(srv, 0);
+		return -r;
+	}
+	srv->sweeper_started = true;
 	for (size_t i = 0; i < cfg->n_listen; i++) {
 		srv->listeners[i].index = i;
 		srv->n_listeners = i + 1;
@@ -917,6 +1113,13 @@ void api_server_stop(struct api_server *srv, unsigned grace_ms)
 	if (atomic_load(&srv->inflight) > 0)
 		log_warn("shutdown_timeout", "inflight=%ld grace_ms=%u",
 			 (long)atomic_load(&srv->inflight), grace_ms);
+	if (srv->sweeper_started) {
+		pthread_mutex_lock(&srv->conns_lock);
+		srv->sweeper_stop = true;
+		pthread_cond_signal(&srv->sweeper_wake);
+		pthread_mutex_unlock(&srv->conns_lock);
+		pthread_join(srv->sweeper, NULL);
+	}
 	for (size_t i = 0; i < srv->n_listeners; i++) {
 		/* A started daemon owns its socket: quiesced and closed above, or MHD closes it. */
 		if (srv->listeners[i].daemon)
@@ -924,6 +1127,9 @@ void api_server_stop(struct api_server *srv, unsigned grace_ms)
 		listener_close(&srv->listeners[i]);
 	}
 	api_metrics_free(srv->metrics);
+	pthread_cond_destroy(&srv->sweeper_wake);
+	pthread_mutex_destroy(&srv->conns_lock);
+	pthread_mutex_destroy(&srv->log_lock);
 	pthread_rwlock_destroy(&srv->lock);
 	free(srv->listeners);
 	free(srv->routes);
