@@ -65,6 +65,7 @@ struct vpool {
 	uint64_t allocatable;
 	bool ready;
 	bool scanned;
+	bool pending;	   /* reported, not decided yet (quota_pool_info.pending) */
 	uint64_t reported; /* the committed bytes last told to opts.allocated (+1; 0 = never) */
 	uint64_t reported_resv; /* the same for opts.reserved */
 	struct quota_ids *ids;
@@ -123,6 +124,11 @@ struct quota_volumes {
 /* ---- what quota-volumes.c offers quota-reservations.c (callers hold v->lock) ---- */
 
 struct vpool *qv_find_pool(struct quota_volumes *v, const char *name_or_id);
+/*
+ * -EAGAIN (with the reason) while the catalog is partial: a pool is pending, or ready and not
+ * scanned yet. Else 0. A lookup that misses then must not say "no such volume/pool".
+ */
+int qv_loading(struct quota_volumes *v, char *err, size_t err_len);
 uint64_t qv_limit_for(const struct quota_volumes *v, const struct vpool *p, uint64_t size);
 /* The largest quota a volume of `size` needs in any pool (whatever its filesystem). */
 uint64_t qv_limit_any(const struct quota_volumes *v, uint64_t size);

@@ -165,6 +165,32 @@ static struct vol *find_vol(struct quota_volumes *v, const char *name)
 	return strmap_get(&v->by_name, name);
 }
 
+int qv_loading(struct quota_volumes *v, char *err, size_t err_len)
+{
+	for (size_t i = 0; i < v->n_pools; i++) {
+		const struct vpool *p = v->pools[i];
+
+		if (p->pending || (p->ready && !p->scanned))
+			return err_fail(-EAGAIN, err, err_len,
+					"pool %s is not loaded yet (pmemd is starting); try again",
+					p->name);
+	}
+	return 0;
+}
+
+/*
+ * A name the catalog lacks: gone, or (while a pool is loading, right after a start) not known
+ * yet. Saying 404 then would tell a client that deletes (the CSI shim reads 404 as done) or
+ * checks a volume that it is gone while it exists (found by test 98, requests sent right after
+ * a restart). Under v->lock.
+ */
+static int no_volume(struct quota_volumes *v, const char *name, char *err, size_t err_len)
+{
+	int r = qv_loading(v, err, err_len);
+
+	return r < 0 ? r : err_fail(-ENOENT, err, err_len, "no volume %.253s", name);
+}
+
 static struct vpool *find_pool(struct quota_volumes *v, const char *name_or_id)
 {
 	for (size_t i = 0; i < v->n_pools; i++)
@@ -970,8 +996,10 @@ int quota_volumes_sync(struct quota_volumes *v)
 		n = 0;
 	}
 	pthread_mutex_lock(&v->lock);
-	for (size_t i = 0; i < v->n_pools; i++)
+	for (size_t i = 0; i < v->n_pools; i++) {
 		v->pools[i]->ready = false;
+		v->pools[i]->pending = false;
+	}
 	for (size_t i = 0; i < n; i++) {
 		struct vpool *p = NULL;
 
@@ -1004,6 +1032,10 @@ int quota_volumes_sync(struct quota_volumes *v)
 		}
 		p->numa_node = infos[i].numa_node;
 		p->fstype = infos[i].fstype;
+		if (infos[i].pending) {
+			p->pending = true;
+			continue;
+		}
 		p->allocatable = infos[i].allocatable_bytes;
 		p->ready = true;
 		quota_ledger_set_pool(v->ledger, p->name, p->allocatable);
@@ -1297,6 +1329,15 @@ static int create(struct quota_volumes *v, const struct quota_create_req *req, j
 		goto done;
 	}
 	/*
+	 * A name missing from a partial catalog (right after a start) may be a volume of the
+	 * pool still loading: making it now would give two volumes one name (test 98).
+	 */
+	r = qv_loading(v, err, err_len);
+	if (r < 0) {
+		pthread_mutex_unlock(&v->lock);
+		goto done;
+	}
+	/*
 	 * A volume for a reserved pod takes the reservation's pool and its held
 	 * capacity (the token), which stays reserved until the volume exists:
 	 * never released in between, never counted twice.
@@ -1406,15 +1447,18 @@ int quota_volume_get(struct quota_volumes *v, const char *name, json_t **out, ch
 		     size_t err_len)
 {
 	struct vol *vol;
-	json_t *j = NULL;
+	json_t *j;
+	int r;
 
 	pthread_mutex_lock(&v->lock);
 	vol = find_vol(v, name);
-	if (vol && !vol->pending)
-		j = vol_json_locked(vol);
+	if (!vol || vol->pending) {
+		r = no_volume(v, name, err, err_len);
+		pthread_mutex_unlock(&v->lock);
+		return r;
+	}
+	j = vol_json_locked(vol);
 	pthread_mutex_unlock(&v->lock);
-	if (!vol || vol->pending)
-		return err_fail(-ENOENT, err, err_len, "no volume %.253s", name);
 	if (!j)
 		return err_fail(-ENOMEM, err, err_len, "out of memory");
 	add_usage(v, j);
@@ -1433,8 +1477,15 @@ int quota_volume_list(struct quota_volumes *v, const struct quota_volume_filter 
 {
 	json_t **items, *arr;
 	size_t n = 0;
+	int r;
 
 	pthread_mutex_lock(&v->lock);
+	/* A partial list would show volumes as gone (right after a start). */
+	r = qv_loading(v, err, err_len);
+	if (r < 0) {
+		pthread_mutex_unlock(&v->lock);
+		return r;
+	}
 	items = calloc(v->n_vols + 1, sizeof(*items));
 	if (!items) {
 		pthread_mutex_unlock(&v->lock);
@@ -1489,8 +1540,9 @@ static int resize(struct quota_volumes *v, const char *name, const struct quota_
 	qr_expire_locked(v);
 	vol = settled_vol(v, name);
 	if (!vol) {
+		r = no_volume(v, name, err, err_len);
 		pthread_mutex_unlock(&v->lock);
-		return err_fail(-ENOENT, err, err_len, "no volume %.253s", name);
+		return r;
 	}
 	if (if_size && vol->size_bytes != if_size) {
 		r = err_fail(-EAGAIN, err, err_len,
@@ -1766,8 +1818,9 @@ static int delete (struct quota_volumes *v, const char *name, bool force, char *
 	qr_expire_locked(v);
 	vol = settled_vol(v, name);
 	if (!vol) {
+		r = no_volume(v, name, err, err_len);
 		pthread_mutex_unlock(&v->lock);
-		return err_fail(-ENOENT, err, err_len, "no volume %.253s", name);
+		return r;
 	}
 	if (vol->n_targets && !force) {
 		r = err_fail(-EBUSY, err, err_len,
@@ -1854,8 +1907,9 @@ static int publish(struct quota_volumes *v, const char *name, const struct quota
 	pthread_mutex_lock(&v->lock);
 	vol = settled_vol(v, name);
 	if (!vol) {
+		r = no_volume(v, name, err, err_len);
 		pthread_mutex_unlock(&v->lock);
-		return err_fail(-ENOENT, err, err_len, "no volume %.253s", name);
+		return r;
 	}
 	for (size_t i = 0; i < v->n_vols; i++) {
 		struct vol *o = v->vols[i];
@@ -1944,8 +1998,9 @@ static int unpublish(struct quota_volumes *v, const char *name, const struct quo
 	pthread_mutex_lock(&v->lock);
 	vol = settled_vol(v, name);
 	if (!vol) {
+		r = no_volume(v, name, err, err_len);
 		pthread_mutex_unlock(&v->lock);
-		return err_fail(-ENOENT, err, err_len, "no volume %.253s", name);
+		return r;
 	}
 	for (k = 0; k < vol->n_targets; k++)
 		if (strcmp(vol->targets[k].path, req->target_path) == 0)

@@ -696,6 +696,76 @@ static void test_publish_and_restart(void **state)
  * on several threads (more than 256 entries) and takes the published targets from the same
  * batch read. Both with the batch op and with the key-by-key fallback.
  */
+/*
+ * Right after a start the pool manager has not decided every pool yet (pending): the volumes
+ * of such a pool are unknown, not absent. A lookup that misses, a create, a list answer -EAGAIN
+ * (503) then, never -ENOENT (the CSI shim reads 404 on delete as done) nor a second volume
+ * of a name in another pool. Test 98 (restarts under fire) found both. Once the pool is ready
+ * and scanned, the answers are the real ones again.
+ */
+static void test_pending_pool_is_not_absent(void **state)
+{
+	struct quota_resize_req rr = {.size_bytes = 2 * MiB};
+	struct quota_volumes *v;
+	json_t *j = NULL;
+	char err[512];
+	(void)state;
+
+	fake_reset();
+	v = service();
+	assert_int_equal(create(v,
+				"{\"name\":\"a\",\"size_bytes\":1048576,\"pool\":\"/mnt/pmem0\"}",
+				NULL, NULL, err, sizeof(err)),
+			 0);
+	assert_int_equal(create(v,
+				"{\"name\":\"b\",\"size_bytes\":1048576,\"pool\":\"/mnt/pmem1\"}",
+				NULL, NULL, err, sizeof(err)),
+			 0);
+	quota_volumes_free(v);
+
+	/* The restart: /mnt/pmem1 is not decided yet. */
+	F.pools[1].pending = true;
+	v = service();
+	assert_int_equal(quota_volume_get(v, "a", &j, err, sizeof(err)), 0);
+	json_decref(j);
+	assert_int_equal(quota_volume_get(v, "b", &j, err, sizeof(err)), -EAGAIN);
+	assert_non_null(strstr(err, "pool /mnt/pmem1 is not loaded yet"));
+	assert_int_equal(quota_volume_get(v, "nope", &j, err, sizeof(err)), -EAGAIN);
+	assert_int_equal(quota_volume_resize(v, "b", &rr, &j, err, sizeof(err)), -EAGAIN);
+	assert_int_equal(quota_volume_delete(v, "b", false, err, sizeof(err)), -EAGAIN);
+	assert_int_equal(publish(v, "b", "/run/kubelet/b", false, false, err, sizeof(err)),
+			 -EAGAIN);
+	assert_int_equal(publish(v, "b", "/run/kubelet/b", false, true, err, sizeof(err)), -EAGAIN);
+	/* Without a pool the create would go to /mnt/pmem0: a second "b". */
+	assert_int_equal(
+		create(v, "{\"name\":\"b\",\"size_bytes\":1048576}", NULL, NULL, err, sizeof(err)),
+		-EAGAIN);
+	assert_int_equal(create(v,
+				"{\"name\":\"c\",\"size_bytes\":1048576,\"pool\":\"/mnt/pmem1\"}",
+				NULL, NULL, err, sizeof(err)),
+			 -EAGAIN);
+	assert_int_equal(quota_volume_list(v, NULL, &j, err, sizeof(err)), -EAGAIN);
+	/* Nothing of it reached the kernel: b is as it was, no c, no second b. */
+	assert_null(dir_of("/mnt/pmem0", "b"));
+	assert_null(dir_of("/mnt/pmem1", "c"));
+	assert_non_null(dir_of("/mnt/pmem1", "b"));
+
+	/* Decided: ready and scanned. */
+	F.pools[1].pending = false;
+	assert_int_equal(quota_volumes_sync(v), 0);
+	assert_int_equal(quota_volume_get(v, "b", &j, err, sizeof(err)), 0);
+	assert_string_equal(jstr(j, "pool"), "/mnt/pmem1");
+	json_decref(j);
+	assert_int_equal(quota_volume_get(v, "nope", &j, err, sizeof(err)), -ENOENT);
+	assert_int_equal(quota_volume_list(v, NULL, &j, err, sizeof(err)), 0);
+	assert_int_equal(json_array_size(json_object_get(j, "volumes")), 2);
+	json_decref(j);
+	assert_int_equal(quota_volume_delete(v, "b", false, err, sizeof(err)), 0);
+	assert_int_equal(quota_volume_delete(v, "b", false, err, sizeof(err)), -ENOENT);
+	quota_volumes_free(v);
+	fake_reset();
+}
+
 static void test_large_pool_restart(void **state)
 {
 	static const struct quota_ops *tables[2];
@@ -1246,6 +1316,7 @@ int main(void)
 		cmocka_unit_test(test_resize_inodes),
 		cmocka_unit_test(test_resize_req_inodes),
 		cmocka_unit_test(test_publish_and_restart),
+		cmocka_unit_test(test_pending_pool_is_not_absent),
 		cmocka_unit_test(test_large_pool_restart),
 		cmocka_unit_test(test_start_up_repairs),
 		cmocka_unit_test(test_concurrent_creates),
