@@ -91,6 +91,17 @@ struct vol {
 	bool busy;    /* an operation in flight on it; others wait on cond */
 };
 
+/*
+ * A delete whose cleanup failed after the rename to trash (the volume is gone for clients):
+ * its project id and capacity stay held until a later sync finishes the cleanup.
+ */
+struct trash_left {
+	struct vpool *pool;
+	char rel[sizeof(QUOTA_TRASH_DIR) + QUOTA_NAME_MAX + 2];
+	uint32_t projid;
+	uint64_t limit_bytes;
+};
+
 struct quota_volumes {
 	/*
 	 * Held by qv_report from reading the figures to delivering them: two reports delivered
@@ -118,7 +129,9 @@ struct quota_volumes {
 	size_t n_resv;
 	size_t n_resv_entries; /* volumes of all reservations (each may hold a ledger token) */
 	bool resv_dirty;       /* the file is behind memory (a save failed after a commit point) */
-	char reported_cpus[512]; /* the reserved-CPU set last given to opts.reserved_cpus */
+	char reported_cpus[512];       /* the reserved-CPU set last given to opts.reserved_cpus */
+	struct trash_left *trash_left; /* deletes to finish (quota_volumes_sync retries them) */
+	size_t n_trash_left;
 };
 
 /* ---- what quota-volumes.c offers quota-reservations.c (callers hold v->lock) ---- */

@@ -984,6 +984,62 @@ static int adopt_pool(struct quota_volumes *v, struct vpool *p)
 	return r;
 }
 
+/* Remembers a delete to finish; without memory it is left to the next start. Under v->lock. */
+static void trash_keep_locked(struct quota_volumes *v, const struct trash_left *t)
+{
+	struct trash_left *n = realloc(v->trash_left, (v->n_trash_left + 1) * sizeof(*n));
+
+	if (!n)
+		return;
+	v->trash_left = n;
+	v->trash_left[v->n_trash_left++] = *t;
+}
+
+/*
+ * Finishes the deletes whose cleanup failed after the rename to trash: limit cleared, tree
+ * removed, then the id and the capacity go back. Before, they stayed held until a restart,
+ * so a transient failure (EIO, EBUSY) cost a pool capacity for as long as pmemd ran. Under
+ * sync_lock (one retry at a time); the kernel calls are made without v->lock.
+ */
+static void trash_finish(struct quota_volumes *v)
+{
+	const struct quota_ops *ops = v->o.ops;
+	struct trash_left *t;
+	size_t n;
+
+	pthread_mutex_lock(&v->lock);
+	t = v->trash_left;
+	n = v->n_trash_left;
+	v->trash_left = NULL;
+	v->n_trash_left = 0;
+	pthread_mutex_unlock(&v->lock);
+	for (size_t i = 0; i < n; i++) {
+		const char *pool = t[i].pool->name;
+		char err[512];
+		int r = ops->limit_set(pool, t[i].projid, 0, 0, err, sizeof(err));
+
+		if (r == 0) {
+			r = ops->remove_tree(pool, t[i].rel, err, sizeof(err));
+			if (r == -ENOENT)
+				r = 0;
+		}
+		pthread_mutex_lock(&v->lock);
+		if (r == 0) {
+			quota_ids_release(t[i].pool->ids, t[i].projid);
+			quota_ledger_adjust(v->ledger, pool, t[i].limit_bytes, 0, 0, NULL, 0);
+			log_info("volume_delete_finished", "pool=%s trash=%s projid=%" PRIu32, pool,
+				 t[i].rel, t[i].projid);
+		} else {
+			trash_keep_locked(v, &t[i]);
+			log_debug("volume_delete_retry_failed",
+				  "pool=%s trash=%s projid=%" PRIu32 " reason=\"%s\"", pool,
+				  t[i].rel, t[i].projid, err);
+		}
+		pthread_mutex_unlock(&v->lock);
+	}
+	free(t);
+}
+
 int quota_volumes_sync(struct quota_volumes *v)
 {
 	struct quota_pool_info *infos = NULL;
@@ -1055,6 +1111,7 @@ int quota_volumes_sync(struct quota_volumes *v)
 		if (p && (rr = adopt_pool(v, p)) < 0 && r == 0)
 			r = rr;
 	}
+	trash_finish(v);
 	/* Reservations loaded at start take their capacity once their pool is scanned. */
 	pthread_mutex_lock(&v->lock);
 	qr_expire_locked(v);
@@ -1140,6 +1197,7 @@ struct quota_volumes *quota_volumes_free(struct quota_volumes *v)
 		free(v->roots[i]);
 	free(v->roots);
 	qr_free_all(v);
+	free(v->trash_left);
 	free((char *)v->o.state_dir);
 	quota_ledger_free(v->ledger);
 	pthread_cond_destroy(&v->cond);
@@ -1863,10 +1921,15 @@ static int delete (struct quota_volumes *v, const char *name, bool force, char *
 		quota_ids_release(vol->pool->ids, vol->projid);
 		quota_ledger_adjust(v->ledger, pool, vol->limit_bytes, 0, 0, NULL, 0);
 	} else {
+		struct trash_left t = {
+			.pool = vol->pool, .projid = vol->projid, .limit_bytes = vol->limit_bytes};
+
+		snprintf(t.rel, sizeof(t.rel), "%s", trash);
+		trash_keep_locked(v, &t);
 		log_error("volume_delete_incomplete",
 			  "volume=%s pool=%s trash=%s projid=%" PRIu32
-			  " reason=\"%s\" message=\"the id and capacity stay held until a restart "
-			  "finishes the delete\"",
+			  " reason=\"%s\" message=\"the id and capacity stay held until the "
+			  "cleanup is retried (every pool pass) or a restart finishes it\"",
 			  name, pool, trash, vol->projid, err);
 	}
 	log_info("volume_deleted", "volume=%s pool=%s projid=%" PRIu32, name, pool, vol->projid);

@@ -766,6 +766,85 @@ static void test_pending_pool_is_not_absent(void **state)
 	fake_reset();
 }
 
+/* Trash entries of /mnt/pmem0 (".pmemd/trash/<name>.<random>"). */
+static int trash_entries(const char *name)
+{
+	char prefix[300];
+	int n = 0;
+
+	snprintf(prefix, sizeof(prefix), ".pmemd/trash/%s.", name);
+	for (size_t i = 0; i < MAX_DIRS; i++)
+		n += F.dirs[i].used && strcmp(F.dirs[i].pool, "/mnt/pmem0") == 0 &&
+		     strncmp(F.dirs[i].rel, prefix, strlen(prefix)) == 0;
+	return n;
+}
+
+/*
+ * A delete whose cleanup fails after the rename to trash: the volume is gone for the client
+ * (done, then 404), its id and capacity stay held while the trash holds its data, and the next
+ * sync (every pool pass) finishes the cleanup and gives both back. They used to stay held until
+ * a restart (a known suspect of issue 9).
+ */
+static void test_delete_cleanup_retried(void **state)
+{
+	uint64_t limit = limit_of(10 * MiB, CONFIG_FS_EXT4);
+	struct quota_volumes *v;
+	json_t *j = NULL;
+	char err[512], held[64];
+	(void)state;
+
+	fake_reset();
+	v = service();
+	assert_int_equal(create(v,
+				"{\"name\":\"d\",\"size_bytes\":10485760,\"pool\":\"/mnt/pmem0\"}",
+				&j, NULL, err, sizeof(err)),
+			 0);
+	assert_int_equal(jint(j, "project_id"), 1000);
+	json_decref(j);
+	snprintf(held, sizeof(held), "%llu", (unsigned long long)limit);
+	assert_string_equal(F.allocated[0], held);
+
+	snprintf(F.fail_op, sizeof(F.fail_op), "remove_tree");
+	F.fail_err = -EIO;
+	assert_int_equal(quota_volume_delete(v, "d", false, err, sizeof(err)), 0);
+	assert_int_equal(quota_volume_get(v, "d", &j, err, sizeof(err)), -ENOENT);
+	assert_int_equal(trash_entries("d"), 1);
+	assert_string_equal(F.allocated[0], held);
+	/* Still failing: still held, nothing lost. */
+	assert_int_equal(quota_volumes_sync(v), 0);
+	assert_int_equal(trash_entries("d"), 1);
+	assert_string_equal(F.allocated[0], held);
+	/* Another create meanwhile does not get the id the trash still carries. */
+	assert_int_equal(create(v,
+				"{\"name\":\"e\",\"size_bytes\":1048576,\"pool\":\"/mnt/pmem0\"}",
+				&j, NULL, err, sizeof(err)),
+			 0);
+	assert_int_equal(jint(j, "project_id"), 1001);
+	json_decref(j);
+	assert_int_equal(trash_entries("d"), 1);
+	snprintf(held, sizeof(held), "%llu",
+		 (unsigned long long)(limit + limit_of(1 * MiB, CONFIG_FS_EXT4)));
+	assert_string_equal(F.allocated[0], held);
+	/* The failure is over: the next sync finishes the delete, trash gone, limit cleared,
+	 * capacity back. */
+	F.fail_op[0] = '\0';
+	F.fail_err = 0;
+	assert_int_equal(quota_volumes_sync(v), 0);
+	assert_int_equal(trash_entries("d"), 0);
+	assert_int_equal(proj_of("/mnt/pmem0", 1000, true)->bytes_limit, 0);
+	snprintf(held, sizeof(held), "%llu", (unsigned long long)limit_of(1 * MiB, CONFIG_FS_EXT4));
+	assert_string_equal(F.allocated[0], held);
+	/* The id is free again: the next create gets it. */
+	assert_int_equal(create(v,
+				"{\"name\":\"f\",\"size_bytes\":1048576,\"pool\":\"/mnt/pmem0\"}",
+				&j, NULL, err, sizeof(err)),
+			 0);
+	assert_int_equal(jint(j, "project_id"), 1000);
+	json_decref(j);
+	quota_volumes_free(v);
+	fake_reset();
+}
+
 static void test_large_pool_restart(void **state)
 {
 	static const struct quota_ops *tables[2];
@@ -1317,6 +1396,7 @@ int main(void)
 		cmocka_unit_test(test_resize_req_inodes),
 		cmocka_unit_test(test_publish_and_restart),
 		cmocka_unit_test(test_pending_pool_is_not_absent),
+		cmocka_unit_test(test_delete_cleanup_retried),
 		cmocka_unit_test(test_large_pool_restart),
 		cmocka_unit_test(test_start_up_repairs),
 		cmocka_unit_test(test_concurrent_creates),
