@@ -1991,11 +1991,10 @@ static int publish(struct quota_volumes *v, const char *name, const struct quota
 					     o->targets[k].readonly ? "read-only" : "read-write");
 			else
 				r = 0;
-			j = r == 0 ? vol_json_locked(vol) : NULL;
+			if (r == 0)
+				goto remount;
 			pthread_mutex_unlock(&v->lock);
-			if (r < 0)
-				return r;
-			goto reply;
+			return r;
 		}
 	}
 	nt = realloc(vol->targets, (vol->n_targets + 1) * sizeof(*nt));
@@ -2037,6 +2036,33 @@ static int publish(struct quota_volumes *v, const char *name, const struct quota
 		 req->readonly);
 reply:
 	return reply_volume(v, j, out, err, err_len);
+
+remount:
+	/*
+	 * Recorded on this target: mounted, unless the node rebooted or pmemd died between
+	 * recording and mounting. Answering 200 then would have the pod write into the bare
+	 * target directory. Mounting again tells: the kernel refuses a target that is a mount
+	 * point already (-EBUSY), else it is mounted now.
+	 */
+	vol->busy = true;
+	pthread_mutex_unlock(&v->lock);
+	r = v->o.ops->bind_mount(vol->pool->name, vol->name, req->target_path, req->readonly, err,
+				 err_len);
+	if (r == 0)
+		log_info("volume_republished",
+			 "volume=%s target=%s readonly=%d reason=\"recorded but not mounted (a "
+			 "reboot, or a crash between recording and mounting)\"",
+			 name, req->target_path, req->readonly);
+	else if (r == -EBUSY)
+		r = 0;
+	pthread_mutex_lock(&v->lock);
+	vol->busy = false;
+	j = r == 0 ? vol_json_locked(vol) : NULL;
+	pthread_cond_broadcast(&v->cond);
+	pthread_mutex_unlock(&v->lock);
+	if (r < 0)
+		return r;
+	goto reply;
 }
 
 int quota_volume_publish(struct quota_volumes *v, const char *name,

@@ -680,9 +680,20 @@ static void test_publish_and_restart(void **state)
 	assert_int_equal(quota_volume_get(v, "q", &j, err, sizeof(err)), 0);
 	assert_int_equal(json_array_size(json_object_get(j, "published")), 0);
 	json_decref(j);
-	assert_int_equal(publish(v, "p", t1, false, true, err, sizeof(err)), 0);
+	/* A reboot: the targets are recorded, nothing is mounted. Publishing a recorded target
+	 * again mounts it (it answered 200 with nothing mounted); once mounted, it stays one. */
+	F.n_mounts = 0;
+	assert_int_equal(publish(v, "p", t2, true, false, err, sizeof(err)), 0);
 	assert_int_equal(F.n_mounts, 1);
-	assert_int_equal(publish(v, "p", t1, false, true, err, sizeof(err)), 0); /* again: fine */
+	assert_string_equal(F.mounts[0].target, t2);
+	assert_true(F.mounts[0].readonly);
+	assert_int_equal(publish(v, "p", t2, true, false, err, sizeof(err)), 0);
+	assert_int_equal(F.n_mounts, 1);
+	assert_int_equal(publish(v, "p", t1, false, false, err, sizeof(err)), 0);
+	assert_int_equal(F.n_mounts, 2);
+	assert_int_equal(publish(v, "p", t2, false, true, err, sizeof(err)), 0);
+	assert_int_equal(F.n_mounts, 1);
+	assert_int_equal(publish(v, "p", t2, false, true, err, sizeof(err)), 0); /* again: fine */
 	/* Forced delete unmounts what is left. */
 	assert_int_equal(quota_volume_delete(v, "p", true, err, sizeof(err)), 0);
 	assert_int_equal(F.n_mounts, 0);
