@@ -226,7 +226,7 @@ struct app {
 	bool pools_settled;
 };
 
-/* The pools volumes can live in: ready fsdax pools with a filesystem. */
+/* The pools volumes can live in: ready fsdax pools with a filesystem, and those pending. */
 static int volume_pools(void *ctx, struct quota_pool_info **out, size_t *n)
 {
 	struct app *app = ctx;
@@ -242,10 +242,12 @@ static int volume_pools(void *ctx, struct quota_pool_info **out, size_t *n)
 		return -ENOMEM;
 	}
 	for (size_t i = 0; i < n_st; i++) {
-		if (st[i].state != POOL_READY || st[i].type != CONFIG_POOL_PMEM)
+		if (st[i].type != CONFIG_POOL_PMEM || st[i].state == POOL_ERROR)
 			continue;
 		snprintf(v[k].name, sizeof(v[k].name), "%s", st[i].name);
 		snprintf(v[k].id, sizeof(v[k].id), "%s", st[i].id);
+		/* Not decided yet: its volumes are unknown, not absent (503, not 404). */
+		v[k].pending = st[i].state == POOL_PENDING;
 		v[k].numa_node = st[i].numa_node;
 		v[k].fstype = st[i].fstype;
 		v[k].allocatable_bytes = st[i].allocatable_bytes;

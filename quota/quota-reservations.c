@@ -1103,6 +1103,16 @@ int quota_reservation_create(struct quota_volumes *v, const json_t *body, json_t
 		pthread_mutex_unlock(&v->lock);
 		goto out;
 	}
+	/*
+	 * Right after a start a pool may not be loaded yet: its capacity is unknown and its name
+	 * not known to be a pool; 503 (try again), not 400 "no pool" or a placement that missed
+	 * it (found by test 98).
+	 */
+	ret = qv_loading(v, err, err_len);
+	if (ret < 0) {
+		pthread_mutex_unlock(&v->lock);
+		goto out;
+	}
 	if (v->n_resv >= QUOTA_RESV_MAX || v->n_resv_entries + rq->n > QUOTA_RESV_ENTRIES_MAX) {
 		pthread_mutex_unlock(&v->lock);
 		ret = err_fail(

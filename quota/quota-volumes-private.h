@@ -65,6 +65,7 @@ struct vpool {
 	uint64_t allocatable;
 	bool ready;
 	bool scanned;
+	bool pending;	   /* reported, not decided yet (quota_pool_info.pending) */
 	uint64_t reported; /* the committed bytes last told to opts.allocated (+1; 0 = never) */
 	uint64_t reported_resv; /* the same for opts.reserved */
 	struct quota_ids *ids;
@@ -88,6 +89,17 @@ struct vol {
 	size_t n_targets;
 	bool pending; /* a create in flight: not a volume yet */
 	bool busy;    /* an operation in flight on it; others wait on cond */
+};
+
+/*
+ * A delete whose cleanup failed after the rename to trash (the volume is gone for clients):
+ * its project id and capacity stay held until a later sync finishes the cleanup.
+ */
+struct trash_left {
+	struct vpool *pool;
+	char rel[sizeof(QUOTA_TRASH_DIR) + QUOTA_NAME_MAX + 2];
+	uint32_t projid;
+	uint64_t limit_bytes;
 };
 
 struct quota_volumes {
@@ -117,12 +129,19 @@ struct quota_volumes {
 	size_t n_resv;
 	size_t n_resv_entries; /* volumes of all reservations (each may hold a ledger token) */
 	bool resv_dirty;       /* the file is behind memory (a save failed after a commit point) */
-	char reported_cpus[512]; /* the reserved-CPU set last given to opts.reserved_cpus */
+	char reported_cpus[512];       /* the reserved-CPU set last given to opts.reserved_cpus */
+	struct trash_left *trash_left; /* deletes to finish (quota_volumes_sync retries them) */
+	size_t n_trash_left;
 };
 
 /* ---- what quota-volumes.c offers quota-reservations.c (callers hold v->lock) ---- */
 
 struct vpool *qv_find_pool(struct quota_volumes *v, const char *name_or_id);
+/*
+ * -EAGAIN (with the reason) while the catalog is partial: a pool is pending, or ready and not
+ * scanned yet. Else 0. A lookup that misses then must not say "no such volume/pool".
+ */
+int qv_loading(struct quota_volumes *v, char *err, size_t err_len);
 uint64_t qv_limit_for(const struct quota_volumes *v, const struct vpool *p, uint64_t size);
 /* The largest quota a volume of `size` needs in any pool (whatever its filesystem). */
 uint64_t qv_limit_any(const struct quota_volumes *v, uint64_t size);

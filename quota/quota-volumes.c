@@ -165,6 +165,32 @@ static struct vol *find_vol(struct quota_volumes *v, const char *name)
 	return strmap_get(&v->by_name, name);
 }
 
+int qv_loading(struct quota_volumes *v, char *err, size_t err_len)
+{
+	for (size_t i = 0; i < v->n_pools; i++) {
+		const struct vpool *p = v->pools[i];
+
+		if (p->pending || (p->ready && !p->scanned))
+			return err_fail(-EAGAIN, err, err_len,
+					"pool %s is not loaded yet (pmemd is starting); try again",
+					p->name);
+	}
+	return 0;
+}
+
+/*
+ * A name the catalog lacks: gone, or (while a pool is loading, right after a start) not known
+ * yet. Saying 404 then would tell a client that deletes (the CSI shim reads 404 as done) or
+ * checks a volume that it is gone while it exists (found by test 98, requests sent right after
+ * a restart). Under v->lock.
+ */
+static int no_volume(struct quota_volumes *v, const char *name, char *err, size_t err_len)
+{
+	int r = qv_loading(v, err, err_len);
+
+	return r < 0 ? r : err_fail(-ENOENT, err, err_len, "no volume %.253s", name);
+}
+
 static struct vpool *find_pool(struct quota_volumes *v, const char *name_or_id)
 {
 	for (size_t i = 0; i < v->n_pools; i++)
@@ -958,6 +984,62 @@ static int adopt_pool(struct quota_volumes *v, struct vpool *p)
 	return r;
 }
 
+/* Remembers a delete to finish; without memory it is left to the next start. Under v->lock. */
+static void trash_keep_locked(struct quota_volumes *v, const struct trash_left *t)
+{
+	struct trash_left *n = realloc(v->trash_left, (v->n_trash_left + 1) * sizeof(*n));
+
+	if (!n)
+		return;
+	v->trash_left = n;
+	v->trash_left[v->n_trash_left++] = *t;
+}
+
+/*
+ * Finishes the deletes whose cleanup failed after the rename to trash: limit cleared, tree
+ * removed, then the id and the capacity go back. Before, they stayed held until a restart,
+ * so a transient failure (EIO, EBUSY) cost a pool capacity for as long as pmemd ran. Under
+ * sync_lock (one retry at a time); the kernel calls are made without v->lock.
+ */
+static void trash_finish(struct quota_volumes *v)
+{
+	const struct quota_ops *ops = v->o.ops;
+	struct trash_left *t;
+	size_t n;
+
+	pthread_mutex_lock(&v->lock);
+	t = v->trash_left;
+	n = v->n_trash_left;
+	v->trash_left = NULL;
+	v->n_trash_left = 0;
+	pthread_mutex_unlock(&v->lock);
+	for (size_t i = 0; i < n; i++) {
+		const char *pool = t[i].pool->name;
+		char err[512];
+		int r = ops->limit_set(pool, t[i].projid, 0, 0, err, sizeof(err));
+
+		if (r == 0) {
+			r = ops->remove_tree(pool, t[i].rel, err, sizeof(err));
+			if (r == -ENOENT)
+				r = 0;
+		}
+		pthread_mutex_lock(&v->lock);
+		if (r == 0) {
+			quota_ids_release(t[i].pool->ids, t[i].projid);
+			quota_ledger_adjust(v->ledger, pool, t[i].limit_bytes, 0, 0, NULL, 0);
+			log_info("volume_delete_finished", "pool=%s trash=%s projid=%" PRIu32, pool,
+				 t[i].rel, t[i].projid);
+		} else {
+			trash_keep_locked(v, &t[i]);
+			log_debug("volume_delete_retry_failed",
+				  "pool=%s trash=%s projid=%" PRIu32 " reason=\"%s\"", pool,
+				  t[i].rel, t[i].projid, err);
+		}
+		pthread_mutex_unlock(&v->lock);
+	}
+	free(t);
+}
+
 int quota_volumes_sync(struct quota_volumes *v)
 {
 	struct quota_pool_info *infos = NULL;
@@ -970,8 +1052,10 @@ int quota_volumes_sync(struct quota_volumes *v)
 		n = 0;
 	}
 	pthread_mutex_lock(&v->lock);
-	for (size_t i = 0; i < v->n_pools; i++)
+	for (size_t i = 0; i < v->n_pools; i++) {
 		v->pools[i]->ready = false;
+		v->pools[i]->pending = false;
+	}
 	for (size_t i = 0; i < n; i++) {
 		struct vpool *p = NULL;
 
@@ -1004,6 +1088,10 @@ int quota_volumes_sync(struct quota_volumes *v)
 		}
 		p->numa_node = infos[i].numa_node;
 		p->fstype = infos[i].fstype;
+		if (infos[i].pending) {
+			p->pending = true;
+			continue;
+		}
 		p->allocatable = infos[i].allocatable_bytes;
 		p->ready = true;
 		quota_ledger_set_pool(v->ledger, p->name, p->allocatable);
@@ -1023,6 +1111,7 @@ int quota_volumes_sync(struct quota_volumes *v)
 		if (p && (rr = adopt_pool(v, p)) < 0 && r == 0)
 			r = rr;
 	}
+	trash_finish(v);
 	/* Reservations loaded at start take their capacity once their pool is scanned. */
 	pthread_mutex_lock(&v->lock);
 	qr_expire_locked(v);
@@ -1108,6 +1197,7 @@ struct quota_volumes *quota_volumes_free(struct quota_volumes *v)
 		free(v->roots[i]);
 	free(v->roots);
 	qr_free_all(v);
+	free(v->trash_left);
 	free((char *)v->o.state_dir);
 	quota_ledger_free(v->ledger);
 	pthread_cond_destroy(&v->cond);
@@ -1297,6 +1387,15 @@ static int create(struct quota_volumes *v, const struct quota_create_req *req, j
 		goto done;
 	}
 	/*
+	 * A name missing from a partial catalog (right after a start) may be a volume of the
+	 * pool still loading: making it now would give two volumes one name (test 98).
+	 */
+	r = qv_loading(v, err, err_len);
+	if (r < 0) {
+		pthread_mutex_unlock(&v->lock);
+		goto done;
+	}
+	/*
 	 * A volume for a reserved pod takes the reservation's pool and its held
 	 * capacity (the token), which stays reserved until the volume exists:
 	 * never released in between, never counted twice.
@@ -1406,15 +1505,18 @@ int quota_volume_get(struct quota_volumes *v, const char *name, json_t **out, ch
 		     size_t err_len)
 {
 	struct vol *vol;
-	json_t *j = NULL;
+	json_t *j;
+	int r;
 
 	pthread_mutex_lock(&v->lock);
 	vol = find_vol(v, name);
-	if (vol && !vol->pending)
-		j = vol_json_locked(vol);
+	if (!vol || vol->pending) {
+		r = no_volume(v, name, err, err_len);
+		pthread_mutex_unlock(&v->lock);
+		return r;
+	}
+	j = vol_json_locked(vol);
 	pthread_mutex_unlock(&v->lock);
-	if (!vol || vol->pending)
-		return err_fail(-ENOENT, err, err_len, "no volume %.253s", name);
 	if (!j)
 		return err_fail(-ENOMEM, err, err_len, "out of memory");
 	add_usage(v, j);
@@ -1433,8 +1535,15 @@ int quota_volume_list(struct quota_volumes *v, const struct quota_volume_filter 
 {
 	json_t **items, *arr;
 	size_t n = 0;
+	int r;
 
 	pthread_mutex_lock(&v->lock);
+	/* A partial list would show volumes as gone (right after a start). */
+	r = qv_loading(v, err, err_len);
+	if (r < 0) {
+		pthread_mutex_unlock(&v->lock);
+		return r;
+	}
 	items = calloc(v->n_vols + 1, sizeof(*items));
 	if (!items) {
 		pthread_mutex_unlock(&v->lock);
@@ -1489,8 +1598,9 @@ static int resize(struct quota_volumes *v, const char *name, const struct quota_
 	qr_expire_locked(v);
 	vol = settled_vol(v, name);
 	if (!vol) {
+		r = no_volume(v, name, err, err_len);
 		pthread_mutex_unlock(&v->lock);
-		return err_fail(-ENOENT, err, err_len, "no volume %.253s", name);
+		return r;
 	}
 	if (if_size && vol->size_bytes != if_size) {
 		r = err_fail(-EAGAIN, err, err_len,
@@ -1766,8 +1876,9 @@ static int delete (struct quota_volumes *v, const char *name, bool force, char *
 	qr_expire_locked(v);
 	vol = settled_vol(v, name);
 	if (!vol) {
+		r = no_volume(v, name, err, err_len);
 		pthread_mutex_unlock(&v->lock);
-		return err_fail(-ENOENT, err, err_len, "no volume %.253s", name);
+		return r;
 	}
 	if (vol->n_targets && !force) {
 		r = err_fail(-EBUSY, err, err_len,
@@ -1810,10 +1921,15 @@ static int delete (struct quota_volumes *v, const char *name, bool force, char *
 		quota_ids_release(vol->pool->ids, vol->projid);
 		quota_ledger_adjust(v->ledger, pool, vol->limit_bytes, 0, 0, NULL, 0);
 	} else {
+		struct trash_left t = {
+			.pool = vol->pool, .projid = vol->projid, .limit_bytes = vol->limit_bytes};
+
+		snprintf(t.rel, sizeof(t.rel), "%s", trash);
+		trash_keep_locked(v, &t);
 		log_error("volume_delete_incomplete",
 			  "volume=%s pool=%s trash=%s projid=%" PRIu32
-			  " reason=\"%s\" message=\"the id and capacity stay held until a restart "
-			  "finishes the delete\"",
+			  " reason=\"%s\" message=\"the id and capacity stay held until the "
+			  "cleanup is retried (every pool pass) or a restart finishes it\"",
 			  name, pool, trash, vol->projid, err);
 	}
 	log_info("volume_deleted", "volume=%s pool=%s projid=%" PRIu32, name, pool, vol->projid);
@@ -1854,8 +1970,9 @@ static int publish(struct quota_volumes *v, const char *name, const struct quota
 	pthread_mutex_lock(&v->lock);
 	vol = settled_vol(v, name);
 	if (!vol) {
+		r = no_volume(v, name, err, err_len);
 		pthread_mutex_unlock(&v->lock);
-		return err_fail(-ENOENT, err, err_len, "no volume %.253s", name);
+		return r;
 	}
 	for (size_t i = 0; i < v->n_vols; i++) {
 		struct vol *o = v->vols[i];
@@ -1874,11 +1991,10 @@ static int publish(struct quota_volumes *v, const char *name, const struct quota
 					     o->targets[k].readonly ? "read-only" : "read-write");
 			else
 				r = 0;
-			j = r == 0 ? vol_json_locked(vol) : NULL;
+			if (r == 0)
+				goto remount;
 			pthread_mutex_unlock(&v->lock);
-			if (r < 0)
-				return r;
-			goto reply;
+			return r;
 		}
 	}
 	nt = realloc(vol->targets, (vol->n_targets + 1) * sizeof(*nt));
@@ -1920,6 +2036,33 @@ static int publish(struct quota_volumes *v, const char *name, const struct quota
 		 req->readonly);
 reply:
 	return reply_volume(v, j, out, err, err_len);
+
+remount:
+	/*
+	 * Recorded on this target: mounted, unless the node rebooted or pmemd died between
+	 * recording and mounting. Answering 200 then would have the pod write into the bare
+	 * target directory. Mounting again tells: the kernel refuses a target that is a mount
+	 * point already (-EBUSY), else it is mounted now.
+	 */
+	vol->busy = true;
+	pthread_mutex_unlock(&v->lock);
+	r = v->o.ops->bind_mount(vol->pool->name, vol->name, req->target_path, req->readonly, err,
+				 err_len);
+	if (r == 0)
+		log_info("volume_republished",
+			 "volume=%s target=%s readonly=%d reason=\"recorded but not mounted (a "
+			 "reboot, or a crash between recording and mounting)\"",
+			 name, req->target_path, req->readonly);
+	else if (r == -EBUSY)
+		r = 0;
+	pthread_mutex_lock(&v->lock);
+	vol->busy = false;
+	j = r == 0 ? vol_json_locked(vol) : NULL;
+	pthread_cond_broadcast(&v->cond);
+	pthread_mutex_unlock(&v->lock);
+	if (r < 0)
+		return r;
+	goto reply;
 }
 
 int quota_volume_publish(struct quota_volumes *v, const char *name,
@@ -1944,8 +2087,9 @@ static int unpublish(struct quota_volumes *v, const char *name, const struct quo
 	pthread_mutex_lock(&v->lock);
 	vol = settled_vol(v, name);
 	if (!vol) {
+		r = no_volume(v, name, err, err_len);
 		pthread_mutex_unlock(&v->lock);
-		return err_fail(-ENOENT, err, err_len, "no volume %.253s", name);
+		return r;
 	}
 	for (k = 0; k < vol->n_targets; k++)
 		if (strcmp(vol->targets[k].path, req->target_path) == 0)

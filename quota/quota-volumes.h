@@ -28,6 +28,12 @@ struct quota_pool_info {
 	int numa_node;	 /* -1 unknown */
 	enum config_fstype fstype;
 	uint64_t allocatable_bytes;
+	/*
+	 * Not decided yet (the pool manager's first pass has not made it ready or failed it):
+	 * its volumes are not known, so until it is ready and scanned a name the catalog lacks
+	 * or an unknown pool is answered -EAGAIN, not -ENOENT. Only name matters then.
+	 */
+	bool pending;
 };
 
 struct quota_volumes_opts {

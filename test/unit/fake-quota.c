@@ -398,6 +398,14 @@ static int f_stat_dir(const char *pool, const char *rel, uint64_t *total, uint64
 	return -ENOTSUP;
 }
 
+static bool fake_mounted(const char *target)
+{
+	for (size_t i = 0; i < F.n_mounts; i++)
+		if (strcmp(F.mounts[i].target, target) == 0)
+			return true;
+	return false;
+}
+
 static int f_bind_mount(const char *pool, const char *rel, const char *target, bool readonly,
 			char *err, size_t len)
 {
@@ -407,6 +415,10 @@ static int f_bind_mount(const char *pool, const char *rel, const char *target, b
 	called("bind_mount %s %s %s %d", pool, rel, target, readonly);
 	if ((r = should_fail("bind_mount"))) {
 		snprintf(err, len, "fake bind_mount fails");
+	} else if (fake_mounted(target)) {
+		/* As the kernel layer: a target that is a mount point already is refused. */
+		snprintf(err, len, "target %s is already a mount point", target);
+		r = -EBUSY;
 	} else {
 		struct fmount *m = &F.mounts[F.n_mounts++];
 

@@ -680,9 +680,20 @@ static void test_publish_and_restart(void **state)
 	assert_int_equal(quota_volume_get(v, "q", &j, err, sizeof(err)), 0);
 	assert_int_equal(json_array_size(json_object_get(j, "published")), 0);
 	json_decref(j);
-	assert_int_equal(publish(v, "p", t1, false, true, err, sizeof(err)), 0);
+	/* A reboot: the targets are recorded, nothing is mounted. Publishing a recorded target
+	 * again mounts it (it answered 200 with nothing mounted); once mounted, it stays one. */
+	F.n_mounts = 0;
+	assert_int_equal(publish(v, "p", t2, true, false, err, sizeof(err)), 0);
 	assert_int_equal(F.n_mounts, 1);
-	assert_int_equal(publish(v, "p", t1, false, true, err, sizeof(err)), 0); /* again: fine */
+	assert_string_equal(F.mounts[0].target, t2);
+	assert_true(F.mounts[0].readonly);
+	assert_int_equal(publish(v, "p", t2, true, false, err, sizeof(err)), 0);
+	assert_int_equal(F.n_mounts, 1);
+	assert_int_equal(publish(v, "p", t1, false, false, err, sizeof(err)), 0);
+	assert_int_equal(F.n_mounts, 2);
+	assert_int_equal(publish(v, "p", t2, false, true, err, sizeof(err)), 0);
+	assert_int_equal(F.n_mounts, 1);
+	assert_int_equal(publish(v, "p", t2, false, true, err, sizeof(err)), 0); /* again: fine */
 	/* Forced delete unmounts what is left. */
 	assert_int_equal(quota_volume_delete(v, "p", true, err, sizeof(err)), 0);
 	assert_int_equal(F.n_mounts, 0);
@@ -696,6 +707,155 @@ static void test_publish_and_restart(void **state)
  * on several threads (more than 256 entries) and takes the published targets from the same
  * batch read. Both with the batch op and with the key-by-key fallback.
  */
+/*
+ * Right after a start the pool manager has not decided every pool yet (pending): the volumes
+ * of such a pool are unknown, not absent. A lookup that misses, a create, a list answer -EAGAIN
+ * (503) then, never -ENOENT (the CSI shim reads 404 on delete as done) nor a second volume
+ * of a name in another pool. Test 98 (restarts under fire) found both. Once the pool is ready
+ * and scanned, the answers are the real ones again.
+ */
+static void test_pending_pool_is_not_absent(void **state)
+{
+	struct quota_resize_req rr = {.size_bytes = 2 * MiB};
+	struct quota_volumes *v;
+	json_t *j = NULL;
+	char err[512];
+	(void)state;
+
+	fake_reset();
+	v = service();
+	assert_int_equal(create(v,
+				"{\"name\":\"a\",\"size_bytes\":1048576,\"pool\":\"/mnt/pmem0\"}",
+				NULL, NULL, err, sizeof(err)),
+			 0);
+	assert_int_equal(create(v,
+				"{\"name\":\"b\",\"size_bytes\":1048576,\"pool\":\"/mnt/pmem1\"}",
+				NULL, NULL, err, sizeof(err)),
+			 0);
+	quota_volumes_free(v);
+
+	/* The restart: /mnt/pmem1 is not decided yet. */
+	F.pools[1].pending = true;
+	v = service();
+	assert_int_equal(quota_volume_get(v, "a", &j, err, sizeof(err)), 0);
+	json_decref(j);
+	assert_int_equal(quota_volume_get(v, "b", &j, err, sizeof(err)), -EAGAIN);
+	assert_non_null(strstr(err, "pool /mnt/pmem1 is not loaded yet"));
+	assert_int_equal(quota_volume_get(v, "nope", &j, err, sizeof(err)), -EAGAIN);
+	assert_int_equal(quota_volume_resize(v, "b", &rr, &j, err, sizeof(err)), -EAGAIN);
+	assert_int_equal(quota_volume_delete(v, "b", false, err, sizeof(err)), -EAGAIN);
+	assert_int_equal(publish(v, "b", "/run/kubelet/b", false, false, err, sizeof(err)),
+			 -EAGAIN);
+	assert_int_equal(publish(v, "b", "/run/kubelet/b", false, true, err, sizeof(err)), -EAGAIN);
+	/* Without a pool the create would go to /mnt/pmem0: a second "b". */
+	assert_int_equal(
+		create(v, "{\"name\":\"b\",\"size_bytes\":1048576}", NULL, NULL, err, sizeof(err)),
+		-EAGAIN);
+	assert_int_equal(create(v,
+				"{\"name\":\"c\",\"size_bytes\":1048576,\"pool\":\"/mnt/pmem1\"}",
+				NULL, NULL, err, sizeof(err)),
+			 -EAGAIN);
+	assert_int_equal(quota_volume_list(v, NULL, &j, err, sizeof(err)), -EAGAIN);
+	/* Nothing of it reached the kernel: b is as it was, no c, no second b. */
+	assert_null(dir_of("/mnt/pmem0", "b"));
+	assert_null(dir_of("/mnt/pmem1", "c"));
+	assert_non_null(dir_of("/mnt/pmem1", "b"));
+
+	/* Decided: ready and scanned. */
+	F.pools[1].pending = false;
+	assert_int_equal(quota_volumes_sync(v), 0);
+	assert_int_equal(quota_volume_get(v, "b", &j, err, sizeof(err)), 0);
+	assert_string_equal(jstr(j, "pool"), "/mnt/pmem1");
+	json_decref(j);
+	assert_int_equal(quota_volume_get(v, "nope", &j, err, sizeof(err)), -ENOENT);
+	assert_int_equal(quota_volume_list(v, NULL, &j, err, sizeof(err)), 0);
+	assert_int_equal(json_array_size(json_object_get(j, "volumes")), 2);
+	json_decref(j);
+	assert_int_equal(quota_volume_delete(v, "b", false, err, sizeof(err)), 0);
+	assert_int_equal(quota_volume_delete(v, "b", false, err, sizeof(err)), -ENOENT);
+	quota_volumes_free(v);
+	fake_reset();
+}
+
+/* Trash entries of /mnt/pmem0 (".pmemd/trash/<name>.<random>"). */
+static int trash_entries(const char *name)
+{
+	char prefix[300];
+	int n = 0;
+
+	snprintf(prefix, sizeof(prefix), ".pmemd/trash/%s.", name);
+	for (size_t i = 0; i < MAX_DIRS; i++)
+		n += F.dirs[i].used && strcmp(F.dirs[i].pool, "/mnt/pmem0") == 0 &&
+		     strncmp(F.dirs[i].rel, prefix, strlen(prefix)) == 0;
+	return n;
+}
+
+/*
+ * A delete whose cleanup fails after the rename to trash: the volume is gone for the client
+ * (done, then 404), its id and capacity stay held while the trash holds its data, and the next
+ * sync (every pool pass) finishes the cleanup and gives both back. They used to stay held until
+ * a restart (a known suspect of issue 9).
+ */
+static void test_delete_cleanup_retried(void **state)
+{
+	uint64_t limit = limit_of(10 * MiB, CONFIG_FS_EXT4);
+	struct quota_volumes *v;
+	json_t *j = NULL;
+	char err[512], held[64];
+	(void)state;
+
+	fake_reset();
+	v = service();
+	assert_int_equal(create(v,
+				"{\"name\":\"d\",\"size_bytes\":10485760,\"pool\":\"/mnt/pmem0\"}",
+				&j, NULL, err, sizeof(err)),
+			 0);
+	assert_int_equal(jint(j, "project_id"), 1000);
+	json_decref(j);
+	snprintf(held, sizeof(held), "%llu", (unsigned long long)limit);
+	assert_string_equal(F.allocated[0], held);
+
+	snprintf(F.fail_op, sizeof(F.fail_op), "remove_tree");
+	F.fail_err = -EIO;
+	assert_int_equal(quota_volume_delete(v, "d", false, err, sizeof(err)), 0);
+	assert_int_equal(quota_volume_get(v, "d", &j, err, sizeof(err)), -ENOENT);
+	assert_int_equal(trash_entries("d"), 1);
+	assert_string_equal(F.allocated[0], held);
+	/* Still failing: still held, nothing lost. */
+	assert_int_equal(quota_volumes_sync(v), 0);
+	assert_int_equal(trash_entries("d"), 1);
+	assert_string_equal(F.allocated[0], held);
+	/* Another create meanwhile does not get the id the trash still carries. */
+	assert_int_equal(create(v,
+				"{\"name\":\"e\",\"size_bytes\":1048576,\"pool\":\"/mnt/pmem0\"}",
+				&j, NULL, err, sizeof(err)),
+			 0);
+	assert_int_equal(jint(j, "project_id"), 1001);
+	json_decref(j);
+	assert_int_equal(trash_entries("d"), 1);
+	snprintf(held, sizeof(held), "%llu",
+		 (unsigned long long)(limit + limit_of(1 * MiB, CONFIG_FS_EXT4)));
+	assert_string_equal(F.allocated[0], held);
+	/* The failure is over: the next sync finishes the delete, trash gone, limit cleared,
+	 * capacity back. */
+	F.fail_op[0] = '\0';
+	F.fail_err = 0;
+	assert_int_equal(quota_volumes_sync(v), 0);
+	assert_int_equal(trash_entries("d"), 0);
+	assert_int_equal(proj_of("/mnt/pmem0", 1000, true)->bytes_limit, 0);
+	snprintf(held, sizeof(held), "%llu", (unsigned long long)limit_of(1 * MiB, CONFIG_FS_EXT4));
+	assert_string_equal(F.allocated[0], held);
+	/* The id is free again: the next create gets it. */
+	assert_int_equal(create(v,
+				"{\"name\":\"f\",\"size_bytes\":1048576,\"pool\":\"/mnt/pmem0\"}",
+				&j, NULL, err, sizeof(err)),
+			 0);
+	assert_int_equal(jint(j, "project_id"), 1000);
+	json_decref(j);
+	quota_volumes_free(v);
+	fake_reset();
+}
+
 static void test_large_pool_restart(void **state)
 {
 	static const struct quota_ops *tables[2];
@@ -1246,6 +1406,8 @@ int main(void)
 		cmocka_unit_test(test_resize_inodes),
 		cmocka_unit_test(test_resize_req_inodes),
 		cmocka_unit_test(test_publish_and_restart),
+		cmocka_unit_test(test_pending_pool_is_not_absent),
+		cmocka_unit_test(test_delete_cleanup_retried),
 		cmocka_unit_test(test_large_pool_restart),
 		cmocka_unit_test(test_start_up_repairs),
 		cmocka_unit_test(test_concurrent_creates),
