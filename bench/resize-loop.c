@@ -15,8 +15,9 @@
  *
  * It prints one line of figures: per pass user/system CPU ms and wall ms, and what that is
  * as a % of one core at the default 2 s interval; then a calibration figure, the CPU time of
- * a fixed compute loop (the same binary in the emulated node and on the host gives the
- * emulation's slowdown for plain computation). Exit 1 when it could not run.
+ * a fixed compute loop and the wall time of the cheapest syscall (the same binary in the
+ * emulated node and on the host gives the emulation's slowdown for plain computation and for
+ * a syscall's round trip). Exit 1 when it could not run.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -25,7 +26,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/syscall.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "quota/quota-sim.h"
 #include "quota/quota-volumes.h"
@@ -75,6 +78,20 @@ static double mono_ms(void)
 static double tv_ms(struct timeval tv)
 {
 	return (double)tv.tv_sec * 1e3 + (double)tv.tv_usec / 1e3;
+}
+
+/* CPU ns per round trip of the cheapest syscall (getppid): what the emulation adds to each. */
+static double syscall_ns(void)
+{
+	enum { CALLS = 1000000 };
+	struct rusage a, b;
+
+	getrusage(RUSAGE_SELF, &a);
+	for (int i = 0; i < CALLS; i++)
+		syscall(SYS_getppid);
+	getrusage(RUSAGE_SELF, &b);
+	return (tv_ms(b.ru_utime) - tv_ms(a.ru_utime) + tv_ms(b.ru_stime) - tv_ms(a.ru_stime)) *
+	       1e6 / CALLS;
 }
 
 /* CPU ms of a fixed integer loop: the calibration (no memory traffic, no syscalls). */
@@ -200,7 +217,8 @@ int main(int argc, char **argv)
 	       "core_percent_at_2s total=%.3f user=%.3f system=%.3f\n",
 	       argv[1], have, passes, um, sm, (w1 - w0) / (double)passes,
 	       (um + sm) / INTERVAL_MS * 100, um / INTERVAL_MS * 100, sm / INTERVAL_MS * 100);
-	printf("calibration compute_loop_cpu_ms=%.1f\n", compute_ms());
+	printf("calibration compute_loop_cpu_ms=%.1f syscall_ns=%.0f\n", compute_ms(),
+	       syscall_ns());
 	resize_monitor_free(mon);
 	resize_policies_free(pol);
 	quota_volumes_free(vols);
