@@ -13,8 +13,9 @@
  *   VOLUMES  volumes to watch (created as l<N>, 64 KiB, when the pool has fewer)
  *   PASSES   timed passes (after one warm-up pass)
  *
- * It prints one line of figures: per pass user/system CPU ms and wall ms, and what that is
- * as a % of one core at the default 2 s interval; then a calibration figure, the CPU time of
+ * It prints one line of figures: per pass user/system CPU ms and wall ms, what that is as a
+ * % of one core at the default 2 s interval, and the process's peak RSS (the service's
+ * catalog and the monitor's state for every volume); then a calibration figure, the CPU time of
  * a fixed compute loop and the wall time of the cheapest syscall (the same binary in the
  * emulated node and on the host gives the emulation's slowdown for plain computation and for
  * a syscall's round trip). Exit 1 when it could not run.
@@ -214,9 +215,10 @@ int main(int argc, char **argv)
 	quota_volume_brief_list(vols, &list, &have);
 	quota_volume_brief_free(list, have);
 	printf("ops=%s volumes=%zu passes=%ld per_pass_ms user=%.3f system=%.3f wall=%.3f "
-	       "core_percent_at_2s total=%.3f user=%.3f system=%.3f\n",
+	       "core_percent_at_2s total=%.3f user=%.3f system=%.3f max_rss_mib=%.1f\n",
 	       argv[1], have, passes, um, sm, (w1 - w0) / (double)passes,
-	       (um + sm) / INTERVAL_MS * 100, um / INTERVAL_MS * 100, sm / INTERVAL_MS * 100);
+	       (um + sm) / INTERVAL_MS * 100, um / INTERVAL_MS * 100, sm / INTERVAL_MS * 100,
+	       (double)b.ru_maxrss / 1024);
 	printf("calibration compute_loop_cpu_ms=%.1f syscall_ns=%.0f\n", compute_ms(),
 	       syscall_ns());
 	resize_monitor_free(mon);
