@@ -52,7 +52,7 @@ struct event {
 /*
  * What the monitor remembers of one volume. Small on purpose: a pass touches every volume's
  * state, and the event ring (9 KiB) is allocated only when the volume has an event, so that
- * 10,000 quiet volumes are 10,000 short records, not 90 MiB of mostly untouched rings.
+ * 10,000 quiet volumes are 10,000 short records, not ~100 MiB of rings nobody reads.
  */
 struct vstate {
 	char *name;
@@ -103,7 +103,6 @@ struct resize_monitor {
 	 * 10,000 volumes allocates nothing, rather than megabytes of fresh pages every 2 s.
 	 */
 	struct item *items;
-	size_t items_cap;
 	uint32_t *ids;
 	struct quota_usage *usage;
 	int *rcs;
