@@ -1765,13 +1765,17 @@ int quota_volume_brief_list(struct quota_volumes *v, struct quota_volume_brief *
 	size_t k = 0;
 
 	pthread_mutex_lock(&v->lock);
-	b = calloc(v->n_vols + 1, sizeof(*b));
+	/*
+	 * Not calloc, and only each name's own bytes: every field is set below, and zeroing and
+	 * copying 3 MB for 10,000 volumes was a visible part of the auto resizer's every pass.
+	 */
+	b = malloc((v->n_vols + 1) * sizeof(*b));
 	for (size_t i = 0; b && i < v->n_vols; i++) {
 		const struct vol *vol = v->vols[i];
 
 		if (vol->pending)
 			continue;
-		memcpy(b[k].name, vol->name, sizeof(b[k].name));
+		memcpy(b[k].name, vol->name, strnlen(vol->name, QUOTA_NAME_MAX) + 1);
 		b[k].pool = vol->pool->name;
 		b[k].projid = vol->projid;
 		b[k].size_bytes = vol->size_bytes;

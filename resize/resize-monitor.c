@@ -17,6 +17,8 @@
 #include "util/errmsg.h"
 
 #define DEFAULT_INTERVAL_MS 2000
+/* Volumes handled under one hold of m->lock in a pass: short enough not to hold up the API. */
+#define LOCK_RUN 512
 
 enum result {
 	R_RESIZED, /* grown by the full step */
@@ -47,11 +49,16 @@ struct event {
 	char reason[RESIZE_REASON_MAX];
 };
 
-/* What the monitor remembers of one volume. */
+/*
+ * What the monitor remembers of one volume. Small on purpose: a pass touches every volume's
+ * state, and the event ring (9 KiB) is allocated only when the volume has an event, so that
+ * 10,000 quiet volumes are 10,000 short records, not ~100 MiB of rings nobody reads.
+ */
 struct vstate {
 	char *name;
+	size_t at; /* its index in m->states: where the next pass looks first */
 	struct resize_history h;
-	struct event ring[RESIZE_EVENTS_MAX];
+	struct event *ring;	/* RESIZE_EVENTS_MAX; NULL until the first event */
 	size_t n_events, next;	/* ring: next slot to write */
 	int64_t last_resize_ms; /* 0 = never (pmem_autoresize_last_seconds) */
 	/*
@@ -91,6 +98,17 @@ struct resize_monitor {
 	/* The failure last logged, its figures masked: a new kind of failure is logged again. */
 	char source_failure[256];
 	uint64_t grown[2]; /* resizes that grew [0] bytes, [1] the inode limit */
+	/*
+	 * A pass's buffers (under tick_lock), kept between passes and only grown: a pass over
+	 * 10,000 volumes allocates nothing, rather than megabytes of fresh pages every 2 s.
+	 */
+	struct item *items;
+	uint32_t *ids;
+	struct quota_usage *usage;
+	int *rcs;
+	size_t *at;
+	bool *done;
+	size_t buf_cap;
 	/* the thread */
 	pthread_t thread;
 	bool running, stop;
@@ -178,6 +196,7 @@ static void vstate_free(struct vstate *s)
 {
 	if (s) {
 		free(s->name);
+		free(s->ring);
 		free(s);
 	}
 }
@@ -248,6 +267,12 @@ struct resize_monitor *resize_monitor_free(struct resize_monitor *m)
 	for (size_t i = 0; i < m->n_states; i++)
 		vstate_free(m->states[i]);
 	free(m->states);
+	free(m->items);
+	free(m->ids);
+	free(m->usage);
+	free(m->rcs);
+	free(m->at);
+	free(m->done);
 	strmap_clear(&m->by_name);
 	resize_policies_snapshot_free(m->pol, m->n_pol);
 	resize_prom_free(m->prom);
@@ -280,6 +305,7 @@ static struct vstate *state_of(struct resize_monitor *m, const char *name)
 		vstate_free(s);
 		return NULL;
 	}
+	s->at = m->n_states;
 	m->states[m->n_states++] = s;
 	return s;
 }
@@ -294,6 +320,7 @@ static void prune(struct resize_monitor *m)
 
 		if (s->seen) {
 			s->seen = false;
+			s->at = k;
 			m->states[k++] = s;
 		} else {
 			strmap_del(&m->by_name, s->name);
@@ -306,19 +333,25 @@ static void prune(struct resize_monitor *m)
 static void record(struct resize_monitor *m, struct vstate *s, int64_t at, enum result res,
 		   uint64_t from, uint64_t to, uint64_t from_i, uint64_t to_i, const char *reason)
 {
-	struct event *e = &s->ring[s->next];
 	char q[RESIZE_REASON_MAX + 64];
 
-	e->at_ms = at;
-	e->result = res;
-	e->from = from;
-	e->to = to;
-	e->from_inodes = from_i;
-	e->to_inodes = to_i;
-	snprintf(e->reason, sizeof(e->reason), "%s", reason);
-	s->next = (s->next + 1) % RESIZE_EVENTS_MAX;
-	if (s->n_events < RESIZE_EVENTS_MAX)
-		s->n_events++;
+	if (!s->ring)
+		s->ring = calloc(RESIZE_EVENTS_MAX, sizeof(*s->ring));
+	/* Without memory for the ring the event is still counted and logged, only not kept. */
+	if (s->ring) {
+		struct event *e = &s->ring[s->next];
+
+		e->at_ms = at;
+		e->result = res;
+		e->from = from;
+		e->to = to;
+		e->from_inodes = from_i;
+		e->to_inodes = to_i;
+		snprintf(e->reason, sizeof(e->reason), "%s", reason);
+		s->next = (s->next + 1) % RESIZE_EVENTS_MAX;
+		if (s->n_events < RESIZE_EVENTS_MAX)
+			s->n_events++;
+	}
 	m->results[res]++;
 	log_quote(q, sizeof(q), reason);
 	if (res == R_RESIZED || res == R_CAPPED)
@@ -367,34 +400,62 @@ static void local_fill(const struct quota_volume_brief *b, const struct quota_us
 	}
 }
 
+/* Grows the pass's buffers to hold n items; 0 or -ENOMEM (what was there stays valid). */
+static int buffers_reserve(struct resize_monitor *m, size_t n)
+{
+	size_t cap = m->buf_cap;
+
+	if (n <= cap)
+		return 0;
+	while (cap < n)
+		cap = cap ? cap * 2 : 256;
+#define GROW(field)                                                    \
+	do {                                                           \
+		void *p_ = realloc(m->field, cap * sizeof(*m->field)); \
+		if (!p_)                                               \
+			return -ENOMEM;                                \
+		m->field = p_;                                         \
+	} while (0)
+	GROW(items);
+	GROW(ids);
+	GROW(usage);
+	GROW(rcs);
+	GROW(at);
+	GROW(done);
+#undef GROW
+	m->buf_cap = cap;
+	return 0;
+}
+
 /*
  * The local source for every item: their quotas read pool by pool, each pool opened once
  * (quota_volumes_usage_get_many). Returns how many could not be read (their samples stay
- * invalid), or -ENOMEM.
+ * invalid). The buffers were reserved for n items.
  */
 static long local_sample_all(struct resize_monitor *m, struct item *items, size_t n, int64_t taken)
 {
-	uint32_t *ids = calloc(n + 1, sizeof(*ids));
-	struct quota_usage *u = calloc(n + 1, sizeof(*u));
-	int *rcs = calloc(n + 1, sizeof(*rcs));
-	size_t *at = calloc(n + 1, sizeof(*at));
-	bool *done = calloc(n + 1, sizeof(*done));
+	uint32_t *ids = m->ids;
+	struct quota_usage *u = m->usage;
+	int *rcs = m->rcs;
+	size_t *at = m->at;
+	bool *done = m->done;
 	long errors = 0;
 	char err[256];
 
-	if (!ids || !u || !rcs || !at || !done) {
-		errors = -ENOMEM;
-		goto out;
-	}
+	memset(done, 0, n * sizeof(*done));
 	for (size_t i = 0; i < n; i++) {
 		const char *pool = items[i].pool;
 		size_t k = 0;
 
 		if (done[i])
 			continue;
-		/* This pool's items (pools are few: one scan per pool). */
+		/*
+		 * This pool's items (pools are few: one scan per pool). The names point at the
+		 * service's own copy, so the same pool is mostly the same pointer.
+		 */
 		for (size_t j = i; j < n; j++)
-			if (!done[j] && strcmp(items[j].pool, pool) == 0) {
+			if (!done[j] &&
+			    (items[j].pool == pool || strcmp(items[j].pool, pool) == 0)) {
 				done[j] = true;
 				at[k] = j;
 				ids[k++] = items[j].brief->projid;
@@ -419,12 +480,6 @@ static long local_sample_all(struct resize_monitor *m, struct item *items, size_
 			local_fill(it->brief, &u[x], taken, &it->sample);
 		}
 	}
-out:
-	free(ids);
-	free(u);
-	free(rcs);
-	free(at);
-	free(done);
 	return errors;
 }
 
@@ -492,6 +547,37 @@ static void source_state(struct resize_monitor *m, int r, const char *why)
 		m->source_failing = false;
 		m->source_failure[0] = '\0';
 	}
+}
+
+/*
+ * The turn of a volume below its trigger, under m->lock: the decision alone, which is all
+ * almost every volume needs at almost every pass. Returns false when the volume needs more
+ * (its trigger holds: the pool's room, a resize or an event), for act() to do without the
+ * lock. The same outcome as act() for such a volume, without a lock round trip per volume.
+ */
+static bool quiet_locked(struct resize_monitor *m, struct item *it, int64_t max_age, int64_t now)
+{
+	struct resize_volume_state vs = {
+		.size_bytes = it->size, .inodes = it->inodes, .pool_free_bytes = UINT64_MAX};
+	struct resize_decision d;
+	struct vstate *s = it->state ? it->state : state_of(m, it->name);
+
+	if (!s)
+		return true; /* no memory for its state: act() would do nothing either */
+	it->state = s;
+	s->seen = true;
+	resize_decide(&vs, &it->sample, it->policy, now, max_age, &s->h, &d);
+	if (d.triggered && d.usable)
+		return false;
+	/* Neither grown, nor at max, nor refused: those need a trigger that holds. */
+	if (it->sample.valid && it->sample.has_inodes) {
+		s->h.has_prev = true;
+		s->h.prev_used_inodes = it->sample.used_inodes;
+	}
+	/* Below the trigger again: a later at-max or refusal is news. */
+	if (d.usable)
+		s->has_told = false;
+	return true;
 }
 
 /* Decides and acts for one volume; returns 1 when it was resized. */
@@ -637,7 +723,7 @@ int resize_monitor_tick(struct resize_monitor *m)
 	struct item *items = NULL;
 	struct resize_target *targets = NULL;
 	struct resize_sample *samples = NULL;
-	size_t n = 0, i, local_errors = 0;
+	size_t n = 0, i, hint, local_errors = 0;
 	int64_t taken, max_age = (int64_t)m->o.interval_ms * 2;
 	double t0 = mono(), dt;
 	char err[512];
@@ -656,30 +742,39 @@ int resize_monitor_tick(struct resize_monitor *m)
 	r = quota_volume_brief_list(m->o.volumes, &list, &n_list);
 	if (r < 0)
 		goto out;
-	items = calloc(n_list + 1, sizeof(*items));
-	if (!items) {
+	if (buffers_reserve(m, n_list + 1) < 0) {
 		r = -ENOMEM;
 		goto out;
 	}
-	for (i = 0; i < n_list; i++) {
+	items = m->items;
+	/*
+	 * The states are found under one lock for a run of volumes, at the index the last pass
+	 * left them (the list comes in the same order pass after pass), by name only when that
+	 * misses; the lock is let go now and then so that the API is not kept waiting a pass.
+	 */
+	pthread_mutex_lock(&m->lock);
+	for (i = 0, hint = 0; i < n_list; i++) {
 		const struct quota_volume_brief *v = &list[i];
 		struct item *it = &items[n];
 		struct resize_volume_view view;
+		struct vstate *s;
 
-		it->brief = v;
-		it->name = v->name;
-		it->pool = v->pool;
-		it->labels = v->labels;
-		{
-			/* Its events stay while the volume exists, with or without a policy. */
-			struct vstate *s;
-
-			pthread_mutex_lock(&m->lock);
-			if ((s = strmap_get(&m->by_name, it->name)))
-				s->seen = true;
-			it->state = s;
+		if (i % LOCK_RUN == LOCK_RUN - 1) {
 			pthread_mutex_unlock(&m->lock);
+			pthread_mutex_lock(&m->lock);
 		}
+		*it = (struct item){
+			.brief = v, .name = v->name, .pool = v->pool, .labels = v->labels};
+		/* Its events stay while the volume exists, with or without a policy. */
+		if (hint < m->n_states && strcmp(m->states[hint]->name, it->name) == 0)
+			s = m->states[hint];
+		else
+			s = strmap_get(&m->by_name, it->name);
+		if (s) {
+			s->seen = true;
+			hint = s->at + 1;
+		}
+		it->state = s;
 		view.name = it->name;
 		view.pool = it->pool;
 		view.labels = it->labels;
@@ -689,12 +784,16 @@ int resize_monitor_tick(struct resize_monitor *m)
 		it->size = v->size_bytes;
 		it->inodes = v->inodes;
 		it->target.volume = it->name;
-		it->target.pvc_namespace =
-			json_string_value(json_object_get(it->labels, RESIZE_LABEL_PVC_NAMESPACE));
-		it->target.pvc_name =
-			json_string_value(json_object_get(it->labels, RESIZE_LABEL_PVC_NAME));
+		/* Only the other sources look volumes up by PVC. */
+		if (m->o.source != RESIZE_SOURCE_LOCAL) {
+			it->target.pvc_namespace = json_string_value(
+				json_object_get(it->labels, RESIZE_LABEL_PVC_NAMESPACE));
+			it->target.pvc_name = json_string_value(
+				json_object_get(it->labels, RESIZE_LABEL_PVC_NAME));
+		}
 		n++;
 	}
+	pthread_mutex_unlock(&m->lock);
 	if (m->o.source == RESIZE_SOURCE_LOCAL) {
 		long e = local_sample_all(m, items, n, taken);
 
@@ -744,11 +843,22 @@ int resize_monitor_tick(struct resize_monitor *m)
 	{
 		int64_t now = now_ms(m);
 
-		for (i = 0; i < n; i++)
+		pthread_mutex_lock(&m->lock);
+		for (i = 0; i < n; i++) {
+			if (i % LOCK_RUN == LOCK_RUN - 1) {
+				pthread_mutex_unlock(&m->lock);
+				pthread_mutex_lock(&m->lock);
+			}
+			if (quiet_locked(m, &items[i], max_age, now))
+				continue;
+			pthread_mutex_unlock(&m->lock);
 			if (act(m, &items[i], max_age, now)) {
 				resized++;
 				now = now_ms(m);
 			}
+			pthread_mutex_lock(&m->lock);
+		}
+		pthread_mutex_unlock(&m->lock);
 	}
 	r = resized;
 prune:
@@ -769,7 +879,6 @@ out:
 	pthread_mutex_unlock(&m->tick_lock);
 	free(targets);
 	free(samples);
-	free(items);
 	quota_volume_brief_free(list, n_list);
 	return r;
 }

@@ -838,6 +838,107 @@ static void test_monitor_ticks(void **state)
 	v = quota_volumes_free(v);
 }
 
+/*
+ * Many volumes, more than one run of the pass's lock (512): only those over their trigger
+ * grow, each once, their events stay theirs when a deletion reorders the service's list (the
+ * pass finds states by position first, by name when that misses), a volume made again under
+ * a deleted name starts without history, and volumes added after a pass are watched by the
+ * next (the pass's buffers grow).
+ */
+static void test_monitor_many(void **state)
+{
+	enum { N = 600 };
+	static uint32_t ids[N + 8];
+	struct quota_volumes *v;
+	struct resize_policies *ps = NULL;
+	struct resize_monitor *m = NULL;
+	struct resize_monitor_opts o = {
+		.source = RESIZE_SOURCE_LOCAL, .interval_ms = 2000, .now_ms = test_now_ms};
+	char err[512], body[256], name[32], *ev, *met;
+	uint64_t limit;
+	json_t *out = NULL;
+	(void)state;
+
+	fake_reset();
+	T_ms = 1700000000000;
+	v = vservice();
+	for (int i = 0; i < N; i++) {
+		snprintf(body, sizeof(body),
+			 "{\"name\":\"v%d\",\"size_bytes\":1048576,\"pool\":\"/mnt/pmem0\","
+			 "\"labels\":{\"app\":\"db\"}}",
+			 i);
+		ids[i] = mkvol(v, body);
+	}
+	size_of(v, "v0", &limit);
+	for (int i = 0; i < N; i++)
+		use("/mnt/pmem0", ids[i], limit, 10);
+	assert_int_equal(resize_policies_new(NULL, NULL, &ps, err, sizeof(err)), 0);
+	assert_int_equal(create(ps, "{}", NULL, err, sizeof(err)), 0);
+	o.volumes = v;
+	o.policies = ps;
+	assert_int_equal(resize_monitor_new(&o, &m, err, sizeof(err)), 0);
+
+	/* All quiet. */
+	assert_int_equal(resize_monitor_tick(m), 0);
+	met = metrics_of(m);
+	assert_non_null(strstr(met, "pmem_autoresize_volumes 600\n"));
+	free(met);
+	/* The first, one past the first lock run and the last cross: three resizes, no more. */
+	use("/mnt/pmem0", ids[0], limit, 90);
+	use("/mnt/pmem0", ids[520], limit, 90);
+	use("/mnt/pmem0", ids[N - 1], limit, 90);
+	T_ms += 2000;
+	assert_int_equal(resize_monitor_tick(m), 3);
+	assert_int_equal(size_of(v, "v0", NULL), 2 * MiB);
+	assert_int_equal(size_of(v, "v520", NULL), 2 * MiB);
+	assert_int_equal(size_of(v, "v599", NULL), 2 * MiB);
+	assert_int_equal(size_of(v, "v1", NULL), MiB);
+	assert_int_equal(size_of(v, "v519", NULL), MiB);
+	/* Usage as it was: below the new trigger. */
+	T_ms += 2000;
+	assert_int_equal(resize_monitor_tick(m), 0);
+
+	/* A deletion moves the last volume into the deleted one's place in the service's list. */
+	assert_int_equal(quota_volume_delete(v, "v1", false, err, sizeof(err)), 0);
+	T_ms += 2000;
+	assert_int_equal(resize_monitor_tick(m), 0);
+	for (int i = 0; i < 3; i++) {
+		snprintf(name, sizeof(name), "v%d", i == 0 ? 0 : i == 1 ? 520 : N - 1);
+		ev = events_of(m, name);
+		assert_int_equal(count(ev, "\"result\":\"resized\""), 1);
+		assert_non_null(strstr(ev, "\"from_bytes\":1048576,\"to_bytes\":2097152"));
+		free(ev);
+	}
+	ev = events_of(m, "v2");
+	assert_string_equal(ev, "{\"volume\":\"v2\",\"events\":[]}");
+	free(ev);
+	assert_int_equal(resize_monitor_events(m, "v1", &out, err, sizeof(err)), -ENOENT);
+
+	/* Made again, and more volumes: watched by the next pass, without the old history. */
+	for (int i = 0; i < 8; i++) {
+		snprintf(body, sizeof(body),
+			 "{\"name\":\"%s%d\",\"size_bytes\":1048576,\"pool\":\"/mnt/pmem0\","
+			 "\"labels\":{\"app\":\"db\"}}",
+			 i ? "w" : "v", i ? i : 1);
+		ids[N + i] = mkvol(v, body);
+		use("/mnt/pmem0", ids[N + i], limit, i == 7 ? 95 : 10);
+	}
+	T_ms += 2000;
+	assert_int_equal(resize_monitor_tick(m), 1);
+	assert_int_equal(size_of(v, "w7", NULL), 2 * MiB);
+	ev = events_of(m, "v1");
+	assert_string_equal(ev, "{\"volume\":\"v1\",\"events\":[]}");
+	free(ev);
+	met = metrics_of(m);
+	assert_non_null(strstr(met, "pmem_autoresize_volumes 607\n"));
+	assert_non_null(strstr(met, "pmem_autoresize_total{result=\"resized\"} 4\n"));
+	free(met);
+
+	m = resize_monitor_free(m);
+	ps = resize_policies_free(ps);
+	v = quota_volumes_free(v);
+}
+
 /* Sets the fake quota's inode usage of a volume (bytes stay below any trigger). */
 static void use_inodes(const char *pool, uint32_t id, uint64_t inodes)
 {
@@ -1207,6 +1308,7 @@ int main(void)
 		cmocka_unit_test(test_crud_and_persistence),
 		cmocka_unit_test(test_config),
 		cmocka_unit_test(test_monitor_ticks),
+		cmocka_unit_test(test_monitor_many),
 		cmocka_unit_test(test_monitor_inodes),
 		cmocka_unit_test(test_monitor_prometheus),
 		cmocka_unit_test(test_monitor_thread),
