@@ -114,17 +114,20 @@ int add_name(scan &s, std::string_view name, const char *where, size_t idx)
 	 * answer must escape a byte of the name (a NUL is such a byte, so the exact search for
 	 * it runs only for names that are not plain). */
 	bool plain = true;
-	size_t i = 0;
+	size_t i = 0, n = name.size();
 	uint64_t w;
-	for (; i + 8 <= name.size() && plain; i += 8) {
+	for (; i + 8 <= n && plain; i += 8) {
 		memcpy(&w, name.data() + i, 8);
 		plain = !sched_ext_word_needs_escape(w);
 	}
-	if (plain && i < name.size()) {
-		w = 0x6161616161616161ULL; /* "aaaaaaaa": pads the tail with bytes needing nothing
-					    */
-		memcpy(&w, name.data() + i, name.size() - i);
+	if (plain && i < n && n >= 8) {
+		/* The tail as the last 8 bytes, overlapping bytes already seen (a fixed-size
+		 * copy: a variable one was a libc call per name). */
+		memcpy(&w, name.data() + n - 8, 8);
 		plain = !sched_ext_word_needs_escape(w);
+	} else {
+		for (; i < n && plain; i++)
+			plain = !sched_ext_needs_escape((unsigned char)name[i]);
 	}
 	if (!plain && memchr(name.data(), '\0', name.size()))
 		return fail(s, "%s[%zu]: node name contains NUL", where, idx);

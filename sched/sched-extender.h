@@ -134,6 +134,12 @@ static inline bool sched_ext_word_needs_escape(uint64_t w)
 	       ((bs - ones) & ~bs & highs);
 }
 
+/* The same for one byte. */
+static inline bool sched_ext_needs_escape(unsigned char c)
+{
+	return c < 0x20 || c == '"' || c == '\\';
+}
+
 /* Appends `s` (`len` bytes) as a JSON string literal, quotes included, escaping as RFC 8259
  * asks (", \, control characters; bytes >= 0x80 are copied as they are). 0 or -ENOMEM. */
 int sched_ext_buf_put_json_string(struct sched_ext_buf *b, const char *s, size_t len);
