@@ -197,7 +197,8 @@ static inline bool same(const char *a, const char *b)
 	return *a == *b;
 }
 
-static bool fstype_ok(const struct sched_volume *v, const struct sched_pool *p)
+static inline __attribute__((always_inline)) bool fstype_ok(const struct sched_volume *v,
+							    const struct sched_pool *p)
 {
 	return !v->fstype || (p->fstype && same(v->fstype, p->fstype));
 }
@@ -377,7 +378,8 @@ static bool prepare(struct ctx *c, struct sched_result *out)
 /* ---- choosing pools and NUMA nodes --------------------------------------------------- */
 
 /* The pool on NUMA index k that takes volume v under the policy, or -1. */
-static int pick_pool(const struct ctx *c, const uint64_t *pfree, int k, size_t v)
+static inline __attribute__((always_inline)) int pick_pool(const struct ctx *c,
+							   const uint64_t *pfree, int k, size_t v)
 {
 	const struct sched_volume *vol = &c->req->volumes[v];
 	int best = -1;
