@@ -510,7 +510,8 @@ static bool better(const struct ctx *c, uint64_t rem_a, unsigned cpus_a, int a, 
 
 /*
  * The best NUMA index to hold all new volumes (and, with `with_cpus`, the CPUs) by the policy;
- * -1 if none. `why` collects each NUMA node's refusal.
+ * -1 if none. `why` collects each NUMA node's refusal. `best` comes plan_init()ed (both callers
+ * have just done it); only the new volumes' entries are filled in, when a home is found.
  */
 static int best_home(const struct ctx *c, bool with_cpus, struct plan *best, char *why)
 {
@@ -565,7 +566,6 @@ static int best_home(const struct ctx *c, bool with_cpus, struct plan *best, cha
 	}
 	if (home < 0)
 		return -1;
-	plan_init(c, best);
 	for (size_t o = 0; o < c->p->n_new; o++) {
 		size_t v = c->p->order[o];
 
