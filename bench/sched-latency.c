@@ -16,6 +16,16 @@
 #include <time.h>
 #include <unistd.h>
 
+#if defined(__has_include)
+#if __has_include(<valgrind/callgrind.h>)
+#include <valgrind/callgrind.h>
+#endif
+#endif
+#ifndef CALLGRIND_ZERO_STATS /* no valgrind headers: the --count mode still runs, uncounted */
+#define CALLGRIND_ZERO_STATS
+#define CALLGRIND_DUMP_STATS_AT(s)
+#endif
+
 #include "cluster/cluster.h"
 #include "config/config.h"
 #include "sched/sched-extender.h"
@@ -31,6 +41,10 @@
 static int iterations = 2000;
 static int parse_iterations = 300;
 static bool view_only; /* --view-only: just the scheduler role's path (for a profile) */
+/* --count=N: only N filter + N prioritize calls on the scheduler role's path, untimed, between
+ * CALLGRIND_ZERO_STATS and CALLGRIND_DUMP_STATS: instruction counts under callgrind, which do
+ * not move with the machine's load as wall-clock percentiles do. */
+static int count_calls = -1;
 
 static uint64_t now_ns(void)
 {
@@ -197,13 +211,60 @@ static int one_call(bool filter, struct sched_ext_parser *p, const char *body, s
 	return r;
 }
 
+/* One call of the scheduler role's path: parse, the pod's request, evaluate, the answer. */
+static int view_call(struct sched_ext_parser *p, struct cluster *view, const char *body, size_t len,
+		     struct sched_result *res, struct sched_ext_buf *out, bool filter)
+{
+	struct sched_ext_args *a = NULL;
+	struct sched_pod_request *pr = NULL;
+	char err[1024];
+	int r;
+
+	if ((r = sched_ext_args_parse(p, body, len, &a, err, sizeof(err))) < 0 ||
+	    (r = cluster_pod_request(view, a->pod, &pr, err, sizeof(err))) < 0) {
+		fprintf(stderr, "view path: %s\n", err);
+		sched_ext_args_free(a);
+		return r;
+	}
+	pr->req.terse = true;
+	sched_ext_buf_reset(out);
+	if ((r = cluster_evaluate(view, pr, a->names, a->n_nodes, res)) == 0)
+		r = filter ? sched_ext_write_filter(out, a, body, res, NULL)
+			   : sched_ext_write_priorities(out, a, res);
+	sched_pod_request_free(pr);
+	sched_ext_args_free(a);
+	return r;
+}
+
+/* --count=N: 5 warm-up calls of each verb, then N filter + N prioritize calls counted. */
+static int view_counted(struct sched_ext_parser *p, struct cluster *view, const char *body,
+			size_t len, struct sched_result *res, struct sched_ext_buf *out, int n)
+{
+	size_t feasible = 0;
+
+	for (int i = -5; i < n; i++) {
+		if (i == 0)
+			CALLGRIND_ZERO_STATS;
+		if (view_call(p, view, body, len, res, out, true) < 0 ||
+		    view_call(p, view, body, len, res, out, false) < 0)
+			return 1;
+	}
+	CALLGRIND_DUMP_STATS_AT("sched-latency --count");
+	for (size_t i = 0; i < NODES; i++)
+		feasible += res[i].feasible;
+	printf("count      %d filter + %d prioritize calls on the scheduler role's path "
+	       "(%zu/%d feasible, last answer %zu bytes)\n",
+	       n, n, feasible, NODES, out->len);
+	return 0;
+}
+
 /*
  * The production path without HTTP: the scheduler role's view (cluster_new over a simulate
  * file of NODES nodes, the same shape as above but uniform), cluster_pod_request, and
  * cluster_evaluate, which cuts a large filter into slices on the machine's cores. The pod is
  * redis-1 without its PVC: without a Kubernetes API the view cannot look one up.
  */
-static int view_path(const char *body_pod, int n_iter, uint64_t *lat)
+static int view_path(const char *body_pod, int n_iter, uint64_t *lat, int counted)
 {
 	char dir[] = "/tmp/sched-latency-XXXXXX", path[64], cfgtext[256], err[1024];
 	struct config_errors *errs = NULL;
@@ -245,6 +306,10 @@ static int view_path(const char *body_pod, int n_iter, uint64_t *lat)
 		len += (size_t)snprintf(body + len, cap - len, "%s\"pmem-node-%d\"", i ? "," : "",
 					i);
 	len += (size_t)snprintf(body + len, cap - len, "]}");
+	if (counted >= 0) {
+		r = view_counted(p, view, body, len, res, &out, counted);
+		goto out;
+	}
 	for (int i = -50; i < n_iter; i++) {
 		struct sched_ext_args *a = NULL;
 		struct sched_pod_request *pr = NULL;
@@ -315,9 +380,12 @@ int main(int argc, char **argv)
 			parse_iterations = atoi(argv[i] + 19);
 		else if (strcmp(argv[i], "--view-only") == 0)
 			view_only = true;
+		else if (strncmp(argv[i], "--count=", 8) == 0)
+			count_calls = atoi(argv[i] + 8);
 		else {
 			fprintf(stderr,
-				"usage: %s [--iterations=N] [--parse-iterations=N] [--view-only]\n",
+				"usage: %s [--iterations=N] [--parse-iterations=N] [--view-only] "
+				"[--count=N]\n",
 				argv[0]);
 			return 2;
 		}
@@ -375,8 +443,12 @@ int main(int argc, char **argv)
 	printf("# sched-latency: %d nodes x 2 NUMA nodes, body %zu bytes (%d NodeNames), pod "
 	       "redis-1 (32Gi PVC + 8Gi inline + 16Gi annotation, 2 CPUs)\n",
 	       NODES, len, NODES);
-	printf("# %d timed calls per verb after 50 warm-up calls; one thread\n", iterations);
+	if (count_calls < 0)
+		printf("# %d timed calls per verb after 50 warm-up calls; one thread\n",
+		       iterations);
 
+	if (count_calls >= 0)
+		view_only = true;
 	double mean_total = 0;
 	for (int verb = 0; verb < 2 && !view_only; verb++) {
 		bool filter = verb == 0;
@@ -461,18 +533,20 @@ int main(int argc, char **argv)
 		}
 		vtext = json_dumps(vpod, JSON_COMPACT);
 		json_decref(vpod);
-		if (!vtext || view_path(vtext, iterations, lat)) {
+		if (!vtext || view_path(vtext, iterations, lat, count_calls)) {
 			free(vtext);
 			return 1;
 		}
 		free(vtext);
-		printf("view-filter p50 %.3f ms  p99 %.3f ms  mean %.3f ms  (the scheduler role's "
-		       "path: parse, cluster_pod_request, cluster_evaluate on %ld threads, write; "
-		       "redis-1 without its PVC; %d nodes)\n",
-		       pct_ms(lat, iterations, 0.5), pct_ms(lat, iterations, 0.99),
-		       mean_ms(lat, iterations),
-		       sysconf(_SC_NPROCESSORS_ONLN) < 4 ? sysconf(_SC_NPROCESSORS_ONLN) : 4L,
-		       NODES);
+		long threads =
+			sysconf(_SC_NPROCESSORS_ONLN) < 4 ? sysconf(_SC_NPROCESSORS_ONLN) : 4L;
+		if (count_calls < 0)
+			printf("view-filter p50 %.3f ms  p99 %.3f ms  mean %.3f ms  (the "
+			       "scheduler role's path: parse, cluster_pod_request, "
+			       "cluster_evaluate on %ld threads, write; redis-1 without its PVC; "
+			       "%d nodes)\n",
+			       pct_ms(lat, iterations, 0.5), pct_ms(lat, iterations, 0.99),
+			       mean_ms(lat, iterations), threads, NODES);
 	}
 
 	sched_ext_buf_free(&out);

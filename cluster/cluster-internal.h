@@ -12,6 +12,10 @@ uint64_t cluster_now(struct cluster *c);
 int cluster_record_put_at(struct cluster *c, const json_t *record, enum cluster_source source,
 			  const char *url, uint64_t asked_at, char *err, size_t err_len);
 
+/* How often cluster_evaluate() reused the last NodeNames list's nodes (hits) and resolved a
+ * list anew (misses); calls that bypassed the cache count in neither. For tests. */
+void cluster_name_cache_stats(struct cluster *c, uint64_t *hits, uint64_t *misses);
+
 /* Every node of `source` is fresh as of now (the kube watch is alive and in step). */
 void cluster_touch_source(struct cluster *c, enum cluster_source source);
 

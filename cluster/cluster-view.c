@@ -46,11 +46,35 @@ struct pod_slot {
 	uint64_t at;
 };
 
+/*
+ * The last NodeNames list resolved to nodes. kube-scheduler sends the same list call after call
+ * (the nodes that passed its own filters), and looking 5,000 names up in the index was ~8% of a
+ * call's instructions and more of its time: a hash, and a cache miss or two per name for the
+ * slot and the key it points to. A call whose names are the same bytes as the last one's, while
+ * no node came or went (`members`), reuses the nodes found then. It is kept only for names laid
+ * out back to back in one block, as the extender's parser stores them, so that comparing two
+ * lists is one memcmp. A call that finds it in use by another resolves its names itself.
+ */
+struct name_cache {
+	pthread_mutex_t mu; /* held by the call using it, for its whole evaluation */
+	char *block;	    /* the names, each NUL-terminated, back to back */
+	size_t block_len, block_cap;
+	size_t n;	       /* names in it; 0: empty */
+	uint64_t members;      /* the view's `members` when they were resolved */
+	struct cnode **nodes;  /* nodes[i] for name i; NULL: no record by that name */
+	size_t cap;	       /* of nodes */
+	uint64_t hits, misses; /* for tests (cluster_name_cache_stats) */
+};
+
 struct cluster {
-	pthread_rwlock_t lock; /* nodes, index, holds */
+	pthread_rwlock_t lock; /* nodes, index, holds, members */
 	struct cnode **nodes;
 	size_t n_nodes, cap_nodes;
 	struct strmap by_name; /* name -> struct cnode *, keyed by the node's own name */
+	/* Bumped whenever a node is added or removed (the write lock is held): a resolution of
+	 * names to nodes made at another value may name a freed node or miss a new one. */
+	uint64_t members;
+	struct name_cache names;
 	struct hold *holds;
 	size_t n_holds;
 	uint64_t next_hold_id;
@@ -150,6 +174,7 @@ static struct cnode *node_add(struct cluster *c, const char *name)
 		return NULL;
 	}
 	c->nodes[c->n_nodes++] = n;
+	c->members++;
 	return n;
 }
 
@@ -474,6 +499,7 @@ void cluster_record_remove(struct cluster *c, const char *node)
 		if (strcmp(c->nodes[i]->name, node) != 0)
 			continue;
 		strmap_del(&c->by_name, c->nodes[i]->name);
+		c->members++;
 		cnode_free(c->nodes[i]);
 		c->nodes[i] = c->nodes[--c->n_nodes];
 		break;
@@ -596,11 +622,11 @@ static void unmark_held_claims(struct sched_pod_request *pr, size_t marked, cons
 		}
 }
 
-/* One node's verdict; the lock is held. */
-static int evaluate_one(struct cluster *c, const struct sched_prepared *req, const char *name,
-			uint64_t now, struct sched_result *out)
+/* One node's verdict; the lock is held. `cn`: the node named `name`, or NULL when it has no
+ * record. */
+static int evaluate_node(struct cluster *c, const struct sched_prepared *req, const char *name,
+			 struct cnode *cn, uint64_t now, struct sched_result *out)
 {
-	struct cnode *cn = node_find(c, name);
 	char why[SCHED_REASON_MAX];
 	const char *u;
 
@@ -623,6 +649,7 @@ struct eval_job {
 	struct cluster *c;
 	const struct sched_prepared *req;
 	const char *const *names;
+	struct cnode *const *nodes; /* names[i]'s node, resolved before; NULL: look each up */
 	struct sched_result *results;
 	size_t n;
 	uint64_t now;
@@ -644,7 +671,9 @@ static void eval_job_run(struct eval_job *j)
 			return;
 		to = from + EVAL_CHUNK < j->n ? from + EVAL_CHUNK : j->n;
 		for (size_t i = from; i < to; i++) {
-			int r = evaluate_one(j->c, j->req, j->names[i], j->now, &j->results[i]);
+			struct cnode *cn = j->nodes ? j->nodes[i] : node_find(j->c, j->names[i]);
+			int r = evaluate_node(j->c, j->req, j->names[i], cn, j->now,
+					      &j->results[i]);
 
 			if (r) {
 				int zero = 0;
@@ -767,12 +796,17 @@ static struct eval_pool *eval_pool_get(struct cluster *c)
 }
 
 static int evaluate_all(struct cluster *c, const struct sched_request *sreq,
-			const char *const *names, size_t n, uint64_t now,
-			struct sched_result *results)
+			const char *const *names, struct cnode *const *nodes, size_t n,
+			uint64_t now, struct sched_result *results)
 {
 	struct sched_prepared prep;
-	struct eval_job one = {
-		.c = c, .req = &prep, .names = names, .results = results, .n = n, .now = now};
+	struct eval_job one = {.c = c,
+			       .req = &prep,
+			       .names = names,
+			       .nodes = nodes,
+			       .results = results,
+			       .n = n,
+			       .now = now};
 	struct eval_pool *p;
 	int r;
 
@@ -813,9 +847,87 @@ static int evaluate_all(struct cluster *c, const struct sched_request *sreq,
 	return r;
 }
 
+/* The length of names[0..n) when they lie back to back in one block (each right after the
+ * previous one's NUL), else 0. */
+static size_t names_block_len(const char *const *names, size_t n)
+{
+	const char *end = n ? names[0] : NULL;
+
+	for (size_t i = 0; i < n; i++) {
+		if (names[i] != end)
+			return 0;
+		end += strlen(end) + 1;
+	}
+	return n ? (size_t)(end - names[0]) : 0;
+}
+
+/*
+ * The nodes names[0..n) name, from the view's name cache: NULL when the cache is busy (another
+ * call is using it), when the names are not one block, or when it cannot grow (the caller then
+ * looks each name up). Otherwise the cache's mutex is held until name_cache_release(). The read
+ * lock is held, so `members` and the index are stable.
+ */
+static struct cnode *const *name_cache_resolve(struct cluster *c, const char *const *names,
+					       size_t n)
+{
+	struct name_cache *nc = &c->names;
+	size_t len = names_block_len(names, n);
+
+	if (!len || pthread_mutex_trylock(&nc->mu) != 0)
+		return NULL;
+	if (nc->n == n && nc->block_len == len && nc->members == c->members &&
+	    memcmp(nc->block, names[0], len) == 0) {
+		nc->hits++;
+		return nc->nodes;
+	}
+	nc->misses++;
+	if (n > nc->cap) {
+		struct cnode **v = realloc(nc->nodes, n * sizeof(*v));
+
+		if (!v)
+			goto fail;
+		nc->nodes = v;
+		nc->cap = n;
+	}
+	if (len > nc->block_cap) {
+		char *b = realloc(nc->block, len);
+
+		if (!b)
+			goto fail;
+		nc->block = b;
+		nc->block_cap = len;
+	}
+	for (size_t i = 0; i < n; i++)
+		nc->nodes[i] = node_find(c, names[i]);
+	memcpy(nc->block, names[0], len);
+	nc->block_len = len;
+	nc->n = n;
+	nc->members = c->members;
+	return nc->nodes;
+fail:
+	nc->n = 0;
+	pthread_mutex_unlock(&nc->mu);
+	return NULL;
+}
+
+static void name_cache_release(struct cluster *c, struct cnode *const *nodes)
+{
+	if (nodes)
+		pthread_mutex_unlock(&c->names.mu);
+}
+
+void cluster_name_cache_stats(struct cluster *c, uint64_t *hits, uint64_t *misses)
+{
+	pthread_mutex_lock(&c->names.mu);
+	*hits = c->names.hits;
+	*misses = c->names.misses;
+	pthread_mutex_unlock(&c->names.mu);
+}
+
 int cluster_evaluate(struct cluster *c, struct sched_pod_request *pr, const char *const *names,
 		     size_t n, struct sched_result *results)
 {
+	struct cnode *const *nodes;
 	struct sched_request *req = &pr->req;
 	uint64_t now;
 	int r = 0;
@@ -829,7 +941,9 @@ int cluster_evaluate(struct cluster *c, struct sched_pod_request *pr, const char
 		was[i] = req->volumes[i].bound_node != NULL;
 	pthread_rwlock_rdlock(&c->lock);
 	marked = mark_held_claims(c, pr, pr->uid);
-	r = evaluate_all(c, req, names, n, now, results);
+	nodes = name_cache_resolve(c, names, n);
+	r = evaluate_all(c, req, names, nodes, n, now, results);
+	name_cache_release(c, nodes);
 	unmark_held_claims(pr, marked, was);
 	pthread_rwlock_unlock(&c->lock);
 	return r;
@@ -1365,6 +1479,7 @@ int cluster_new(const struct cluster_opts *opts, struct cluster **out, char *err
 	pthread_rwlock_init(&c->lock, NULL);
 	pthread_mutex_init(&c->pods_lock, NULL);
 	pthread_mutex_init(&c->pool_lock, NULL);
+	pthread_mutex_init(&c->names.mu, NULL);
 	atomic_store(&c->next_expiry, UINT64_MAX);
 	c->clock_ms = opts->clock_ms;
 	c->clock_ud = opts->clock_ud;
@@ -1456,6 +1571,9 @@ struct cluster *cluster_free(struct cluster *c)
 	strmap_clear(&c->by_name);
 	free(c->driver);
 	eval_pool_free(c->pool);
+	free(c->names.block);
+	free(c->names.nodes);
+	pthread_mutex_destroy(&c->names.mu);
 	pthread_mutex_destroy(&c->pool_lock);
 	pthread_rwlock_destroy(&c->lock);
 	pthread_mutex_destroy(&c->pods_lock);

@@ -197,7 +197,8 @@ static inline bool same(const char *a, const char *b)
 	return *a == *b;
 }
 
-static bool fstype_ok(const struct sched_volume *v, const struct sched_pool *p)
+static inline __attribute__((always_inline)) bool fstype_ok(const struct sched_volume *v,
+							    const struct sched_pool *p)
 {
 	return !v->fstype || (p->fstype && same(v->fstype, p->fstype));
 }
@@ -377,7 +378,8 @@ static bool prepare(struct ctx *c, struct sched_result *out)
 /* ---- choosing pools and NUMA nodes --------------------------------------------------- */
 
 /* The pool on NUMA index k that takes volume v under the policy, or -1. */
-static int pick_pool(const struct ctx *c, const uint64_t *pfree, int k, size_t v)
+static inline __attribute__((always_inline)) int pick_pool(const struct ctx *c,
+							   const uint64_t *pfree, int k, size_t v)
 {
 	const struct sched_volume *vol = &c->req->volumes[v];
 	int best = -1;
@@ -413,10 +415,12 @@ static uint64_t largest_free(const struct ctx *c, const uint64_t *pfree, int k, 
 }
 
 /*
- * Places every new volume on NUMA index k (largest first). On failure writes why into `why`
- * (may be NULL) and returns false.
+ * Places every new volume on NUMA index k (largest first): pool[o] is the pool of the o-th new
+ * volume (c->p->order[o]), *take their bytes. On failure writes why into `why` (may be NULL) and
+ * returns false.
  */
-static bool pack_on(const struct ctx *c, int k, struct plan *pl, char *why, size_t why_len)
+static bool pack_on(const struct ctx *c, int k, int *pool, uint64_t *take, char *why,
+		    size_t why_len)
 {
 	uint64_t pfree[SCHED_MAX_POOLS];
 	char a[32], b[32];
@@ -459,14 +463,13 @@ static bool pack_on(const struct ctx *c, int k, struct plan *pl, char *why, size
 			return false;
 		}
 		pfree[p] -= c->req->volumes[v].size;
-		pl->pool[v] = p;
-		pl->numa[v] = k;
-		pl->numa_take[k] += c->req->volumes[v].size;
+		pool[o] = p;
+		*take += c->req->volumes[v].size;
 	}
 	return true;
 }
 
-static void plan_init(const struct ctx *c, struct plan *pl)
+static SMALL_LOOP void plan_init(const struct ctx *c, struct plan *pl)
 {
 	for (size_t i = 0; i < c->req->n_volumes; i++) {
 		pl->pool[i] = -1;
@@ -474,16 +477,6 @@ static void plan_init(const struct ctx *c, struct plan *pl)
 	}
 	pl->cpu = -1;
 	zero_u64(pl->numa_take, c->node->n_numa);
-}
-
-/* Copies the parts of a plan in use: a whole-struct copy (~800 bytes, mostly the unused tail
- * of numa_take) was half the time of best_home on a 2-NUMA node. */
-static void plan_copy(const struct ctx *c, struct plan *dst, const struct plan *src)
-{
-	copy_int(dst->pool, src->pool, c->req->n_volumes);
-	copy_int(dst->numa, src->numa, c->req->n_volumes);
-	dst->cpu = src->cpu;
-	copy_u64(dst->numa_take, src->numa_take, c->node->n_numa);
 }
 
 /*
@@ -517,7 +510,8 @@ static bool better(const struct ctx *c, uint64_t rem_a, unsigned cpus_a, int a, 
 
 /*
  * The best NUMA index to hold all new volumes (and, with `with_cpus`, the CPUs) by the policy;
- * -1 if none. `why` collects each NUMA node's refusal.
+ * -1 if none. `why` collects each NUMA node's refusal. `best` comes plan_init()ed (both callers
+ * have just done it); only the new volumes' entries are filled in, when a home is found.
  */
 static int best_home(const struct ctx *c, bool with_cpus, struct plan *best, char *why)
 {
@@ -526,10 +520,13 @@ static int best_home(const struct ctx *c, bool with_cpus, struct plan *best, cha
 	uint64_t best_rem = 0;
 	unsigned best_cpus = 0;
 	int home = -1;
+	/* Only the pools each NUMA node would give the new volumes: a whole plan per NUMA node,
+	 * initialised and copied, was most of this function's time. */
+	int pool[SCHED_MAX_VOLUMES], best_pool[SCHED_MAX_VOLUMES];
 
 	for (size_t k = 0; k < n->n_numa; k++) {
-		struct plan pl;
 		char one[SCHED_REASON_MAX];
+		uint64_t take = 0;
 		unsigned cpus_after = n->numa[k].cpus_free;
 
 		if (c->pin == -2) {
@@ -554,19 +551,27 @@ static int best_home(const struct ctx *c, bool with_cpus, struct plan *best, cha
 			}
 			cpus_after -= cpus;
 		}
-		plan_init(c, &pl);
-		if (!pack_on(c, (int)k, &pl, c->quiet ? NULL : one, sizeof(one))) {
+		if (!pack_on(c, (int)k, pool, &take, c->quiet ? NULL : one, sizeof(one))) {
 			if (!c->quiet)
 				reason_add(why, "%s%s", *why ? "; " : "", one);
 			continue;
 		}
-		uint64_t rem = c->numa_free[k] - pl.numa_take[k];
+		uint64_t rem = c->numa_free[k] - take;
 		if (home < 0 || better(c, rem, cpus_after, (int)k, best_rem, best_cpus, home)) {
 			home = (int)k;
 			best_rem = rem;
 			best_cpus = cpus_after;
-			plan_copy(c, best, &pl);
+			copy_int(best_pool, pool, c->p->n_new);
 		}
+	}
+	if (home < 0)
+		return -1;
+	for (size_t o = 0; o < c->p->n_new; o++) {
+		size_t v = c->p->order[o];
+
+		best->pool[v] = best_pool[o];
+		best->numa[v] = home;
+		best->numa_take[home] += c->req->volumes[v].size;
 	}
 	return home;
 }
@@ -853,11 +858,8 @@ int sched_evaluate_prepared(const struct sched_node *node, const struct sched_pr
 	if (r < 0)
 		return r;
 	out->n_volumes = req->n_volumes;
-	memset(out->volumes, 0, sizeof(out->volumes[0]) * req->n_volumes);
-	for (size_t i = 0; i < req->n_volumes; i++) {
-		out->volumes[i].pool = -1;
-		out->volumes[i].numa_id = -1;
-	}
+	for (size_t i = 0; i < req->n_volumes; i++)
+		out->volumes[i] = (struct sched_choice){.pool = -1, .numa_id = -1};
 	if (node->unusable) {
 		snprintf(out->reason, sizeof(out->reason), "%s", node->unusable);
 		return 0;

@@ -44,6 +44,8 @@ struct scan {
 	size_t arena_len, arena_cap;
 	size_t *name_off;
 	size_t n_names, names_cap;
+	sched_ext_name *name_info; /* n_names entries */
+	size_t info_cap;
 	sched_ext_span *items;
 	size_t items_cap;
 };
@@ -108,13 +110,34 @@ int add_name(scan &s, std::string_view name, const char *where, size_t idx)
 	if (name.size() > SCHED_EXT_MAX_NAME)
 		return fail(s, "%s[%zu]: node name longer than %d bytes", where, idx,
 			    SCHED_EXT_MAX_NAME);
-	if (memchr(name.data(), '\0', name.size()))
+	/* One pass for both questions, a word at a time: a NUL (refused), and whether the
+	 * answer must escape a byte of the name (a NUL is such a byte, so the exact search for
+	 * it runs only for names that are not plain). */
+	bool plain = true;
+	size_t i = 0, n = name.size();
+	uint64_t w;
+	for (; i + 8 <= n && plain; i += 8) {
+		memcpy(&w, name.data() + i, 8);
+		plain = !sched_ext_word_needs_escape(w);
+	}
+	if (plain && i < n && n >= 8) {
+		/* The tail as the last 8 bytes, overlapping bytes already seen (a fixed-size
+		 * copy: a variable one was a libc call per name). */
+		memcpy(&w, name.data() + n - 8, 8);
+		plain = !sched_ext_word_needs_escape(w);
+	} else {
+		for (; i < n && plain; i++)
+			plain = !sched_ext_needs_escape((unsigned char)name[i]);
+	}
+	if (!plain && memchr(name.data(), '\0', name.size()))
 		return fail(s, "%s[%zu]: node name contains NUL", where, idx);
 	if (s.n_names >= SCHED_EXT_MAX_NODES)
 		return fail(s, "%s: more than %d nodes", where, SCHED_EXT_MAX_NODES);
 	if (!grow(s.name_off, s.names_cap, s.n_names + 1) ||
+	    !grow(s.name_info, s.info_cap, s.n_names + 1) ||
 	    !grow(s.arena, s.arena_cap, s.arena_len + name.size() + 1))
 		return fail_oom(s);
+	s.name_info[s.n_names] = sched_ext_name{(uint32_t)name.size(), plain};
 	memcpy(s.arena + s.arena_len, name.data(), name.size());
 	s.arena[s.arena_len + name.size()] = '\0';
 	s.name_off[s.n_names++] = s.arena_len;
@@ -557,6 +580,8 @@ extern "C" int sched_ext_args_parse(struct sched_ext_parser *p, const char *body
 			a->names[i] = s.arena + s.name_off[i];
 		a->arena = s.arena;
 		s.arena = nullptr;
+		a->name_info = s.name_info; /* NULL when there are no names */
+		s.name_info = nullptr;
 		if (a->form == SCHED_EXT_NODES) {
 			if (!s.items) /* an empty item list: keep `items` non-NULL for the form */
 				s.items = (sched_ext_span *)malloc(sizeof(sched_ext_span));
@@ -575,12 +600,14 @@ extern "C" int sched_ext_args_parse(struct sched_ext_parser *p, const char *body
 done:
 	free(s.arena);
 	free(s.name_off);
+	free(s.name_info);
 	free(s.items);
 	sched_ext_parser_free(tmp);
 	if (r) {
 		if (a) {
 			json_decref(a->pod);
 			free(a->names);
+			free(a->name_info);
 			free(a->arena);
 			free(a->items);
 			free(a);

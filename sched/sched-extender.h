@@ -44,6 +44,12 @@ struct sched_ext_span {
 	size_t len;
 };
 
+/* What the answer writers need of a node name, measured once while parsing it. */
+struct sched_ext_name {
+	uint32_t len; /* strlen() */
+	bool plain;   /* no byte needs escaping: a JSON string is the name between quotes */
+};
+
 /* A parsed ExtenderArgs. Built by sched_ext_args_parse(), freed by sched_ext_args_free(). */
 struct sched_ext_args {
 	json_t *pod; /* the Pod object (owned reference); never NULL */
@@ -52,6 +58,10 @@ struct sched_ext_args {
 	/* n_nodes node names, NUL-terminated, unescaped, in one arena: NodeNames[i], or
 	 * Nodes.items[i].metadata.name. May repeat if the request repeats them. */
 	const char **names;
+	/* n_nodes entries for names[i]; NULL in args not made by the parser (the writers then
+	 * measure and scan each name): the writers spent most of their time on strlen() and the
+	 * escape scan of 5,000 names, which parsing them had to read anyway. */
+	struct sched_ext_name *name_info;
 	/* SCHED_EXT_NODES only (NULL otherwise): the raw JSON of Nodes.items[i] in the body,
 	 * and of Nodes.metadata ({.len = 0} when absent), echoed back by the filter answer. */
 	struct sched_ext_span *items;
@@ -111,6 +121,25 @@ struct sched_ext_buf {
 void sched_ext_buf_reset(struct sched_ext_buf *b);
 /* Frees the memory and zeroes `b`. */
 void sched_ext_buf_free(struct sched_ext_buf *b);
+/* Whether the 8 bytes of `w` hold one that a JSON string must escape: below 0x20 (NUL too), '"'
+ * or '\\' (the "has a byte less than n" arithmetic, exact for n <= 128: a zero byte in x is
+ * (x - ones) & ~x & highs; a byte < 0x20, (w - 0x20s) & ~w & highs). For the parser and the
+ * writers; which byte it is, a caller finds byte by byte. */
+static inline bool sched_ext_word_needs_escape(uint64_t w)
+{
+	const uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
+	uint64_t q = w ^ (ones * '"'), bs = w ^ (ones * '\\');
+
+	return ((w - ones * 0x20) & ~w & highs) | ((q - ones) & ~q & highs) |
+	       ((bs - ones) & ~bs & highs);
+}
+
+/* The same for one byte. */
+static inline bool sched_ext_needs_escape(unsigned char c)
+{
+	return c < 0x20 || c == '"' || c == '\\';
+}
+
 /* Appends `s` (`len` bytes) as a JSON string literal, quotes included, escaping as RFC 8259
  * asks (", \, control characters; bytes >= 0x80 are copied as they are). 0 or -ENOMEM. */
 int sched_ext_buf_put_json_string(struct sched_ext_buf *b, const char *s, size_t len);

@@ -7,10 +7,14 @@
 #define PMEMD_UTIL_STRMAP_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 struct strmap_slot {
 	const char *key; /* NULL: empty; STRMAP_TOMBSTONE: deleted */
 	void *value;
+	/* The key's hash: a probe compares it before following `key` to its string, so a slot
+	 * of another key costs no cache miss, and growing rehashes without reading the keys. */
+	uint64_t hash;
 };
 
 struct strmap {
@@ -30,5 +34,8 @@ void *strmap_get(const struct strmap *m, const char *key);
 int strmap_put(struct strmap *m, const char *key, void *value);
 /* Removes key; returns its value, or NULL when absent. */
 void *strmap_del(struct strmap *m, const char *key);
+/* The hash strmap uses for `len` bytes of `s` (no NUL needed): for callers that fingerprint
+ * strings the same way. Not stable across versions: never store it. */
+uint64_t strmap_hash(const char *s, size_t len);
 
 #endif

@@ -510,6 +510,158 @@ static void test_view_stale_and_holds(void **state)
 	json_decref(rec);
 }
 
+/* ---- the NodeNames cache ------------------------------------------------------------- */
+
+/* What a node's verdict says, for comparing two evaluations. */
+static void same_result(const char *name, const struct sched_result *a,
+			const struct sched_result *b)
+{
+	if (a->feasible != b->feasible || a->score != b->score ||
+	    a->cpu_numa_id != b->cpu_numa_id || a->distance != b->distance ||
+	    a->n_volumes != b->n_volumes || strcmp(a->reason, b->reason) != 0)
+		fail_msg("node %s: %d/%d/cpu %d/%s vs %d/%d/cpu %d/%s", name, a->feasible, a->score,
+			 a->cpu_numa_id, a->reason, b->feasible, b->score, b->cpu_numa_id,
+			 b->reason);
+	for (size_t v = 0; v < a->n_volumes; v++)
+		if (a->volumes[v].pool != b->volumes[v].pool ||
+		    a->volumes[v].numa_id != b->volumes[v].numa_id ||
+		    a->volumes[v].counted != b->volumes[v].counted)
+			fail_msg("node %s: volume %zu placed differently", name, v);
+}
+
+static void put_node(struct cluster *c, const char *name, long long allocated)
+{
+	json_t *rec = json_loads(one_node_record, 0, NULL);
+	char err[512] = "";
+
+	assert_non_null(rec);
+	json_object_set_new(rec, "node", json_string(name));
+	/* numa0's 32Gi pool holds `allocated`; numa1's 16Gi pool is full. */
+	json_object_set_new(json_array_get(json_object_get(rec, "pools"), 0), "allocated_bytes",
+			    json_integer(allocated));
+	json_object_set_new(json_array_get(json_object_get(rec, "pools"), 1), "allocated_bytes",
+			    json_integer(16LL << 30));
+	if (cluster_record_put(c, rec, CLUSTER_SOURCE_AGENTS, "http://127.0.0.1:1", err,
+			       sizeof(err)) < 0)
+		fail_msg("record %s: %s", name, err);
+	json_decref(rec);
+}
+
+/*
+ * kube-scheduler sends the same NodeNames list call after call, so the view keeps the nodes the
+ * last list named. Reusing them must give the answers a fresh look-up gives, and a node that
+ * comes or goes must be seen at once.
+ */
+static void test_name_cache(void **state)
+{
+	enum { N = 2600 }; /* over the size a filter is shared with the worker threads */
+	static char block[N * 16], block2[N * 16];
+	static const char *names[N], *names2[N], *apart[N];
+	static char apart_buf[N][16];
+	static struct sched_result cached[N], fresh[N];
+	struct sched_pod_request *req = NULL;
+	struct config *cfg;
+	struct cluster *c;
+	uint64_t hits, misses, h0, m0;
+	size_t len = 0;
+	json_t *pod;
+	char err[512];
+	(void)state;
+
+	clock_offset = 0;
+	c = view_new(&cfg, "role: scheduler\n"
+			   "kube: {enabled: false}\n"
+			   "scheduler: {agents: [http://127.0.0.1:1], max_record_age: 600s}\n");
+	/* w0..w(N-2) with seeded usage (some full); the last name has no record yet. */
+	uint64_t seed = 7;
+	for (int i = 0; i < N - 1; i++) {
+		char name[16];
+		seed = seed * 6364136223846793005ULL + 1442695040888963407ULL;
+		snprintf(name, sizeof(name), "w%d", i);
+		put_node(c, name, (long long)((seed >> 33) % 33) << 30);
+	}
+	/* The names back to back in one block, as the extender's parser stores them (in an
+	 * order unlike the records'), and the same names one by one elsewhere. */
+	for (int i = 0; i < N; i++) {
+		char name[16];
+		if (i == N / 3)
+			snprintf(name, sizeof(name), "later");
+		else
+			snprintf(name, sizeof(name), "w%d", (i * 7919) % (N - 1));
+		names[i] = block + len;
+		len += (size_t)sprintf(block + len, "%s", name) + 1;
+		snprintf(apart_buf[N - 1 - i], sizeof(apart_buf[0]), "%s", name);
+		apart[i] = apart_buf[N - 1 - i];
+	}
+	memcpy(block2, block, len);
+	for (int i = 0; i < N; i++)
+		names2[i] = block2 + (names[i] - block);
+
+	pod = pod_json("p", "u", "12Gi", 1);
+	assert_int_equal(cluster_pod_request(c, pod, &req, err, sizeof(err)), 0);
+	json_decref(pod);
+
+	/* First call: resolved and kept; the second (same bytes elsewhere) reuses it. Names
+	 * not in one block never touch the cache. */
+	cluster_name_cache_stats(c, &h0, &m0);
+	assert_int_equal(cluster_evaluate(c, req, names, N, fresh), 0);
+	cluster_name_cache_stats(c, &hits, &misses);
+	assert_int_equal(hits - h0, 0);
+	assert_int_equal(misses - m0, 1);
+	assert_int_equal(cluster_evaluate(c, req, names2, N, cached), 0);
+	assert_int_equal(cluster_evaluate(c, req, apart, N, fresh), 0);
+	cluster_name_cache_stats(c, &hits, &misses);
+	assert_int_equal(hits - h0, 1);
+	assert_int_equal(misses - m0, 1);
+	size_t feasible = 0;
+	for (int i = 0; i < N; i++) {
+		same_result(names[i], &cached[i], &fresh[i]);
+		feasible += cached[i].feasible;
+	}
+	assert_true(feasible > N / 2 && feasible < N - 1); /* both kinds of answer */
+	assert_string_equal(cached[N / 3].reason, "no pmemd record for node later");
+
+	/* A node goes: the kept nodes are dropped, and it fails with no record. */
+	cluster_record_remove(c, names[10]);
+	assert_int_equal(cluster_evaluate(c, req, names, N, cached), 0);
+	cluster_name_cache_stats(c, &hits, &misses);
+	assert_int_equal(misses - m0, 2);
+	assert_false(cached[10].feasible);
+	assert_non_null(strstr(cached[10].reason, "no pmemd record for node"));
+
+	/* A node comes: found at once. */
+	put_node(c, "later", 0);
+	put_node(c, names[10], 0);
+	assert_int_equal(cluster_evaluate(c, req, names, N, cached), 0);
+	cluster_name_cache_stats(c, &hits, &misses);
+	assert_int_equal(misses - m0, 3);
+	assert_true(cached[N / 3].feasible);
+	assert_true(cached[10].feasible);
+
+	/* A new record of a known node changes no membership: the kept nodes serve, with the
+	 * new record (a full pool now). */
+	put_node(c, names[20], 32LL << 30);
+	assert_int_equal(cluster_evaluate(c, req, names, N, cached), 0);
+	assert_int_equal(cluster_evaluate(c, req, apart, N, fresh), 0);
+	cluster_name_cache_stats(c, &hits, &misses);
+	assert_int_equal(hits - h0, 2);
+	assert_int_equal(misses - m0, 3);
+	for (int i = 0; i < N; i++)
+		same_result(names[i], &cached[i], &fresh[i]);
+
+	/* Another list (one name fewer, then one name changed) is resolved anew. */
+	assert_int_equal(cluster_evaluate(c, req, names, N - 1, cached), 0);
+	block2[0] = 'x'; /* names2[0] is no longer names[0] */
+	assert_int_equal(cluster_evaluate(c, req, names2, N, cached), 0);
+	cluster_name_cache_stats(c, &hits, &misses);
+	assert_int_equal(misses - m0, 5);
+	assert_false(cached[0].feasible);
+	assert_non_null(strstr(cached[0].reason, "no pmemd record for node x"));
+	sched_pod_request_free(req);
+	cluster_free(c);
+	config_free(cfg);
+}
+
 /* Kube source: a PmemNode status is dated by its heartbeat, not by when it arrived, and a
  * bookmark does not freshen it (a re-list would otherwise deliver a dead node as alive). */
 static void test_view_heartbeat_age(void **state)
@@ -1493,6 +1645,7 @@ int main(void)
 		cmocka_unit_test(test_view_heartbeat_age),
 		cmocka_unit_test(test_view_holds_expire),
 		cmocka_unit_test(test_evaluate_large),
+		cmocka_unit_test(test_name_cache),
 		cmocka_unit_test(test_extender_fixtures_without_kube),
 		cmocka_unit_test(test_extender_fixtures_with_kube),
 		cmocka_unit_test(test_agents),

@@ -516,6 +516,83 @@ static void test_generated_5000(void **state)
 	free(fix);
 }
 
+/*
+ * The parser measures each name and says whether it needs escaping (name_info), so the writers
+ * copy plain names instead of measuring and scanning them again. The answers must be the bytes
+ * the writers give without that (name_info NULL: strlen and the escape scan, as before it
+ * existed), for the recorded bodies and for names of every length around the word size with
+ * each kind of byte that needs escaping (as JSON escapes and raw UTF-8) at every position.
+ */
+static void answers_both_ways(const char *body, size_t len, uint64_t seed)
+{
+	struct sched_ext_args *a = parse_ok(body, len);
+	struct sched_ext_buf with = {0}, without = {0};
+	struct sched_result *res = calloc(a->n_nodes ? a->n_nodes : 1, sizeof(*res));
+	struct sched_ext_name *info = a->name_info;
+
+	assert_non_null(res);
+	for (size_t i = 0; i < a->n_nodes; i++) {
+		seed = seed * 6364136223846793005ULL + 1442695040888963407ULL;
+		res[i].feasible = (seed >> 40) % 3 != 0;
+		res[i].score = res[i].feasible ? (int)((seed >> 20) % 101) : 0;
+		if (!res[i].feasible && (seed >> 50) % 2)
+			snprintf(res[i].reason, sizeof(res[i].reason), "numa%zu: need 32Gi", i % 2);
+		if (info)
+			assert_int_equal(info[i].len, strlen(a->names[i]));
+	}
+	for (int way = 0; way < 2; way++) {
+		struct sched_ext_buf *b = way ? &without : &with;
+		a->name_info = way ? NULL : info;
+		assert_int_equal(sched_ext_write_filter(b, a, body, res, NULL), 0);
+		assert_int_equal(sched_ext_write_priorities(b, a, res), 0);
+		assert_int_equal(sched_ext_write_filter(b, a, body, NULL, "no PVC"), 0);
+	}
+	a->name_info = info;
+	assert_int_equal(with.len, without.len);
+	assert_memory_equal(with.data, without.data, with.len);
+	sched_ext_buf_free(&with);
+	sched_ext_buf_free(&without);
+	free(res);
+	sched_ext_args_free(a);
+}
+
+static void test_name_info_same_answers(void **state)
+{
+	static const char *const files[] = {
+		SCHED_FIX "filter-args-pmem-pvc-inline.json",
+		SCHED_FIX "prioritize-args-pmem-pvc-inline.json",
+		SCHED_FIX "filter-args-nodeCacheCapable-false.json",
+		SCHED_FIX "filter-args-no-pmem.json",
+	};
+	/* As they appear in the body: JSON escapes, and raw UTF-8 (é). */
+	static const char *const odd[] = {"\\\"",     "\\\\",	 "\\n", "\\u0001", "\\u001f", "\\t",
+					  "\xc3\xa9", "\\u00e9", "\\/", " ",	   "\x7f"};
+	(void)state;
+	for (size_t f = 0; f < N_OF(files); f++) {
+		size_t len;
+		char *body = slurp(files[f], &len);
+		answers_both_ways(body, len, f);
+		free(body);
+	}
+	size_t cap = 1 << 20, off = 0;
+	char *body = malloc(cap);
+	assert_non_null(body);
+	off += (size_t)snprintf(body + off, cap - off, "{\"Pod\":{},\"NodeNames\":[\"plain\"");
+	for (size_t n = 1; n <= 20; n++)
+		for (size_t pos = 0; pos < n; pos++)
+			for (size_t k = 0; k < N_OF(odd); k++) {
+				off += (size_t)snprintf(body + off, cap - off, ",\"");
+				for (size_t i = 0; i < n; i++)
+					off += (size_t)snprintf(body + off, cap - off, "%s",
+								i == pos ? odd[k] : "n");
+				off += (size_t)snprintf(body + off, cap - off, "\"");
+				assert_true(off < cap - 64);
+			}
+	off += (size_t)snprintf(body + off, cap - off, "]}");
+	answers_both_ways(body, off, 99);
+	free(body);
+}
+
 /* ---- writers ------------------------------------------------------------------------- */
 
 static void test_writer_escaping(void **state)
@@ -1068,6 +1145,7 @@ int main(void)
 		cmocka_unit_test(test_malformed),
 		cmocka_unit_test(test_malformed_big),
 		cmocka_unit_test(test_generated_5000),
+		cmocka_unit_test(test_name_info_same_answers),
 		cmocka_unit_test(test_writer_escaping),
 		cmocka_unit_test(test_score_scale),
 		cmocka_unit_test(test_binding),

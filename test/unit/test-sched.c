@@ -1544,6 +1544,64 @@ static void test_record_minimal(void **state)
 	sched_node_free(o);
 }
 
+/*
+ * A node and its arrays and fstype strings are one allocation, sized from the record before the
+ * pools are read: skipped pools before the kept ones, fstypes of every length, distances, and
+ * the 65th ready pool (refused) must all stay inside it (ASan checks the bounds).
+ */
+static void test_record_one_block(void **state)
+{
+	(void)state;
+	for (int ready = 60; ready <= 65; ready += 5) {
+		json_t *pools = json_array(), *numa;
+		char fs[80], name[32];
+
+		for (int i = 0; i < 10; i++) /* skipped: not ready, with long fstypes */
+			json_array_append_new(
+				pools, json_pack("{s:s, s:s, s:s, s:n, s:s}", "name", "/skip",
+						 "type", "pmem", "state", "pending", "numa_node",
+						 "fstype", "a-long-fstype-name-that-is-not-kept"));
+		for (int i = 0; i < ready; i++) {
+			memset(fs, 'x', sizeof(fs));
+			fs[i % 70 + 1] = '\0';
+			snprintf(name, sizeof(name), "/p%d", i);
+			json_array_append_new(pools,
+					      json_pack("{s:s, s:s, s:s, s:i, s:s, s:I, s:I}",
+							"name", name, "type", "pmem", "state",
+							"ready", "numa_node", i % 2, "fstype", fs,
+							"allocatable_bytes", (json_int_t)100,
+							"allocated_bytes", (json_int_t)i));
+		}
+		numa = json_pack("[{s:i, s:[i], s:{s:i, s:i}}, {s:i, s:[i], s:{s:i, s:i}}]", "id",
+				 0, "cpus", 0, "distances", "0", 10, "1", 31, "id", 1, "cpus", 1,
+				 "distances", "0", 31, "1", 10);
+		json_t *rec = json_pack("{s:s, s:o, s:o}", "node", "w", "numa_nodes", numa, "pools",
+					pools);
+		struct sched_owned_node *o = NULL;
+		char err[128] = "";
+		int r = sched_node_from_record(rec, &o, err, sizeof(err));
+
+		json_decref(rec);
+		if (ready > SCHED_MAX_POOLS) {
+			assert_int_equal(r, -EINVAL);
+			assert_non_null(strstr(err, "more than 64 ready pmem pools"));
+			assert_null(o);
+			continue;
+		}
+		assert_int_equal(r, 0);
+		assert_int_equal(o->node.n_pools, ready);
+		for (int i = 0; i < ready; i++) {
+			snprintf(name, sizeof(name), "/p%d", i);
+			assert_string_equal(o->node.pools[i].name, name);
+			assert_int_equal(strlen(o->node.pools[i].fstype), i % 70 + 1);
+			assert_int_equal(o->node.pools[i].allocated, i);
+		}
+		assert_int_equal(o->node.distance[1], 31);
+		assert_int_equal(o->node.distance[3], 10);
+		sched_node_free(o);
+	}
+}
+
 /* ---- the prepared request: the same answers as before it ----------------------------- */
 
 static uint64_t fnv(uint64_t h, const void *p, size_t n)
@@ -1738,6 +1796,7 @@ int main(void)
 		cmocka_unit_test(test_record_new_fields),
 		cmocka_unit_test(test_record_malformed),
 		cmocka_unit_test(test_record_minimal),
+		cmocka_unit_test(test_record_one_block),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -81,11 +81,62 @@ static void test_against_model(void **state)
 	strmap_clear(&m);
 }
 
+/*
+ * The hash reads eight bytes at a time: keys of every length around the word size, keys that
+ * differ only in their last byte or only in length, and bytes >= 0x80 must all stay apart,
+ * and every slot must carry its key's hash (a probe compares it before the key).
+ */
+static void test_lengths_and_hashes(void **state)
+{
+	static char k[3][40][48];
+	struct strmap m;
+	size_t live = 0;
+
+	(void)state;
+	strmap_init(&m);
+	for (int len = 0; len < 40; len++) {
+		memset(k[0][len], 'a',
+		       (size_t)len); /* "", "a", "aa", ...: only the length differs */
+		memset(k[1][len], 'a', (size_t)len);
+		memset(k[2][len], 'a', (size_t)len);
+		if (len) {
+			k[1][len][len - 1] = 'b';	 /* the last byte differs */
+			k[2][len][len - 1] = (char)0xe9; /* ... with a byte >= 0x80 */
+		}
+		for (int v = 0; v < 3; v++)
+			if (v == 0 || len)
+				assert_int_equal(strmap_put(&m, k[v][len], k[v][len]), 0);
+	}
+	for (int len = 0; len < 40; len++)
+		for (int v = 0; v < 3; v++) {
+			if (v && !len)
+				continue;
+			char copy[48];
+			memcpy(copy, k[v][len], sizeof(copy));
+			assert_ptr_equal(strmap_get(&m, copy), k[v][len]);
+			assert_int_equal(strmap_hash(copy, strlen(copy)),
+					 strmap_hash(k[v][len], strlen(k[v][len])));
+		}
+	for (size_t i = 0; i < m.cap; i++) {
+		const char *key = m.slots[i].key;
+		if (!key)
+			continue;
+		assert_int_equal(m.slots[i].hash, strmap_hash(key, strlen(key)));
+		live++;
+	}
+	assert_int_equal(live, m.used);
+	/* Only `len` bytes count: what follows them does not change the hash. */
+	assert_int_equal(strmap_hash("abcdefghij", 9), strmap_hash("abcdefghiX", 9));
+	assert_true(strmap_hash("abcdefghij", 9) != strmap_hash("abcdefghij", 10));
+	strmap_clear(&m);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_basic),
 		cmocka_unit_test(test_against_model),
+		cmocka_unit_test(test_lengths_and_hashes),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
