@@ -30,6 +30,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "api/api-extender.h"
@@ -61,8 +62,7 @@ static const char sim_yaml[] = "nodes:\n"
 			       "         pools: [{name: /mnt/pmem0, size: 32Gi, fstype: xfs, "
 			       "allocated: 8Gi}]}\n";
 
-static char sim_dir[64];
-static char sim_path[128];
+static char sim_path[64];
 static struct config *cfg;
 static struct api_extender_routes *routes;
 
@@ -81,30 +81,24 @@ static uint64_t fixed_clock(void *ud)
 	return 1000000;
 }
 
-static void remove_sim(void)
-{
-	unlink(sim_path);
-	rmdir(sim_dir);
-}
-
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	struct config_errors *errs = NULL;
 	char yaml[512];
-	FILE *f;
+	int fd;
 	(void)argc;
 	(void)argv;
 
 	log_set_level(LOG_LVL_ERROR);
 	verbose = getenv("PMEMD_FUZZ_VERBOSE") != NULL;
-	snprintf(sim_dir, sizeof(sim_dir), "/tmp/pmemd-fuzz-XXXXXX");
-	if (!mkdtemp(sim_dir))
-		broken("setup", "mkdtemp");
-	snprintf(sim_path, sizeof(sim_path), "%s/sim.yaml", sim_dir);
-	f = fopen(sim_path, "w");
-	if (!f || fputs(sim_yaml, f) < 0 || fclose(f) != 0)
-		broken("setup", sim_path);
-	atexit(remove_sim);
+	/*
+	 * The view reads the description from a path at every cluster_new(): a memfd's, so the
+	 * file goes with the process however it ends (a crash included), leaving nothing in /tmp.
+	 */
+	fd = memfd_create("fuzz-extender-sim", 0);
+	if (fd < 0 || write(fd, sim_yaml, strlen(sim_yaml)) != (ssize_t)strlen(sim_yaml))
+		broken("setup", "memfd_create");
+	snprintf(sim_path, sizeof(sim_path), "/proc/self/fd/%d", fd);
 	snprintf(yaml, sizeof(yaml),
 		 "role: scheduler\nlog_level: error\nnode_name: fuzz\nkube: {enabled: false}\n"
 		 "scheduler: {simulate: %s}\n",
