@@ -15,6 +15,8 @@
 # shellcheck source=lib/pmemd.sh
 . "$PMEMD_SRC/test/node/lib/pmemd.sh"
 
+# Run by run-node (to pass FIRE_SEED/FIRE_KILLS) the folder is the repo's, read-only here.
+[[ -w $PWD ]] || cd "$(mktemp -d /tmp/test98.XXXXXX)" || exit 1
 SEED=${FIRE_SEED:-$(((RANDOM << 15) | RANDOM))}
 KILLS=${FIRE_KILLS:-20}
 THREADS=${FIRE_THREADS:-4}
