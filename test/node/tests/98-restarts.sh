@@ -9,14 +9,15 @@
 # client (build/node-bin/fire-client) logs every request and its outcome to journal.log.
 # Rerun one: FIRE_SEED=<the seed printed> (the choices and the kill delays follow it; the
 # moments the kills land on do not).
+# Run by run-node (to pass FIRE_SEED/FIRE_KILLS) the folder is the repo's, read-only here
+# (lib/pmemd.sh puts its log in the current folder, so before sourcing it).
+[[ -w $PWD ]] || cd "$(mktemp -d /tmp/test98.XXXXXX)" || exit 1
 # shellcheck source-path=SCRIPTDIR/..
 # shellcheck source=lib/test.sh
 . "$PMEMD_SRC/test/node/lib/test.sh"
 # shellcheck source=lib/pmemd.sh
 . "$PMEMD_SRC/test/node/lib/pmemd.sh"
 
-# Run by run-node (to pass FIRE_SEED/FIRE_KILLS) the folder is the repo's, read-only here.
-[[ -w $PWD ]] || cd "$(mktemp -d /tmp/test98.XXXXXX)" || exit 1
 SEED=${FIRE_SEED:-$(((RANDOM << 15) | RANDOM))}
 KILLS=${FIRE_KILLS:-20}
 THREADS=${FIRE_THREADS:-4}
