@@ -9,11 +9,11 @@
 # client (build/node-bin/fire-client) logs every request and its outcome to journal.log.
 # Rerun one: FIRE_SEED=<the seed printed> (the choices and the kill delays follow it; the
 # moments the kills land on do not).
+# shellcheck source-path=SCRIPTDIR/..
 # Started by run-node (to pass FIRE_SEED/FIRE_KILLS with --env), the current folder is the
 # repo's, read-only in the node: work in a scratch folder, before lib/pmemd.sh takes its log
 # path from the current one.
 [[ -w $PWD ]] || cd "$(mktemp -d /tmp/test98.XXXXXX)" || exit 1
-# shellcheck source-path=SCRIPTDIR/..
 # shellcheck source=lib/test.sh
 . "$PMEMD_SRC/test/node/lib/test.sh"
 # shellcheck source=lib/pmemd.sh
