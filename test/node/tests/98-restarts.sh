@@ -10,6 +10,10 @@
 # Rerun one: FIRE_SEED=<the seed printed> (the choices and the kill delays follow it; the
 # moments the kills land on do not).
 # shellcheck source-path=SCRIPTDIR/..
+# Started by run-node (to pass FIRE_SEED/FIRE_KILLS with --env), the current folder is the
+# repo's, read-only in the node: work in a scratch folder, before lib/pmemd.sh takes its log
+# path from the current one.
+[[ -w $PWD ]] || cd "$(mktemp -d /tmp/test98.XXXXXX)" || exit 1
 # shellcheck source=lib/test.sh
 . "$PMEMD_SRC/test/node/lib/test.sh"
 # shellcheck source=lib/pmemd.sh
