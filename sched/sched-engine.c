@@ -120,27 +120,35 @@ static void fmt_size(uint64_t b, char *buf, size_t len)
 /*
  * Zeroing and copying the few entries of one node's arrays (2 NUMA nodes, 2 pools, 3 volumes
  * typically) in plain loops: as memset/memcpy calls of a variable size they were ~10 library
- * calls per node, a good part of evaluating one. The attribute keeps gcc from turning the
- * loops back into those calls.
+ * calls per node, a good part of evaluating one. The empty asm makes the index opaque to gcc,
+ * so it cannot turn a loop back into such a call; unlike a per-function optimize attribute
+ * (which did the same before), it lets the loops be inlined: as calls they were ~7% of the
+ * engine's instructions.
  */
-#define SMALL_LOOP __attribute__((optimize("no-tree-loop-distribute-patterns")))
+#define SMALL_LOOP_STEP(i) __asm__("" : "+r"(i))
 
-static inline SMALL_LOOP void zero_u64(uint64_t *d, size_t n)
+static inline void zero_u64(uint64_t *d, size_t n)
 {
-	for (size_t i = 0; i < n; i++)
+	for (size_t i = 0; i < n; i++) {
 		d[i] = 0;
+		SMALL_LOOP_STEP(i);
+	}
 }
 
-static inline SMALL_LOOP void copy_u64(uint64_t *d, const uint64_t *s, size_t n)
+static inline void copy_u64(uint64_t *d, const uint64_t *s, size_t n)
 {
-	for (size_t i = 0; i < n; i++)
+	for (size_t i = 0; i < n; i++) {
 		d[i] = s[i];
+		SMALL_LOOP_STEP(i);
+	}
 }
 
-static inline SMALL_LOOP void copy_int(int *d, const int *s, size_t n)
+static inline void copy_int(int *d, const int *s, size_t n)
 {
-	for (size_t i = 0; i < n; i++)
+	for (size_t i = 0; i < n; i++) {
 		d[i] = s[i];
+		SMALL_LOOP_STEP(i);
+	}
 }
 
 /* Appends to a reason, truncating with "..." rather than failing. */
@@ -329,8 +337,10 @@ static bool prepare(struct ctx *c, struct sched_result *out)
 	char lb[32];
 
 	c->pin = -1;
-	for (size_t i = 0; i < req->n_volumes; i++)
+	for (size_t i = 0; i < req->n_volumes; i++) {
 		c->bound_numa[i] = -1;
+		SMALL_LOOP_STEP(i);
+	}
 	/* Bound volumes in request order, so the first one that rules the node out names it. */
 	for (size_t b = 0; b < c->p->n_bound; b++) {
 		size_t i = c->p->bound[b];
@@ -469,11 +479,12 @@ static bool pack_on(const struct ctx *c, int k, int *pool, uint64_t *take, char 
 	return true;
 }
 
-static SMALL_LOOP void plan_init(const struct ctx *c, struct plan *pl)
+static void plan_init(const struct ctx *c, struct plan *pl)
 {
 	for (size_t i = 0; i < c->req->n_volumes; i++) {
 		pl->pool[i] = -1;
 		pl->numa[i] = c->bound_numa[i];
+		SMALL_LOOP_STEP(i);
 	}
 	pl->cpu = -1;
 	zero_u64(pl->numa_take, c->node->n_numa);
@@ -858,8 +869,10 @@ int sched_evaluate_prepared(const struct sched_node *node, const struct sched_pr
 	if (r < 0)
 		return r;
 	out->n_volumes = req->n_volumes;
-	for (size_t i = 0; i < req->n_volumes; i++)
+	for (size_t i = 0; i < req->n_volumes; i++) {
 		out->volumes[i] = (struct sched_choice){.pool = -1, .numa_id = -1};
+		SMALL_LOOP_STEP(i);
+	}
 	if (node->unusable) {
 		snprintf(out->reason, sizeof(out->reason), "%s", node->unusable);
 		return 0;
