@@ -226,7 +226,8 @@ struct app {
 	bool pools_settled;
 };
 
-/* The pools volumes can live in: ready fsdax pools with a filesystem, and those pending. */
+/* The pools volumes can live in: ready fsdax pools with a filesystem, those pending, and those
+ * in error (their volumes are unreadable, not gone). */
 static int volume_pools(void *ctx, struct quota_pool_info **out, size_t *n)
 {
 	struct app *app = ctx;
@@ -242,12 +243,13 @@ static int volume_pools(void *ctx, struct quota_pool_info **out, size_t *n)
 		return -ENOMEM;
 	}
 	for (size_t i = 0; i < n_st; i++) {
-		if (st[i].type != CONFIG_POOL_PMEM || st[i].state == POOL_ERROR)
+		if (st[i].type != CONFIG_POOL_PMEM)
 			continue;
 		snprintf(v[k].name, sizeof(v[k].name), "%s", st[i].name);
 		snprintf(v[k].id, sizeof(v[k].id), "%s", st[i].id);
 		/* Not decided yet: its volumes are unknown, not absent (503, not 404). */
 		v[k].pending = st[i].state == POOL_PENDING;
+		v[k].failed = st[i].state == POOL_ERROR;
 		v[k].numa_node = st[i].numa_node;
 		v[k].fstype = st[i].fstype;
 		v[k].allocatable_bytes = st[i].allocatable_bytes;

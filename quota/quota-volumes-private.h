@@ -66,6 +66,7 @@ struct vpool {
 	bool ready;
 	bool scanned;
 	bool pending;	   /* reported, not decided yet (quota_pool_info.pending) */
+	bool failed;	   /* reported in error (quota_pool_info.failed) */
 	uint64_t reported; /* the committed bytes last told to opts.allocated (+1; 0 = never) */
 	uint64_t reported_resv; /* the same for opts.reserved */
 	struct quota_ids *ids;

@@ -188,7 +188,18 @@ static int no_volume(struct quota_volumes *v, const char *name, char *err, size_
 {
 	int r = qv_loading(v, err, err_len);
 
-	return r < 0 ? r : err_fail(-ENOENT, err, err_len, "no volume %.253s", name);
+	if (r < 0)
+		return r;
+	/* The same for a pool in error: the volume may be on it, unreadable, not gone. */
+	for (size_t i = 0; i < v->n_pools; i++)
+		if (v->pools[i]->failed)
+			return err_fail(
+				-EAGAIN, err, err_len,
+				"no volume %.253s in the ready pools, and pool %s is in error: "
+				"the volume may be there; repair the pool (GET /v1/pools says "
+				"why) and try again",
+				name, v->pools[i]->name);
+	return err_fail(-ENOENT, err, err_len, "no volume %.253s", name);
 }
 
 static struct vpool *find_pool(struct quota_volumes *v, const char *name_or_id)
@@ -1055,6 +1066,7 @@ int quota_volumes_sync(struct quota_volumes *v)
 	for (size_t i = 0; i < v->n_pools; i++) {
 		v->pools[i]->ready = false;
 		v->pools[i]->pending = false;
+		v->pools[i]->failed = false;
 	}
 	for (size_t i = 0; i < n; i++) {
 		struct vpool *p = NULL;
@@ -1088,6 +1100,10 @@ int quota_volumes_sync(struct quota_volumes *v)
 		}
 		p->numa_node = infos[i].numa_node;
 		p->fstype = infos[i].fstype;
+		if (infos[i].failed) {
+			p->failed = true;
+			continue;
+		}
 		if (infos[i].pending) {
 			p->pending = true;
 			continue;

@@ -34,6 +34,14 @@ struct quota_pool_info {
 	 * or an unknown pool is answered -EAGAIN, not -ENOENT. Only name matters then.
 	 */
 	bool pending;
+	/*
+	 * Failed by the pool manager (its mount, filesystem or namespace is in error): whatever
+	 * volumes it holds cannot be read. A name the catalog lacks is then answered -EAGAIN
+	 * naming the pool, never -ENOENT (the CSI shim takes a 404 on delete for "deleted", and
+	 * the volume's data would be forgotten). Creates go on in the other pools. Only name
+	 * matters then.
+	 */
+	bool failed;
 };
 
 struct quota_volumes_opts {

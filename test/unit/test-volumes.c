@@ -714,6 +714,54 @@ static void test_publish_and_restart(void **state)
  * of a name in another pool. Test 98 (restarts under fire) found both. Once the pool is ready
  * and scanned, the answers are the real ones again.
  */
+/*
+ * A pool in error: a volume on it cannot be read, so a name the catalog lacks is 503 naming the
+ * pool, never 404 (the CSI shim would take the volume for deleted and forget its data).
+ * Creates go on in the ready pool.
+ */
+static void test_failed_pool_is_not_absent(void **state)
+{
+	struct quota_volumes *v;
+	json_t *j = NULL;
+	char err[512];
+	(void)state;
+
+	fake_reset();
+	v = service();
+	assert_int_equal(create(v,
+				"{\"name\":\"b\",\"size_bytes\":1048576,\"pool\":\"/mnt/pmem1\"}",
+				NULL, NULL, err, sizeof(err)),
+			 0);
+	quota_volumes_free(v);
+
+	/* The restart: /mnt/pmem1 failed (its mount, say). */
+	F.pools[1].failed = true;
+	v = service();
+	assert_int_equal(quota_volume_get(v, "b", &j, err, sizeof(err)), -EAGAIN);
+	assert_non_null(strstr(err, "pool /mnt/pmem1 is in error"));
+	assert_int_equal(quota_volume_delete(v, "b", false, err, sizeof(err)), -EAGAIN);
+	assert_int_equal(publish(v, "b", "/run/kubelet/b", false, false, err, sizeof(err)),
+			 -EAGAIN);
+	/* The ready pool still takes volumes, and what it holds is answered as usual. */
+	assert_int_equal(create(v,
+				"{\"name\":\"a\",\"size_bytes\":1048576,\"pool\":\"/mnt/pmem0\"}",
+				NULL, NULL, err, sizeof(err)),
+			 0);
+	assert_int_equal(quota_volume_get(v, "a", &j, err, sizeof(err)), 0);
+	json_decref(j);
+	assert_non_null(dir_of("/mnt/pmem1", "b"));
+
+	/* Repaired: b is back, and a name nobody has is 404 again. */
+	F.pools[1].failed = false;
+	assert_int_equal(quota_volumes_sync(v), 0);
+	assert_int_equal(quota_volume_get(v, "b", &j, err, sizeof(err)), 0);
+	assert_string_equal(jstr(j, "pool"), "/mnt/pmem1");
+	json_decref(j);
+	assert_int_equal(quota_volume_get(v, "nope", &j, err, sizeof(err)), -ENOENT);
+	quota_volumes_free(v);
+	fake_reset();
+}
+
 static void test_pending_pool_is_not_absent(void **state)
 {
 	struct quota_resize_req rr = {.size_bytes = 2 * MiB};
@@ -1407,6 +1455,7 @@ int main(void)
 		cmocka_unit_test(test_resize_req_inodes),
 		cmocka_unit_test(test_publish_and_restart),
 		cmocka_unit_test(test_pending_pool_is_not_absent),
+		cmocka_unit_test(test_failed_pool_is_not_absent),
 		cmocka_unit_test(test_delete_cleanup_retried),
 		cmocka_unit_test(test_large_pool_restart),
 		cmocka_unit_test(test_start_up_repairs),
