@@ -224,6 +224,9 @@ struct app {
 	struct quota_volumes *vols;
 	/* Set (atomically) at the end of the pool manager's first pass with the volume service. */
 	bool pools_settled;
+	/* Set (atomically) once the API has the node's services: before that, volume routes
+	 * answer 503, so /readyz must not say 200. */
+	bool serving;
 };
 
 /* The pools volumes can live in: ready fsdax pools with a filesystem, those pending, and those
@@ -301,9 +304,11 @@ static void on_topology_pass(void *ctx, struct topology_manager *m)
 	/* Pools that became ready are scanned before the node says it is ready. */
 	if (vols)
 		quota_volumes_sync(vols);
-	api_server_set_ready(app->srv, true);
 	if (vols)
 		__atomic_store_n(&app->pools_settled, true, __ATOMIC_RELEASE);
+	/* Ready once the API serves the volumes too; main() does it if that comes later. */
+	if (vols && __atomic_load_n(&app->serving, __ATOMIC_ACQUIRE))
+		api_server_set_ready(app->srv, true);
 	pthread_mutex_lock(&app->pub_lock);
 	if (app->pub) {
 		rec = topology_manager_node_json(m, NULL);
@@ -722,6 +727,9 @@ int main(int argc, char **argv)
 								.volumes = vols,
 								.resize_policies = rpol,
 								.resize = rmon});
+	__atomic_store_n(&app.serving, true, __ATOMIC_RELEASE);
+	if (__atomic_load_n(&app.pools_settled, __ATOMIC_ACQUIRE))
+		api_server_set_ready(app.srv, true);
 	if (simulated)
 		log_info("started", "version=%s node=%s config=%s simulated=%s", PMEMD_VERSION,
 			 cfg->node_name, o.config_path, cfg->simulate.file);
