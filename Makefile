@@ -312,8 +312,10 @@ check-valgrind: $(TESTS)
 check-system: pmemd pmem-csi $(NODE_BINS) $(FAULT_BIN)
 	bash test/check system
 
+# The host-only benchmarks; bench/volumes, bench/resize and bench/load boot the emulated node.
 bench: pmemd
 	bash bench/http
+	bash bench/hostile
 	bash bench/sched-latency
 	bash bench/sched-quality
 
