@@ -107,3 +107,87 @@ pmemd_done() {
 }
 
 trap 'pmemd_stop >/dev/null 2>&1' EXIT
+
+# quota_limits FS MNT: "projid kib inodes" (block and inode hard limits) for every project
+# with a limit, as the quota tools see it. pmemd sets no soft limit, so no grace column.
+quota_limits() {
+	local id s h is ih
+	if [[ $1 == ext4 ]]; then
+		# #1000 -- used soft hard iused isoft ihard (-v: also the ids that use nothing)
+		repquota -v -P -n "$2" | while read -r id _ _ s h _ is ih _; do
+			[[ $id =~ ^#[0-9]+$ ]] && ((s + h + is + ih > 0)) && echo "${id#\#} $h $ih"
+		done
+	else
+		# #1000 used soft hard warn [grace] iused isoft ihard warn [grace]
+		xfs_quota -x -c 'report -p -n -N -b -i' "$2" | while read -r id _ s h _ _ _ is ih _; do
+			[[ $id =~ ^#[0-9]+$ ]] && ((s + h + is + ih > 0)) && echo "${id#\#} $h $ih"
+		done
+	fi
+}
+
+# pool_audit FS MNT: the catalog (GET /v1/volumes, the pool's allocated_bytes) against what
+# the pool holds, for tests 92 and 98 and bench/load to assert or report. Sets:
+#   AUDIT_STAGING, AUDIT_TRASH  what .pmemd/staging and .pmemd/trash hold ("" when empty)
+#   AUDIT_DIRS, AUDIT_NAMES     the pool's volume directories and the catalog's names, sorted
+#   AUDIT_ALLOC, AUDIT_SUM      allocated_bytes and the sum of the volumes' limit_bytes
+#   AUDIT_IDS                   "name=projid ..." of the catalog
+#   AUDIT_BAD_IDS               directories whose project id (lsattr -p) is not the volume's
+#   AUDIT_QUOTAS                "projid:KiB:inodes ..." the catalog wants
+#   AUDIT_BAD_QUOTAS            kernel limits that differ, are missing, or have no volume
+#   AUDIT_N                     volumes in the pool
+pool_audit() {
+	local fs=$1 mnt=$2 f id kib ino n
+	local -A got=() ids=()
+	{ read -r AUDIT_NAMES; read -r AUDIT_QUOTAS; read -r AUDIT_SUM; read -r AUDIT_IDS; read -r AUDIT_ALLOC; } < <(
+		curl -sS --max-time 60 --unix-socket "$PMEMD_SOCK" http://localhost/v1/volumes \
+			"http://localhost/v1/pools/x?name=$mnt" | jq -nr --arg p "$mnt" '
+		[inputs] as [$v, $pool] | [$v.volumes[] | select(.pool == $p)] |
+		([.[].name] | sort | join(" ")),
+		(sort_by(.project_id) | map("\(.project_id):\((.limit_bytes + 1023) / 1024 | floor):\(.inodes)") | join(" ")),
+		(map(.limit_bytes) | add // 0),
+		(map("\(.name)=\(.project_id)") | join(" ")),
+		$pool.allocated_bytes')
+	AUDIT_STAGING=$(find "$mnt/.pmemd/staging" -mindepth 1 -maxdepth 1 -printf '%f ' 2>/dev/null)
+	AUDIT_STAGING=${AUDIT_STAGING% }
+	AUDIT_TRASH=$(find "$mnt/.pmemd/trash" -mindepth 1 -maxdepth 1 -printf '%f ' 2>/dev/null)
+	AUDIT_TRASH=${AUDIT_TRASH% }
+	AUDIT_DIRS=$(find "$mnt" -mindepth 1 -maxdepth 1 ! -name lost+found ! -name .pmemd \
+		-printf '%f\n' | LC_ALL=C sort | tr '\n' ' ')
+	AUDIT_DIRS=${AUDIT_DIRS% }
+	AUDIT_N=$(wc -w <<<"$AUDIT_NAMES")
+
+	for n in $AUDIT_IDS; do ids[$mnt/${n%=*}]=${n#*=}; done
+	AUDIT_BAD_IDS=
+	if ((${#ids[@]})); then
+		while read -r id _ f; do
+			[[ ${ids[$f]:-} == "$id" ]] || AUDIT_BAD_IDS+=" $f:$id"
+		done < <(lsattr -pd "${!ids[@]}" 2>&1)
+	fi
+	AUDIT_BAD_IDS=${AUDIT_BAD_IDS# }
+
+	while read -r id kib ino; do got[$id]="$kib:$ino"; done < <(quota_limits "$fs" "$mnt")
+	AUDIT_BAD_QUOTAS=
+	for n in $AUDIT_QUOTAS; do
+		id=${n%%:*}
+		[[ ${got[$id]:-none} == "${n#*:}" ]] ||
+			AUDIT_BAD_QUOTAS+=" #$id has ${got[$id]:-no limit}, not ${n#*:};"
+		unset "got[$id]"
+	done
+	for id in "${!got[@]}"; do AUDIT_BAD_QUOTAS+=" #$id has ${got[$id]} but no volume (leaked);"; done
+	AUDIT_BAD_QUOTAS=${AUDIT_BAD_QUOTAS# }
+}
+
+# pool_consistent LABEL FS MNT: asserts pool_audit's figures (staging and trash empty,
+# directories = catalog, allocated_bytes = the sum of limits, project ids, exactly the
+# catalog's quotas).
+pool_consistent() {
+	local l=$1
+	pool_audit "$2" "$3"
+	t_eq "$l: staging is empty" "$AUDIT_STAGING" ""
+	t_eq "$l: trash is empty" "$AUDIT_TRASH" ""
+	t_eq "$l: the pool's directories are the volumes pmemd lists" "$AUDIT_DIRS" "$AUDIT_NAMES"
+	t_eq "$l: allocated_bytes is the sum of the volumes' limits" "$AUDIT_ALLOC" "$AUDIT_SUM"
+	t_eq "$l: every volume's directory has its project id ($AUDIT_N volumes)" "$AUDIT_BAD_IDS" ""
+	t_eq "$l: project quotas (id:KiB:inodes) are exactly the volumes' [$AUDIT_QUOTAS]" \
+		"$AUDIT_BAD_QUOTAS" ""
+}

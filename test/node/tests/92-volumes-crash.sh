@@ -48,68 +48,10 @@ mark() {
 	echo "marker of $1" >"$2/$1/marker" && MARKED[$1]=$2
 }
 
-# quota_limits FS MNT: "projid kib inodes" (block and inode hard limits) for every project
-# with a limit, as the quota tools see it. pmemd sets no soft limit, so no grace column.
-quota_limits() {
-	local id s h is ih
-	if [[ $1 == ext4 ]]; then
-		# #1000 -- used soft hard iused isoft ihard (-v: also the ids that use nothing)
-		repquota -v -P -n "$2" | while read -r id _ _ s h _ is ih _; do
-			[[ $id =~ ^#[0-9]+$ ]] && ((s + h + is + ih > 0)) && echo "${id#\#} $h $ih"
-		done
-	else
-		# #1000 used soft hard warn [grace] iused isoft ihard warn [grace]
-		xfs_quota -x -c 'report -p -n -N -b -i' "$2" | while read -r id _ s h _ _ _ is ih _; do
-			[[ $id =~ ^#[0-9]+$ ]] && ((s + h + is + ih > 0)) && echo "${id#\#} $h $ih"
-		done
-	fi
-}
-
 # consistent LABEL FS MNT: what every pool must show after a start.
 consistent() {
-	local l=$1 fs=$2 mnt=$3 names want_q sum lines alloc f id kib ino bad n h
-	local -a stg trash dirs=()
-	local -A got=() ids=()
-	# One curl for both answers, one jq for every figure.
-	{ read -r names; read -r want_q; read -r sum; read -r lines; read -r alloc; } < <(
-		curl -sS --max-time 60 --unix-socket "$PMEMD_SOCK" http://localhost/v1/volumes \
-			"http://localhost/v1/pools/x?name=$mnt" | jq -nr --arg p "$mnt" '
-		[inputs] as [$v, $pool] | [$v.volumes[] | select(.pool == $p)] |
-		([.[].name] | sort | join(" ")),
-		(sort_by(.project_id) | map("\(.project_id):\((.limit_bytes + 1023) / 1024 | floor):\(.inodes)") | join(" ")),
-		(map(.limit_bytes) | add // 0),
-		(map("\(.name)=\(.project_id)") | join(" ")),
-		$pool.allocated_bytes')
-	stg=("$mnt"/.pmemd/staging/*)
-	trash=("$mnt"/.pmemd/trash/*)
-	for f in "$mnt"/*; do
-		[[ $f == "$mnt/lost+found" || $f == "$mnt/.pmemd" ]] || dirs+=("${f##*/}")
-	done
-	t_eq "$l: staging is empty" "${stg[*]}" ""
-	t_eq "$l: trash is empty" "${trash[*]}" ""
-	t_eq "$l: the pool's directories are the volumes pmemd lists" "${dirs[*]}" "$names"
-	t_eq "$l: allocated_bytes is the sum of the volumes' limits" "$alloc" "$sum"
-
-	# The project id on each directory (lsattr -p) is the volume's.
-	for n in $lines; do ids[$mnt/${n%=*}]=${n#*=}; done
-	bad=
-	if ((${#ids[@]})); then
-		while read -r id _ f; do
-			[[ ${ids[$f]:-} == "$id" ]] || bad+=" $f:$id"
-		done < <(lsattr -pd "${!ids[@]}" 2>&1)
-	fi
-	t_eq "$l: every volume's directory has its project id ($lines)" "${bad# }" ""
-
-	# The kernel's project quotas: exactly one limit per volume, the volume's.
-	while read -r id kib ino; do got[$id]="$kib:$ino"; done < <(quota_limits "$fs" "$mnt")
-	bad=
-	for n in $want_q; do
-		id=${n%%:*}
-		[[ ${got[$id]:-none} == "${n#*:}" ]] || bad+=" #$id has ${got[$id]:-no limit}, not ${n#*:};"
-		unset "got[$id]"
-	done
-	for id in "${!got[@]}"; do bad+=" #$id has ${got[$id]} but no volume (leaked);"; done
-	t_eq "$l: project quotas (id:KiB:inodes) are exactly the volumes' [$want_q]" "${bad# }" ""
+	local l=$1 fs=$2 mnt=$3 n h bad
+	pool_consistent "$l" "$fs" "$mnt"
 
 	# Every volume given a marker still has it, as written.
 	bad=

@@ -38,65 +38,6 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# quota_limits FS MNT: "projid kib inodes" (block and inode hard limits) for every project
-# with a limit, as the quota tools see it (as test 92 reads them).
-quota_limits() {
-	local id s h is ih
-	if [[ $1 == ext4 ]]; then
-		repquota -v -P -n "$2" | while read -r id _ _ s h _ is ih _; do
-			[[ $id =~ ^#[0-9]+$ ]] && ((s + h + is + ih > 0)) && echo "${id#\#} $h $ih"
-		done
-	else
-		xfs_quota -x -c 'report -p -n -N -b -i' "$2" | while read -r id _ s h _ _ _ is ih _; do
-			[[ $id =~ ^#[0-9]+$ ]] && ((s + h + is + ih > 0)) && echo "${id#\#} $h $ih"
-		done
-	fi
-}
-
-# consistent LABEL FS MNT: the pool's directories, project ids and quotas are the catalog's.
-consistent() {
-	local l=$1 fs=$2 mnt=$3 names want_q sum lines alloc f id kib ino bad n
-	local -a stg trash dirs=()
-	local -A got=() ids=()
-	{ read -r names; read -r want_q; read -r sum; read -r lines; read -r alloc; } < <(
-		curl -sS --max-time 60 --unix-socket "$PMEMD_SOCK" http://localhost/v1/volumes \
-			"http://localhost/v1/pools/x?name=$mnt" | jq -nr --arg p "$mnt" '
-		[inputs] as [$v, $pool] | [$v.volumes[] | select(.pool == $p)] |
-		([.[].name] | sort | join(" ")),
-		(sort_by(.project_id) | map("\(.project_id):\((.limit_bytes + 1023) / 1024 | floor):\(.inodes)") | join(" ")),
-		(map(.limit_bytes) | add // 0),
-		(map("\(.name)=\(.project_id)") | join(" ")),
-		$pool.allocated_bytes')
-	stg=("$mnt"/.pmemd/staging/*)
-	trash=("$mnt"/.pmemd/trash/*)
-	for f in "$mnt"/*; do
-		[[ $f == "$mnt/lost+found" || $f == "$mnt/.pmemd" ]] || dirs+=("${f##*/}")
-	done
-	t_eq "$l: staging is empty" "${stg[*]}" ""
-	t_eq "$l: trash is empty" "${trash[*]}" ""
-	t_eq "$l: the pool's directories are the volumes pmemd lists" "${dirs[*]}" "$names"
-	t_eq "$l: allocated_bytes is the sum of the volumes' limits" "$alloc" "$sum"
-
-	for n in $lines; do ids[$mnt/${n%=*}]=${n#*=}; done
-	bad=
-	if ((${#ids[@]})); then
-		while read -r id _ f; do
-			[[ ${ids[$f]:-} == "$id" ]] || bad+=" $f:$id"
-		done < <(lsattr -pd "${!ids[@]}" 2>&1)
-	fi
-	t_eq "$l: every volume's directory has its project id (${#ids[@]} volumes)" "${bad# }" ""
-
-	while read -r id kib ino; do got[$id]="$kib:$ino"; done < <(quota_limits "$fs" "$mnt")
-	bad=
-	for n in $want_q; do
-		id=${n%%:*}
-		[[ ${got[$id]:-none} == "${n#*:}" ]] || bad+=" #$id has ${got[$id]:-no limit}, not ${n#*:};"
-		unset "got[$id]"
-	done
-	for id in "${!got[@]}"; do bad+=" #$id has ${got[$id]} but no volume (leaked);"; done
-	t_eq "$l: project quotas (id:KiB:inodes) are exactly the volumes' [$want_q]" "${bad# }" ""
-}
-
 # pause MS: sleeps MS milliseconds.
 pause() { sleep "$(($1 / 1000)).$(printf %03d $(($1 % 1000)))"; }
 
@@ -159,8 +100,8 @@ t_note "journal: $(grep -c 'outcome=unknown' "$JOURNAL") requests without answer
 grep 'outcome=unknown' "$JOURNAL" | head -n 3 | sed 's/^/#   /'
 t_note "repairs at the starts: $(grep -c 'event=volume_repaired' "$PMEMD_LOG")"
 
-consistent "ext4" ext4 /mnt/pmem0
-consistent "xfs" xfs /mnt/pmem1
+pool_consistent "ext4" ext4 /mnt/pmem0
+pool_consistent "xfs" xfs /mnt/pmem1
 
 # A clean restart after the storm repairs nothing and finds the same.
 before=$(pmemd_api GET /v1/volumes | jq -c '[.volumes[] | {name, size_bytes, project_id}]')
