@@ -7,6 +7,11 @@
 
 #include "api/api.h"
 
+/* ---- routing (api-router.c) ---- */
+
+/* The value of a hex digit, or -1: for %XX escapes in paths and query strings. */
+int api_hex_digit(char c);
+
 /* ---- metrics (api-metrics.c) ---- */
 
 struct api_metrics;

@@ -1,9 +1,9 @@
 /* api-router: matches method + path against the route table; pure, no HTTP. */
 #include <string.h>
 
-#include "api/api.h"
+#include "api/api-internal.h"
 
-static int hexval(char c)
+int api_hex_digit(char c)
 {
 	if (c >= '0' && c <= '9')
 		return c - '0';
@@ -29,8 +29,8 @@ static int decode_segment(const char *s, size_t len, char *out, size_t out_len)
 			int hi, lo;
 			if (i + 2 >= len)
 				return -1;
-			hi = hexval(s[i + 1]);
-			lo = hexval(s[i + 2]);
+			hi = api_hex_digit(s[i + 1]);
+			lo = api_hex_digit(s[i + 2]);
 			if (hi < 0 || lo < 0)
 				return -1;
 			c = (char)(hi * 16 + lo);

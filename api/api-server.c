@@ -843,17 +843,6 @@ struct api_query {
 	char buf[API_MAX_PATH + 1];
 };
 
-static int query_hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* Decodes in place as libmicrohttpd does an argument: '+' is a space, %XX a byte, a '%' that
  * starts no escape stays. A %00 ends the string, as it does for MHD's C strings. */
 static void query_unescape(char *s)
@@ -864,8 +853,8 @@ static void query_unescape(char *s)
 		int hi, lo;
 		if (*p == '+') {
 			*o++ = ' ';
-		} else if (*p == '%' && (hi = query_hexval(p[1])) >= 0 &&
-			   (lo = query_hexval(p[2])) >= 0) {
+		} else if (*p == '%' && (hi = api_hex_digit(p[1])) >= 0 &&
+			   (lo = api_hex_digit(p[2])) >= 0) {
 			*o++ = (char)(hi * 16 + lo);
 			p += 2;
 		} else {
