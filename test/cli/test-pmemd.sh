@@ -22,8 +22,12 @@ check() { local d=$1; shift; if "$@" >/dev/null 2>&1; then ok "$d"; else bad "$d
 eq() { if [[ $2 == "$3" ]]; then ok "$1"; else bad "$1: got '$2', want '$3'"; fi; }
 
 free_port() {
-	local p
-	for p in $(shuf -i 20000-60000 -n 50); do
+	# Below the kernel's ephemeral range: a port there can be taken by any client's connection
+	# between this probe and pmemd's bind (as in test-sched-agents.sh).
+	local p lo
+	read -r lo _ </proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || lo=32768
+	((lo > 20100)) || lo=32768
+	for p in $(shuf -i 20000-$((lo - 1)) -n 50); do
 		if ! (echo >/dev/tcp/127.0.0.1/"$p") 2>/dev/null; then
 			echo "$p"
 			return
