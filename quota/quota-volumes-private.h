@@ -123,6 +123,12 @@ struct quota_volumes {
 	struct vol **vols;
 	size_t n_vols, cap_vols;
 	struct strmap by_name; /* name -> struct vol *, keyed by vol->name */
+	/*
+	 * Moves whenever what quota_volume_brief_list shows would differ: a volume added,
+	 * removed, made ready or resized. Bumped only by add_vol, remove_vol and the two places
+	 * that change a listed volume's figures (bump_gen_locked).
+	 */
+	uint64_t catalog_gen;
 	uint64_t counters[OP_COUNT][RES_COUNT];
 	struct op_hist hist[OP_COUNT];
 	/* Pod reservations (quota-reservations.c), under `lock` too. */

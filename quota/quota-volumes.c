@@ -245,6 +245,7 @@ static int add_vol(struct quota_volumes *v, struct vol *vol)
 		v->cap_vols = cap;
 	}
 	v->vols[v->n_vols++] = vol;
+	v->catalog_gen++;
 	return 0;
 }
 
@@ -258,6 +259,7 @@ static void remove_vol(struct quota_volumes *v, struct vol *vol)
 			break;
 		}
 	}
+	v->catalog_gen++;
 	vol_free(vol);
 }
 
@@ -1479,6 +1481,7 @@ reserved:
 		else
 			quota_ledger_commit(v->ledger, token, NULL, 0);
 		vol->pending = false;
+		v->catalog_gen++; /* listed from now on */
 		j = vol_json_locked(vol);
 		*created = true;
 	}
@@ -1738,6 +1741,7 @@ finish:
 		vol->size_bytes = new_size;
 		vol->limit_bytes = new_limit;
 		vol->inodes = new_inodes;
+		v->catalog_gen++;
 	}
 	vol->busy = false;
 	j = r == 0 ? vol_json_locked(vol) : NULL;
@@ -1775,12 +1779,15 @@ int quota_volume_resize_if(struct quota_volumes *v, const char *name,
 	return r;
 }
 
-int quota_volume_brief_list(struct quota_volumes *v, struct quota_volume_brief **out, size_t *n)
+int quota_volume_brief_list(struct quota_volumes *v, struct quota_volume_brief **out, size_t *n,
+			    uint64_t *gen)
 {
 	struct quota_volume_brief *b;
 	size_t k = 0;
 
 	pthread_mutex_lock(&v->lock);
+	if (gen)
+		*gen = v->catalog_gen;
 	/*
 	 * Not calloc, and only each name's own bytes: every field is set below, and zeroing and
 	 * copying 3 MB for 10,000 volumes was a visible part of the auto resizer's every pass.
@@ -1806,6 +1813,16 @@ int quota_volume_brief_list(struct quota_volumes *v, struct quota_volume_brief *
 	*out = b;
 	*n = k;
 	return 0;
+}
+
+uint64_t quota_volumes_generation(struct quota_volumes *v)
+{
+	uint64_t g;
+
+	pthread_mutex_lock(&v->lock);
+	g = v->catalog_gen;
+	pthread_mutex_unlock(&v->lock);
+	return g;
 }
 
 void quota_volume_brief_free(struct quota_volume_brief *b, size_t n)

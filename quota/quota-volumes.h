@@ -153,7 +153,15 @@ struct quota_volume_brief {
 	uint64_t size_bytes, limit_bytes, inodes;
 	json_t *labels;
 };
-int quota_volume_brief_list(struct quota_volumes *v, struct quota_volume_brief **out, size_t *n);
+int quota_volume_brief_list(struct quota_volumes *v, struct quota_volume_brief **out, size_t *n,
+			    uint64_t *gen);
+/*
+ * The catalog's generation: it moves whenever quota_volume_brief_list would answer
+ * differently (a volume added, removed, made ready or resized; usage is not part of it).
+ * brief_list gives the generation it was taken at (`gen`, may be NULL), so a caller that keeps
+ * its list may use it again while this stays equal (the auto resizer's pass, every 2 s).
+ */
+uint64_t quota_volumes_generation(struct quota_volumes *v);
 void quota_volume_brief_free(struct quota_volume_brief *b, size_t n);
 /* The live quota usage of a project of a pool (one quotactl); 0 or -errno with the reason. */
 int quota_volumes_usage_get(struct quota_volumes *v, const char *pool, uint32_t projid,

@@ -109,6 +109,16 @@ struct resize_monitor {
 	size_t *at;
 	bool *done;
 	size_t buf_cap;
+	/*
+	 * The volume list of the last full pass and the items built from it (m->items[0..
+	 * n_items)), used again while neither the catalog (quota_volumes_generation) nor the
+	 * policies moved: a quiet pass over 10,000 volumes then copies no list and matches no
+	 * policy, it reads the quotas and decides. Under tick_lock.
+	 */
+	struct quota_volume_brief *list;
+	size_t n_list, n_items;
+	uint64_t list_gen, list_pol_gen;
+	bool have_list;
 	/* the thread */
 	pthread_t thread;
 	bool running, stop;
@@ -206,6 +216,8 @@ static void *loop(void *arg)
 	struct resize_monitor *m = arg;
 	struct timespec next;
 
+	/* Its own name in top -H, perf and /proc/<pid>/task: the monitor's cost apart. */
+	pthread_setname_np(pthread_self(), "pmemd-resize");
 	clock_gettime(CLOCK_MONOTONIC, &next);
 	pthread_mutex_lock(&m->lock);
 	while (!m->stop) {
@@ -273,6 +285,7 @@ struct resize_monitor *resize_monitor_free(struct resize_monitor *m)
 	free(m->rcs);
 	free(m->at);
 	free(m->done);
+	quota_volume_brief_free(m->list, m->n_list);
 	strmap_clear(&m->by_name);
 	resize_policies_snapshot_free(m->pol, m->n_pol);
 	resize_prom_free(m->prom);
@@ -716,43 +729,39 @@ static int act(struct resize_monitor *m, struct item *it, int64_t max_age, int64
 	}
 }
 
-int resize_monitor_tick(struct resize_monitor *m)
+/*
+ * Lists the volumes and builds the pass's items (a policy each) into m->items, keeping the
+ * list in m->list; n = how many items. 0 or -ENOMEM (the old list and items are dropped).
+ */
+static int list_items(struct resize_monitor *m, size_t *n_out)
 {
 	struct quota_volume_brief *list = NULL;
-	size_t n_list = 0;
-	struct item *items = NULL;
-	struct resize_target *targets = NULL;
-	struct resize_sample *samples = NULL;
-	size_t n = 0, i, hint, local_errors = 0;
-	int64_t taken, max_age = (int64_t)m->o.interval_ms * 2;
-	double t0 = mono(), dt;
-	char err[512];
-	int r, resized = 0;
+	size_t n_list = 0, n = 0, i, hint;
+	struct item *items;
+	uint64_t gen;
+	int r;
 
-	pthread_mutex_lock(&m->tick_lock);
-	if (refresh_policies(m) < 0) {
-		r = -ENOMEM;
-		goto out;
-	}
-	/*
-	 * The time the usage is read from: every quota is read after this
-	 * instant, so a sample is never dated before the resize it follows.
-	 */
-	taken = now_ms(m);
-	r = quota_volume_brief_list(m->o.volumes, &list, &n_list);
+	m->have_list = false;
+	r = quota_volume_brief_list(m->o.volumes, &list, &n_list, &gen);
 	if (r < 0)
-		goto out;
+		return r;
 	if (buffers_reserve(m, n_list + 1) < 0) {
-		r = -ENOMEM;
-		goto out;
+		quota_volume_brief_free(list, n_list);
+		return -ENOMEM;
 	}
+	quota_volume_brief_free(m->list, m->n_list);
+	m->list = list;
+	m->n_list = n_list;
 	items = m->items;
 	/*
 	 * The states are found under one lock for a run of volumes, at the index the last pass
 	 * left them (the list comes in the same order pass after pass), by name only when that
 	 * misses; the lock is let go now and then so that the API is not kept waiting a pass.
+	 * `seen` is this list's alone: passes that used an older list again marked only theirs.
 	 */
 	pthread_mutex_lock(&m->lock);
+	for (i = 0; i < m->n_states; i++)
+		m->states[i]->seen = false;
 	for (i = 0, hint = 0; i < n_list; i++) {
 		const struct quota_volume_brief *v = &list[i];
 		struct item *it = &items[n];
@@ -794,6 +803,51 @@ int resize_monitor_tick(struct resize_monitor *m)
 		n++;
 	}
 	pthread_mutex_unlock(&m->lock);
+	m->n_items = n;
+	m->list_gen = gen;
+	m->list_pol_gen = m->pol_gen;
+	m->have_list = true;
+	*n_out = n;
+	return 0;
+}
+
+int resize_monitor_tick(struct resize_monitor *m)
+{
+	struct item *items = NULL;
+	struct resize_target *targets = NULL;
+	struct resize_sample *samples = NULL;
+	size_t n = 0, i, local_errors = 0;
+	int64_t taken, max_age = (int64_t)m->o.interval_ms * 2;
+	double t0 = mono(), dt;
+	bool full = false;
+	char err[512];
+	int r, resized = 0;
+
+	pthread_mutex_lock(&m->tick_lock);
+	if (refresh_policies(m) < 0) {
+		r = -ENOMEM;
+		goto out;
+	}
+	/*
+	 * The time the usage is read from: every quota is read after this
+	 * instant, so a sample is never dated before the resize it follows.
+	 */
+	taken = now_ms(m);
+	/*
+	 * A new list only when a volume came, went, became ready or was resized (by the API or
+	 * by the last pass), or the policies changed: the generation is read before the usage,
+	 * so a resize made while the quotas are read is seen by the next pass.
+	 */
+	full = !m->have_list || m->list_pol_gen != m->pol_gen ||
+	       quota_volumes_generation(m->o.volumes) != m->list_gen;
+	if (full) {
+		r = list_items(m, &n);
+		if (r < 0)
+			goto out;
+	} else {
+		n = m->n_items;
+	}
+	items = m->items;
 	if (m->o.source == RESIZE_SOURCE_LOCAL) {
 		long e = local_sample_all(m, items, n, taken);
 
@@ -863,7 +917,9 @@ int resize_monitor_tick(struct resize_monitor *m)
 	r = resized;
 prune:
 	pthread_mutex_lock(&m->lock);
-	prune(m);
+	/* A pass over an older list saw no volume go, and marked only its items. */
+	if (full)
+		prune(m);
 	m->watched = n;
 	pthread_mutex_unlock(&m->lock);
 out:
@@ -879,7 +935,6 @@ out:
 	pthread_mutex_unlock(&m->tick_lock);
 	free(targets);
 	free(samples);
-	quota_volume_brief_free(list, n_list);
 	return r;
 }
 

@@ -934,6 +934,55 @@ static void test_monitor_many(void **state)
 	assert_non_null(strstr(met, "pmem_autoresize_total{result=\"resized\"} 4\n"));
 	free(met);
 
+	/*
+	 * A quiet pass uses the last pass's list again; whatever changes the list must not be
+	 * missed. A quiet pass first (the one before resized w7, which moves the catalog).
+	 */
+	T_ms += 2000;
+	assert_int_equal(resize_monitor_tick(m), 0);
+	T_ms += 2000;
+	assert_int_equal(resize_monitor_tick(m), 0);
+	{
+		/* Resized by the API: decided from the new size (the old limit would make 85% of
+		 * the new one an impossible sample, and no resize). */
+		struct quota_resize_req rq = {.size_bytes = 4 * MiB};
+		uint64_t limit4;
+
+		assert_int_equal(quota_volume_resize(v, "v2", &rq, &out, err, sizeof(err)), 0);
+		json_decref(out);
+		out = NULL;
+		size_of(v, "v2", &limit4);
+		use("/mnt/pmem0", ids[2], limit4, 85);
+		T_ms += 2000;
+		assert_int_equal(resize_monitor_tick(m), 1);
+		assert_int_equal(size_of(v, "v2", NULL), 6 * MiB);
+		use("/mnt/pmem0", ids[2], limit4, 10);
+	}
+	T_ms += 2000;
+	assert_int_equal(resize_monitor_tick(m), 0);
+	/* A policy that sorts first and triggers earlier, for v3: at 60% it now grows. */
+	use("/mnt/pmem0", ids[3], limit, 60);
+	T_ms += 2000;
+	assert_int_equal(resize_monitor_tick(m), 0);
+	assert_int_equal(create(ps,
+				"{\"name\":\"00-early\",\"selector\":{\"labels\":null,"
+				"\"volumes\":[\"v3\"]},\"trigger\":{\"used_percent\":50}}",
+				NULL, err, sizeof(err)),
+			 0);
+	T_ms += 2000;
+	assert_int_equal(resize_monitor_tick(m), 1);
+	assert_int_equal(size_of(v, "v3", NULL), 2 * MiB);
+	/* Deleted after a quiet pass: no longer watched, its history gone. */
+	T_ms += 2000;
+	assert_int_equal(resize_monitor_tick(m), 0);
+	assert_int_equal(quota_volume_delete(v, "v4", false, err, sizeof(err)), 0);
+	T_ms += 2000;
+	assert_int_equal(resize_monitor_tick(m), 0);
+	assert_int_equal(resize_monitor_events(m, "v4", &out, err, sizeof(err)), -ENOENT);
+	met = metrics_of(m);
+	assert_non_null(strstr(met, "pmem_autoresize_volumes 606\n"));
+	free(met);
+
 	m = resize_monitor_free(m);
 	ps = resize_policies_free(ps);
 	v = quota_volumes_free(v);

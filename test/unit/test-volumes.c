@@ -357,17 +357,25 @@ static void test_resize(void **state)
 	uint64_t l20 = limit_of(20 * MiB, CONFIG_FS_EXT4);
 	(void)state;
 
+	uint64_t gen;
+
 	fake_reset();
 	v = service();
+	gen = quota_volumes_generation(v);
 	assert_int_equal(create(v,
 				"{\"name\":\"r\",\"size_bytes\":10485760,\"pool\":\"mnt-pmem0\"}",
 				NULL, NULL, err, sizeof(err)),
 			 0);
+	/* The catalog's generation (the auto resizer keeps its list while it stays) moves. */
+	assert_true(quota_volumes_generation(v) != gen);
+	gen = quota_volumes_generation(v);
 	rr.size_bytes = 20 * MiB;
 	assert_int_equal(quota_volume_resize(v, "r", &rr, &j, err, sizeof(err)), 0);
 	assert_int_equal(jint(j, "size_bytes"), 20 * MiB);
 	assert_int_equal(jint(j, "limit_bytes"), l20);
 	json_decref(j);
+	assert_true(quota_volumes_generation(v) != gen);
+	gen = quota_volumes_generation(v);
 	assert_int_equal(proj_of("/mnt/pmem0", 1000, false)->bytes_limit, l20);
 	assert_string_equal(dir_of("/mnt/pmem0", "r")->val[0], "20971520");
 	/* Shrink below the usage: 409 saying how much is used; nothing changed. */
@@ -397,6 +405,26 @@ static void test_resize(void **state)
 	json_decref(j);
 	rr.size_bytes = 4096;
 	assert_int_equal(quota_volume_resize(v, "nope", &rr, &j, err, sizeof(err)), -ENOENT);
+	/* Reads and refused resizes leave it; the resize to 16 MiB moved it; a delete does. */
+	{
+		struct quota_volume_brief *b = NULL;
+		size_t n = 0;
+		uint64_t at;
+
+		gen = quota_volumes_generation(v);
+		assert_int_equal(quota_volume_get(v, "r", &j, err, sizeof(err)), 0);
+		json_decref(j);
+		rr.size_bytes = 2 * GiB;
+		assert_int_equal(quota_volume_resize(v, "r", &rr, &j, err, sizeof(err)), -ENOSPC);
+		assert_int_equal(quota_volume_brief_list(v, &b, &n, &at), 0);
+		assert_int_equal(n, 1);
+		assert_int_equal(b[0].size_bytes, 16 * MiB);
+		quota_volume_brief_free(b, n);
+		assert_true(at == gen);
+		assert_true(quota_volumes_generation(v) == gen);
+		assert_int_equal(quota_volume_delete(v, "r", false, err, sizeof(err)), 0);
+		assert_true(quota_volumes_generation(v) != gen);
+	}
 	quota_volumes_free(v);
 	fake_reset();
 }
