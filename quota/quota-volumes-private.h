@@ -125,8 +125,8 @@ struct quota_volumes {
 	struct strmap by_name; /* name -> struct vol *, keyed by vol->name */
 	/*
 	 * Moves whenever what quota_volume_brief_list shows would differ: a volume added,
-	 * removed, made ready or resized. Bumped only by add_vol, remove_vol and the two places
-	 * that change a listed volume's figures (bump_gen_locked).
+	 * removed, made ready or resized. Bumped by add_vol, remove_vol, and where a create
+	 * makes its volume ready and a resize commits its new figures.
 	 */
 	uint64_t catalog_gen;
 	uint64_t counters[OP_COUNT][RES_COUNT];
