@@ -7,6 +7,8 @@
 set -uo pipefail
 
 cd "$(dirname "$0")/../.." || exit 1
+# shellcheck source=test/cli/lib.sh
+. test/cli/lib.sh
 PMEMD=${PMEMD:-$PWD/pmemd}
 HOSTILE=$PWD/test/cli/hostile-clients.py
 N=1000
@@ -34,21 +36,6 @@ finish() {
 	echo "$pass passed, $fail failed"
 	[[ $fail -eq 0 ]]
 	exit
-}
-
-free_port() {
-	# Below the kernel's ephemeral range: a port there can be taken by any client's connection
-	# between this probe and pmemd's bind (as in test-sched-agents.sh).
-	local p lo
-	read -r lo _ </proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || lo=32768
-	((lo > 20100)) || lo=32768
-	for p in $(shuf -i 20000-$((lo - 1)) -n 50); do
-		if ! (echo >/dev/tcp/127.0.0.1/"$p") 2>/dev/null; then
-			echo "$p"
-			return
-		fi
-	done
-	return 1
 }
 
 # Each connection is a descriptor here and in pmemd; the hard limit is what we may raise to.

@@ -4,6 +4,8 @@
 set -uo pipefail
 
 cd "$(dirname "$0")/../.."
+# shellcheck source=test/cli/lib.sh
+. test/cli/lib.sh
 PMEMD=${PMEMD:-$PWD/pmemd}
 tmp=$(mktemp -d /tmp/pmemd-cli.XXXXXX)
 pass=0
@@ -20,21 +22,6 @@ ok() { pass=$((pass + 1)); echo "ok - $*"; }
 bad() { fail=$((fail + 1)); echo "not ok - $*"; }
 check() { local d=$1; shift; if "$@" >/dev/null 2>&1; then ok "$d"; else bad "$d"; fi; }
 eq() { if [[ $2 == "$3" ]]; then ok "$1"; else bad "$1: got '$2', want '$3'"; fi; }
-
-free_port() {
-	# Below the kernel's ephemeral range: a port there can be taken by any client's connection
-	# between this probe and pmemd's bind (as in test-sched-agents.sh).
-	local p lo
-	read -r lo _ </proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || lo=32768
-	((lo > 20100)) || lo=32768
-	for p in $(shuf -i 20000-$((lo - 1)) -n 50); do
-		if ! (echo >/dev/tcp/127.0.0.1/"$p") 2>/dev/null; then
-			echo "$p"
-			return
-		fi
-	done
-	return 1
-}
 
 # --- options ---
 out=$("$PMEMD" --version)

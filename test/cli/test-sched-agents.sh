@@ -11,6 +11,8 @@
 set -uo pipefail
 
 cd "$(dirname "$0")/../.."
+# shellcheck source=test/cli/lib.sh
+. test/cli/lib.sh
 PMEMD=${PMEMD:-$PWD/pmemd}
 tmp=$(mktemp -d /tmp/pmemd-sched-agents.XXXXXX)
 pass=0
@@ -35,18 +37,6 @@ finish() { echo "$pass passed, $fail failed"; [[ $fail -eq 0 ]]; exit; }
 
 # Below the kernel's ephemeral range: this test opens thousands of client connections (see
 # test-sched.sh).
-free_port() {
-	local p lo
-	read -r lo _ </proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || lo=32768
-	((lo > 20100)) || lo=32768
-	for p in $(shuf -i 20000-$((lo - 1)) -n 50); do
-		if ! (echo >/dev/tcp/127.0.0.1/"$p") 2>/dev/null; then
-			echo "$p"
-			return
-		fi
-	done
-	return 1
-}
 
 wait_ready() {
 	local url=$1

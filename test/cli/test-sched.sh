@@ -7,6 +7,8 @@
 set -uo pipefail
 
 cd "$(dirname "$0")/../.."
+# shellcheck source=test/cli/lib.sh
+. test/cli/lib.sh
 PMEMD=${PMEMD:-$PWD/pmemd}
 tmp=$(mktemp -d /tmp/pmemd-sched.XXXXXX)
 pass=0
@@ -29,18 +31,6 @@ eq() { if [[ $2 == "$3" ]]; then ok "$1"; else bad "$1: got '$2', want '$3'"; fi
 # Below the kernel's ephemeral range: this test opens thousands of client connections, and a
 # port one of them holds (or a curl to a port nobody listens on, which can connect to itself)
 # must never be the one a pmemd is told to listen on.
-free_port() {
-	local p lo
-	read -r lo _ </proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || lo=32768
-	((lo > 20100)) || lo=32768
-	for p in $(shuf -i 20000-$((lo - 1)) -n 50); do
-		if ! (echo >/dev/tcp/127.0.0.1/"$p") 2>/dev/null; then
-			echo "$p"
-			return
-		fi
-	done
-	return 1
-}
 
 command -v jq >/dev/null || { bad "jq is needed (apt-get install jq)"; echo "$pass passed, $fail failed"; exit 1; }
 
